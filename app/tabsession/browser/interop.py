@@ -1,0 +1,170 @@
+"""The one place that knows how Pyodide and MicroPython differ, and the JS helpers.
+
+- ``is_none`` / ``text``: JS ``null``/``undefined`` arrive differently on each interpreter.
+- ``callback``: Pyodide needs a persistent proxy for functions handed to JS; MicroPython
+  takes them as they are. Proxies are kept referenced here so they are never collected.
+- ``listen``: adds event listeners (see its docstring for the MicroPython trap it avoids).
+- ``helpers``: a few lines of JavaScript for what Python cannot do safely on MicroPython:
+  catching exceptions thrown synchronously inside a JS call (``setItem`` over quota, storage
+  access blocked) aborts a MicroPython script (see PLATFORM.md). They are built with
+  ``Function`` because PyScript itself already requires ``'unsafe-eval'``; that keeps the
+  library a set of Python files with no extra ``<script>`` to include.
+Numbers that can exceed 32 bits (epoch milliseconds) never cross the boundary: time is read
+with Python's ``time.time()``, which has millisecond precision on both interpreters.
+"""
+
+import sys
+
+from pyscript import document, window  # noqa: F401  (re-exported for the other adapters)
+from pyscript.ffi import create_proxy, is_none as _is_none
+
+RUNTIME = "micropython" if sys.implementation.name == "micropython" else "pyodide"
+
+_kept = []
+
+HELPERS_SOURCE = """
+"use strict";
+const held = new Map();
+const areaOf = (name) => name === "local" ? window.localStorage : window.sessionStorage;
+const errorName = (error) => String((error && error.name) || error);
+const request = (name, options, body) => navigator.locks.request(name, options, body);
+function keep(name, lock, onLost, promiseOfRequest) {
+  promiseOfRequest.catch((error) => {
+    if (held.get(name) === lock) { held.delete(name); onLost(name, errorName(error)); }
+  });
+}
+return {
+  storageProblem() {
+    try {
+      for (const name of ["local", "session"]) {
+        const area = areaOf(name);
+        const key = "tabsession:probe";
+        area.setItem(key, "1");
+        area.getItem(key);
+        area.removeItem(key);
+      }
+      return null;
+    } catch (error) {
+      return errorName(error);
+    }
+  },
+  write(areaName, key, value) {
+    try {
+      const area = areaOf(areaName);
+      if (value === null || value === undefined) area.removeItem(key);
+      else area.setItem(key, value);
+      return null;
+    } catch (error) {
+      return errorName(error);
+    }
+  },
+  randomHex(bytes) {
+    const values = new Uint8Array(bytes);
+    window.crypto.getRandomValues(values);
+    return Array.from(values, (b) => b.toString(16).padStart(2, "0")).join("");
+  },
+  hasLocks() {
+    try { return !!(window.isSecureContext && navigator.locks && navigator.locks.request); }
+    catch (error) { return false; }
+  },
+  hasChannel() {
+    try { return typeof window.BroadcastChannel === "function"; }
+    catch (error) { return false; }
+  },
+  probe(name, done) {
+    request(name, { ifAvailable: true }, (lock) => lock !== null)
+      .then((free) => done(free), () => done(true));
+  },
+  hold(name, onLost) {
+    let release;
+    const token = {};
+    const whenReleased = new Promise((resolve) => { release = resolve; });
+    held.set(name, token);
+    keep(name, token, onLost, request(name, {}, () => whenReleased));
+    token.release = release;
+  },
+  async acquire(namesJson, steal, done, onLost) {
+    const names = JSON.parse(namesJson);
+    for (let index = 0; index < names.length; index++) {
+      const name = names[index];
+      const token = {};
+      let granted;
+      const grantedPromise = new Promise((resolve) => { granted = resolve; });
+      const options = steal ? { steal: true } : { ifAvailable: true };
+      const whenReleased = new Promise((resolve) => { token.release = resolve; });
+      const requestPromise = request(name, options, (lock) => {
+        if (lock === null) { granted(false); return null; }
+        held.set(name, token);
+        granted(true);
+        return whenReleased;
+      });
+      keep(name, token, onLost, requestPromise);
+      requestPromise.catch(() => granted(false));
+      if (await grantedPromise) { done(index); return; }
+    }
+    done(-1);
+  },
+  release(name) {
+    const token = held.get(name);
+    if (token) { held.delete(name); token.release(); }
+  },
+  heldNames(done) {
+    navigator.locks.query().then(
+      (state) => done(JSON.stringify(state.held.map((lock) => lock.name))),
+      () => done(null));
+  },
+  listen(where, type, handler, capture) {
+    const target = where === "window" ? window
+      : where === "document" ? document : document.getElementById(where);
+    if (target) target.addEventListener(type, handler, !!capture);
+    return !!target;
+  },
+  openChannel(name, onText, onJunk) {
+    if (typeof window.BroadcastChannel !== "function") return null;
+    const channel = new BroadcastChannel(name);
+    channel.addEventListener("message", (event) => {
+      if (typeof event.data === "string") onText(event.data); else onJunk();
+    });
+    return { post(text) { channel.postMessage(text); } };
+  },
+};
+"""
+
+helpers = window.Function(HELPERS_SOURCE)()
+
+
+def is_none(value):
+    """True for Python None and JS null on both interpreters."""
+    if value is None:
+        return True
+    return bool(_is_none(value))
+
+
+def text(value):
+    """A Python str for a JS string, None for anything else (null, undefined, objects)."""
+    if is_none(value):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def callback(function):
+    """A JS-callable function that stays alive for the page's lifetime."""
+    proxy = create_proxy(function)
+    _kept.append(proxy)
+    return proxy
+
+
+def listen(where, event_type, function, capture=False):
+    """Add an event listener to "window", "document" or the element with id ``where``.
+
+    Done in JS, with the target named by a string: on MicroPython 1.27, after Python has
+    called ``addEventListener`` on a BroadcastChannel, calling it on ``window`` (directly, or
+    by passing ``window`` back into JS) fails with "Illegal invocation". Returns whether the
+    target exists.
+    """
+    return bool(helpers.listen(where, event_type, callback(function), bool(capture)))
+
+
+def random_id():
+    """128 bits from the browser's CSPRNG as 32 lowercase hex digits."""
+    return str(helpers.randomHex(16))

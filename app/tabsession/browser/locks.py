@@ -1,0 +1,57 @@
+"""Exclusive named locks for the core: Web Locks, where the browser has them.
+
+Locks are the only mechanism that gives exactly one winner when tabs act in the same instant,
+and the browser releases them when a tab closes, reloads, navigates or crashes.
+Without Web Locks (insecure contexts: a LAN address or custom host name) the core runs in
+its documented storage-only mode and this adapter is not used.
+
+Every callback handed to JavaScript is made once, here, so a long-lived tab does not leak a
+proxy per call on Pyodide.
+"""
+
+import json
+
+from tabsession.browser.interop import callback, helpers, text
+
+
+def available():
+    return bool(helpers.hasLocks())
+
+
+class WebLocks:
+    def __init__(self, on_probed, on_acquired, on_lost, on_held_names):
+        self._on_probed = on_probed
+        self._on_acquired = on_acquired
+        self._on_lost = on_lost
+        self._on_held_names = on_held_names
+        self._probed = callback(lambda free: self._on_probed(bool(free)))
+        self._acquired = callback(lambda index: self._on_acquired(int(index)))
+        self._lost = callback(lambda name, error: self._on_lost(str(name)))
+        self._names = callback(self._received_names)
+
+    def probe(self, name):
+        """Answers ``on_probed(free)``: whether ``name`` is free right now."""
+        helpers.probe(name, self._probed)
+
+    def hold(self, name):
+        """Hold ``name`` until the page goes away; ``on_lost(name)`` if it is stolen."""
+        helpers.hold(name, self._lost)
+
+    def acquire(self, names, steal):
+        """Try ``names`` in order without waiting (or steal the first); ``on_acquired(i or -1)``."""
+        helpers.acquire(json.dumps(names), bool(steal), self._acquired, self._lost)
+
+    def release(self, name):
+        helpers.release(name)
+
+    def query(self):
+        """Answers ``on_held_names(list of names, or None when unknown)``."""
+        helpers.heldNames(self._names)
+
+    def _received_names(self, raw):
+        value = text(raw)
+        try:
+            names = json.loads(value) if value is not None else None
+        except Exception:
+            names = None
+        self._on_held_names(names if isinstance(names, list) else None)

@@ -1,0 +1,87 @@
+"""Outputs of the core: what the shell must do, in order.
+
+Storage commands carry the exact text to write; the shell does not encode anything.
+A command that fails comes back to the core as an event (``StorageFailed``), so the core
+never believes something happened that did not.
+"""
+
+from tabsession.core.values import Value
+
+LOCAL = "local"
+SESSION = "session"
+
+
+class ProbeTabLock(Value):
+    """Find out whether the lock for ``tab_id`` is free; answer with ``TabLockProbed``."""
+
+    FIELDS = ("tab_id",)
+
+
+class HoldTabLock(Value):
+    """Hold the lock for ``tab_id`` for the page's lifetime (it marks the tab alive)."""
+
+    FIELDS = ("tab_id",)
+
+
+class AcquireSlot(Value):
+    """Try each slot in ``order`` without waiting; answer ``SlotGranted`` or ``SlotsBusy``."""
+
+    FIELDS = ("order",)
+
+
+class StealSlot(Value):
+    """Take ``slot`` from whoever holds it; answer ``SlotGranted``. The loser gets ``SlotLost``."""
+
+    FIELDS = ("slot",)
+
+
+class ReleaseSlot(Value):
+    FIELDS = ()
+
+
+class Store(Value):
+    """Write ``value`` under ``key`` in the ``area`` storage; ``None`` removes the key."""
+
+    FIELDS = ("area", "key", "value")
+
+
+class Publish(Value):
+    """Send ``message`` (text) to the other tabs."""
+
+    FIELDS = ("message",)
+
+
+class Show(Value):
+    """The tab's state changed: show it (``data-tab-state``, ``data-reason``, the view)."""
+
+    FIELDS = ("state", "reason", "tab_id", "user")
+
+
+class ShowTabs(Value):
+    """The list of open tabs changed (a list of ``TabView``)."""
+
+    FIELDS = ("tabs",)
+
+
+class TabView(Value):
+    FIELDS = ("tab_id", "state", "page", "last_active", "is_self")
+
+
+class ShowClock(Value):
+    """Deadlines to count down to, and whether the idle warning is due."""
+
+    FIELDS = ("idle_deadline", "absolute_deadline", "warning")
+
+
+class ShowLoginError(Value):
+    FIELDS = ("message",)
+
+
+class Navigate(Value):
+    FIELDS = ("url",)
+
+
+class ReplaceUrl(Value):
+    """Change the address bar without loading (keeps ``data-reason`` equal to the URL's)."""
+
+    FIELDS = ("url",)

@@ -1,0 +1,86 @@
+"""Inputs to the core: facts that already happened, in the past tense.
+
+The browser adapters turn what they observe into these values; the core never asks the
+browser anything. ``now`` is always seconds since the epoch as a float, read by the shell.
+A ``Snapshot`` is what the shared storage held when the event was read: the core re-reads
+the whole picture on every wake-up instead of trusting messages (storage is the truth;
+messages only say "look again").
+"""
+
+from tabsession.core.values import Value
+
+WEB_LOCKS = "web-locks"
+NO_LOCKS = "none"
+
+
+class Snapshot(Value):
+    """Raw shared storage: session and activity texts, {tab_id: record text}, live tab ids.
+
+    ``live_ids`` lists the tabs whose lock is held (None when that cannot be known).
+    """
+
+    FIELDS = ("session_raw", "activity_raw", "tab_raws", "live_ids")
+
+
+class Started(Value):
+    """The page loaded. ``page`` is "app" or "login"; ``here`` the page's own path and query."""
+
+    FIELDS = ("now", "page", "here", "memory_raw", "snapshot", "fresh_id", "locks")
+
+
+class TabLockProbed(Value):
+    """Whether the lock named after the remembered tab id was free (held = a duplicate)."""
+
+    FIELDS = ("free",)
+
+
+class SlotGranted(Value):
+    FIELDS = ("now", "slot")
+
+
+class SlotsBusy(Value):
+    FIELDS = ("now",)
+
+
+class SlotLost(Value):
+    """Another tab stole this tab's slot."""
+
+    FIELDS = ("now", "slot")
+
+
+class Observed(Value):
+    """Something may have changed (storage event, message, timer, focus, visibility)."""
+
+    FIELDS = ("now", "snapshot")
+
+
+class UserActive(Value):
+    FIELDS = ("now",)
+
+
+class UseHereClicked(Value):
+    FIELDS = ("now", "snapshot")
+
+
+class LogoutClicked(Value):
+    FIELDS = ("now",)
+
+
+class StaySignedInClicked(Value):
+    FIELDS = ("now",)
+
+
+class SignInSubmitted(Value):
+    FIELDS = ("now", "username", "fresh_token")
+
+
+class StorageFailed(Value):
+    """Reading or writing storage threw: the session cannot be kept in this tab."""
+
+    FIELDS = ("detail",)
+
+
+class PageHidden(Value):
+    """The page is being unloaded or put into the back/forward cache."""
+
+    FIELDS = ("now",)

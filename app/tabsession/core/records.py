@@ -1,0 +1,193 @@
+"""What tabs keep in storage, and the only code that encodes and decodes it.
+
+Keys (all under the ``tabsession:`` prefix):
+
+- localStorage ``tabsession:session``: the profile's session, shared by every tab.
+  Live: ``{"v": 1, "token", "user", "signed_in_at"}``. Ended: ``{"v": 1, "token",
+  "ended": reason, "at"}`` so that every tab learns *why* it ended, not only that it did.
+- localStorage ``tabsession:activity``: ``{"v": 1, "token", "at"}``, the last activity in
+  any tab, which the idle deadline counts from.
+- localStorage ``tabsession:tab:<id>``: one record per open tab (one key per tab, because
+  localStorage has no locking and a shared list loses concurrent writes).
+- sessionStorage ``tabsession:tab``: this tab's own memory (id, the session token it was
+  admitted with, its slot). Browsers copy it into duplicated tabs, so it is a hint, never proof.
+
+Everything read from storage is untrusted: ``decode_*`` never raises and returns ``None`` for
+anything that is not exactly a valid record (wrong JSON, types, ranges, versions, sizes).
+"""
+
+import json
+
+from tabsession.core.values import Value
+
+VERSION = 1
+PREFIX = "tabsession:"
+SESSION_KEY = PREFIX + "session"
+ACTIVITY_KEY = PREFIX + "activity"
+TAB_KEY_PREFIX = PREFIX + "tab:"
+TAB_MEMORY_KEY = PREFIX + "tab"
+
+# A record larger than this is not ours: refuse to parse it (storage can hold 5 MB of junk).
+MAX_RECORD_CHARS = 2048
+MAX_USER_CHARS = 64
+ID_CHARS = 32  # 128 bits as lowercase hex
+# Timestamps are seconds since the epoch; anything outside this range is tampering.
+MAX_TIME = 1.0e11
+
+BOOTING = "booting"
+ACTIVE = "active"
+BLOCKED = "blocked"
+MOVED = "moved"
+SIGNED_OUT = "signed-out"
+EXPIRED = "expired"
+ERROR = "error"
+STATES = (BOOTING, ACTIVE, BLOCKED, MOVED, SIGNED_OUT, EXPIRED, ERROR)
+
+ACTIVE_ELSEWHERE = "active-elsewhere"
+TAKEN_OVER = "taken-over"
+REASON_SIGNED_OUT = "signed-out"
+IDLE = "idle"
+REASON_EXPIRED = "expired"
+STORAGE_UNAVAILABLE = "storage-unavailable"
+REASONS = (ACTIVE_ELSEWHERE, TAKEN_OVER, REASON_SIGNED_OUT, IDLE, REASON_EXPIRED, STORAGE_UNAVAILABLE)
+END_REASONS = (REASON_SIGNED_OUT, IDLE, REASON_EXPIRED)
+
+
+def tab_key(tab_id):
+    return TAB_KEY_PREFIX + tab_id
+
+
+def tab_id_from_key(key):
+    """The tab id a localStorage key belongs to, or None when it is not a valid tab key."""
+    if not isinstance(key, str) or not key.startswith(TAB_KEY_PREFIX):
+        return None
+    candidate = key[len(TAB_KEY_PREFIX):]
+    return candidate if is_id(candidate) else None
+
+
+def is_id(value):
+    """True for a 128-bit id or token written as 32 lowercase hex digits."""
+    if not isinstance(value, str) or len(value) != ID_CHARS:
+        return False
+    for char in value:
+        if char not in "0123456789abcdef":
+            return False
+    return True
+
+
+def is_time(value):
+    return (type(value) is int or type(value) is float) and 0 <= value <= MAX_TIME
+
+
+def is_user(value):
+    return isinstance(value, str) and 0 < len(value) <= MAX_USER_CHARS and value.strip() == value
+
+
+class Session(Value):
+    """A live session of this browser profile."""
+
+    FIELDS = ("token", "user", "signed_in_at")
+
+    def encode(self):
+        return json.dumps({"v": VERSION, "token": self.token, "user": self.user,
+                           "signed_in_at": self.signed_in_at})
+
+
+class EndedSession(Value):
+    """A session that ended, kept so that every tab can say why."""
+
+    FIELDS = ("token", "reason", "at")
+
+    def encode(self):
+        return json.dumps({"v": VERSION, "token": self.token, "ended": self.reason, "at": self.at})
+
+
+class Activity(Value):
+    FIELDS = ("token", "at")
+
+    def encode(self):
+        return json.dumps({"v": VERSION, "token": self.token, "at": self.at})
+
+
+class TabRecord(Value):
+    """What one open tab publishes about itself for the others."""
+
+    FIELDS = ("tab_id", "state", "page", "slot", "opened", "last_active")
+
+    def encode(self):
+        return json.dumps({"v": VERSION, "id": self.tab_id, "state": self.state, "page": self.page,
+                           "slot": self.slot, "opened": self.opened, "last_active": self.last_active})
+
+
+class TabMemory(Value):
+    """This tab's own memory in sessionStorage, kept across reloads."""
+
+    FIELDS = ("tab_id", "token", "slot", "use_here")
+
+    def encode(self):
+        return json.dumps({"v": VERSION, "id": self.tab_id, "token": self.token, "slot": self.slot,
+                           "use_here": self.use_here})
+
+
+def _load(raw, fields):
+    """The JSON object in raw when it is ours (version, size, exact field set), else None."""
+    if not isinstance(raw, str) or len(raw) > MAX_RECORD_CHARS:
+        return None
+    try:
+        data = json.loads(raw)
+    except Exception:
+        return None
+    if not isinstance(data, dict) or data.get("v") != VERSION or type(data.get("v")) is not int:
+        return None
+    if len(data) != len(fields) + 1:
+        return None
+    for name in fields:
+        if name not in data:
+            return None
+    return data
+
+
+def _is_slot(value):
+    return value is None or (type(value) is int and 0 <= value < 1000)
+
+
+def decode_session(raw):
+    """A Session, an EndedSession, or None for anything else."""
+    data = _load(raw, ("token", "user", "signed_in_at"))
+    if data is not None:
+        if is_id(data["token"]) and is_user(data["user"]) and is_time(data["signed_in_at"]):
+            return Session(data["token"], data["user"], data["signed_in_at"])
+        return None
+    data = _load(raw, ("token", "ended", "at"))
+    if data is not None and is_id(data["token"]) and data["ended"] in END_REASONS and is_time(data["at"]):
+        return EndedSession(data["token"], data["ended"], data["at"])
+    return None
+
+
+def decode_activity(raw):
+    data = _load(raw, ("token", "at"))
+    if data is not None and is_id(data["token"]) and is_time(data["at"]):
+        return Activity(data["token"], data["at"])
+    return None
+
+
+def decode_tab_record(raw):
+    data = _load(raw, ("id", "state", "page", "slot", "opened", "last_active"))
+    if data is None:
+        return None
+    if not (is_id(data["id"]) and data["state"] in STATES and data["page"] in ("app", "login")
+            and _is_slot(data["slot"]) and is_time(data["opened"]) and is_time(data["last_active"])):
+        return None
+    return TabRecord(data["id"], data["state"], data["page"], data["slot"], data["opened"],
+                     data["last_active"])
+
+
+def decode_tab_memory(raw):
+    data = _load(raw, ("id", "token", "slot", "use_here"))
+    if data is None:
+        return None
+    token = data["token"]
+    if not (is_id(data["id"]) and (token is None or is_id(token)) and _is_slot(data["slot"])
+            and type(data["use_here"]) is bool):
+        return None
+    return TabMemory(data["id"], token, data["slot"], data["use_here"])
