@@ -9,23 +9,30 @@ import time
 from pyscript import document
 
 from pages import texts
-from tabsession.browser.interop import listen
+from tabsession.browser.interop import is_none, listen
 
 HIDDEN_UNLESS_ACTIVE = "app"
 
 
-def _element(element_id):
-    return document.getElementById(element_id)
+def by_id(element_id):
+    """The element, or None (JS null arrives differently on each interpreter)."""
+    element = document.getElementById(element_id)
+    return None if is_none(element) else element
+
+
+def query_one(selector):
+    element = document.querySelector(selector)
+    return None if is_none(element) else element
 
 
 def _set_text(element_id, value):
-    element = _element(element_id)
+    element = by_id(element_id)
     if element is not None:
         element.textContent = value
 
 
 def _set_hidden(element_id, hidden):
-    element = _element(element_id)
+    element = by_id(element_id)
     if element is not None:
         element.hidden = hidden
 
@@ -72,7 +79,7 @@ class PageView:
         self._show_notice(command.state, command.reason)
 
     def _show_notice(self, state, reason):
-        notice = _element("notice")
+        notice = by_id("notice")
         if notice is None:
             return
         message = texts.STATE_MESSAGES.get(state)
@@ -85,12 +92,12 @@ class PageView:
         _set_text("notice-title", title)
         _set_text("notice-detail", detail)
         notice.hidden = False
-        use_here = _element("use-here")
+        use_here = by_id("use-here")
         if use_here is not None:
             use_here.hidden = state not in ("blocked", "moved")
             if not use_here.hidden:
                 use_here.focus()
-        error = _element("error")
+        error = by_id("error")
         if error is not None:
             error.hidden = state != "error"
             if state == "error":
@@ -98,11 +105,10 @@ class PageView:
         _set_text("announce", title)
 
     def show_tabs(self, tabs):
-        listing = _element("tabs")
+        listing = by_id("tabs")
         if listing is None:
             return
-        while listing.firstChild is not None:
-            listing.removeChild(listing.firstChild)
+        listing.textContent = ""
         for tab in tabs:
             item = document.createElement("li")
             item.setAttribute("data-tab-id", tab.tab_id)
@@ -129,11 +135,11 @@ class PageView:
         _set_text("warning-left", _format_seconds(self.clock.idle_deadline - now))
 
     def show_login_error(self, message):
-        element = _element("login-error")
+        element = by_id("login-error")
         if element is not None:
             element.textContent = message
             element.hidden = False
-        field = document.querySelector("#login-form input[name=username]")
+        field = query_one("#login-form input[name=username]")
         if field is not None:
             field.setAttribute("aria-invalid", "true")
             field.focus()

@@ -8,7 +8,7 @@ import time
 
 from tabsession.browser import storage
 from tabsession.browser.channel import Channel
-from tabsession.browser.interop import RUNTIME, callback, document, listen, random_id, window
+from tabsession.browser.interop import RUNTIME, callback, document, is_none, listen, random_id, window
 from tabsession.browser.locks import WebLocks, available as locks_available
 from tabsession.core import commands as cmd
 from tabsession.core import events as ev
@@ -27,7 +27,7 @@ ACTIVITY_EVENTS = ("pointerdown", "pointermove", "keydown", "wheel", "scroll", "
 def read_settings():
     """The settings serve.py embedded in the page, or defaults (problems are reported)."""
     element = document.getElementById("tabsession-settings")
-    raw = element.textContent if element is not None else None
+    raw = None if is_none(element) else element.textContent
     return Settings.from_json(raw if isinstance(raw, str) else "{}")
 
 
