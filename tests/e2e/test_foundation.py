@@ -1,0 +1,163 @@
+"""The seed's session check in real tabs, on both interpreters (CONTRACT.md rules 1-4, 7).
+
+Every test here runs once per runtime; the harness fails it on any page error, console error,
+`.py-error`, CSP violation or request to another host.
+"""
+
+import re
+
+import pytest
+
+MOVE_WITHIN_MS = 1000
+
+
+def tab_state(page):
+    return page.evaluate("() => document.documentElement.dataset.tabState")
+
+
+def tab_data(page):
+    return page.evaluate("() => Object.assign({}, document.documentElement.dataset)")
+
+
+def path_of(page):
+    return page.evaluate("() => location.pathname + location.search")
+
+
+def sign_in(page, wait_state, name="alice"):
+    """From a signed-out login page, sign in and wait until the app page is active."""
+    page.fill("#login-form input[name=username]", name)
+    page.click("#login-form button[type=submit]")
+    wait_state(page, "active")
+    assert "/" == path_of(page)
+    return page
+
+
+@pytest.fixture
+def signed_in(open_tab, wait_state):
+    """One tab, signed in as alice, active on `/`."""
+    page = open_tab("/")
+    return sign_in(page, wait_state)
+
+
+def test_signed_out_app_page_lands_on_login_with_next(open_tab):
+    """Rule 1: `/` while signed out lands on /login?next=%2F, signed-out, #app never shown."""
+    page = open_tab("/")
+
+    assert "/login?next=%2F" == path_of(page)
+    assert "signed-out" == tab_state(page)
+    assert page.locator("#login-form").is_visible()
+    assert 0 == page.locator("#app").count()  # the login page has no protected content at all
+
+
+def test_served_page_starts_booting_with_app_hidden(app_server, page):
+    """While Python boots: data-tab-state is booting, "Starting" shows and #app is not displayed."""
+    # Answer PyScript's loader with an empty module so Python never starts: the page stays in
+    # exactly the state a user sees while the interpreter boots.
+    page.route(re.compile(r".*/vendor/pyscript-[^/]+/core\.js$"),
+               lambda route: route.fulfill(body="", content_type="text/javascript"))
+
+    page.goto(app_server("/"))
+
+    assert "booting" == tab_state(page)
+    assert page.locator("#starting").is_visible()
+    assert not page.locator("#app").is_visible()
+    page.evaluate("() => document.getElementById('app').hidden = false")
+    assert not page.locator("#app").is_visible()  # the stylesheet hides it too, whatever JS does
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 65])
+def test_login_rejects_bad_names_on_the_page(open_tab, name):
+    """Rule 2: a blank or over-long name shows #login-error and stays on /login."""
+    page = open_tab("/login")
+
+    page.fill("#login-form input[name=username]", name)
+    page.click("#login-form button[type=submit]")
+
+    page.locator("#login-error").wait_for(state="visible", timeout=5000)
+    assert page.locator("#login-error").inner_text().strip() != ""
+    assert path_of(page).startswith("/login")
+    assert "signed-out" == tab_state(page)
+
+
+def test_sign_in_shows_the_name_as_text(open_tab, wait_state):
+    """Rule 2: a name that looks like HTML is shown as text and runs nothing."""
+    name = '<img src=x onerror="window.__pwned=1">'
+    page = open_tab("/login?next=%2F")
+
+    sign_in(page, wait_state, name="  " + name + "  ")
+
+    assert name == page.locator("#user").inner_text()
+    assert 0 == page.locator("#user img").count()
+    assert page.evaluate("() => window.__pwned === undefined")
+
+
+def test_sign_in_makes_the_tab_active_and_reload_keeps_it(signed_in, wait_state):
+    """Rule 3: the signed-in tab is active with #app visible; a reload keeps it and its id."""
+    first = tab_data(signed_in)
+
+    signed_in.reload()
+    wait_state(signed_in, "active")
+
+    assert "active" == first["tabState"]
+    assert signed_in.locator("#app").is_visible()
+    assert first["tabId"] == tab_data(signed_in)["tabId"]
+    assert signed_in.locator("#app").is_visible()
+
+
+def test_runtime_attribute_names_the_interpreter(signed_in, runtime):
+    """data-runtime says which interpreter the page booted."""
+    assert runtime == tab_data(signed_in)["runtime"]
+
+
+def test_second_tab_is_blocked_and_first_stays_active(signed_in, open_tab, wait_state):
+    """Rule 4 (block, max 1): a second tab is refused with the classic message."""
+    second = open_tab("/")
+    wait_state(second, "blocked")
+
+    assert "/login?reason=active-elsewhere" == path_of(second)
+    assert "active-elsewhere" == tab_data(second)["reason"]
+    assert "already have an active session" in second.locator("#notice").inner_text()
+    assert second.locator("#use-here").is_visible()
+    assert "active" == tab_state(signed_in)
+    assert signed_in.locator("#app").is_visible()
+    assert tab_data(signed_in)["tabId"] != tab_data(second)["tabId"]
+
+
+def test_use_here_moves_the_session_to_the_blocked_tab(signed_in, open_tab, wait_state):
+    """Rule 4: #use-here in the blocked tab makes it active and moves the first within 1 s."""
+    second = open_tab("/")
+    wait_state(second, "blocked")
+
+    second.click("#use-here")
+
+    wait_state(signed_in, "moved", MOVE_WITHIN_MS)
+    assert "taken-over" == tab_data(signed_in)["reason"]
+    assert not signed_in.locator("#app").is_visible()
+    assert signed_in.locator("#use-here").is_visible()
+    wait_state(second, "active")
+    assert "/" == path_of(second)
+
+
+def test_logout_signs_out_every_tab(signed_in, open_tab, wait_state):
+    """Rule 7: #logout in one tab sends every tab to /login?reason=signed-out."""
+    second = open_tab("/")
+    wait_state(second, "blocked")
+
+    signed_in.click("#logout")
+
+    for page in (signed_in, second):
+        page.wait_for_url(re.compile(r"/login\?reason=signed-out$"), timeout=MOVE_WITHIN_MS * 5)
+        wait_state(page, "signed-out")
+        assert "signed-out" == tab_data(page)["reason"]
+        assert page.locator("#login-form").is_visible()
+
+
+def test_signed_out_tab_does_not_sign_back_in_on_reload(signed_in, wait_state):
+    """After sign-out, reloading or opening `/` again lands on the login page."""
+    signed_in.click("#logout")
+    wait_state(signed_in, "signed-out")
+    signed_in.wait_for_url(re.compile(r"/login\?reason=signed-out$"))
+
+    signed_in.goto(signed_in.url.split("/login")[0] + "/")
+    signed_in.wait_for_url(re.compile(r"/login\?next=%2F$"))
+    wait_state(signed_in, "signed-out")
