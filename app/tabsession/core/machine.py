@@ -43,6 +43,13 @@ ACTIVITY_WRITE_INTERVAL = 1.0
 # A record whose tab's lock is gone is hidden at once and deleted after this many seconds
 # (the grace covers a tab that wrote its record a moment before its lock was granted).
 STALE_RECORD_SECONDS = 10.0
+# Without Web Locks nothing tells a tab that another one died, so records carry a heartbeat:
+# rewritten every HEARTBEAT_SECONDS, a record older than STALE_WITHOUT_LOCKS belongs to a tab
+# that is gone (or frozen: it steps down when it wakes, see _resolve_conflict), and is deleted
+# after PRUNE_WITHOUT_LOCKS.
+HEARTBEAT_SECONDS = 5.0
+STALE_WITHOUT_LOCKS = 20.0
+PRUNE_WITHOUT_LOCKS = 120.0
 
 APP = "app"
 LOGIN = "login"
@@ -85,6 +92,8 @@ class TabSession:
         self.url_reason = None
         self.opened = None
         self.last_active = None
+        self.since = None
+        self.record_written_at = None
         self.latest_now = 0.0
         self.activity_written_at = None
         self.activity_pending = False
@@ -99,7 +108,7 @@ class TabSession:
         now = getattr(event, "now", None)
         if now is not None:
             self.latest_now = max(self.latest_now, now)
-        if self.phase == LEAVING:
+        if self.phase == LEAVING and type(event) is not ev.PageHidden:
             return []
         handler = _HANDLERS.get(type(event))
         if handler is None:
@@ -115,6 +124,8 @@ class TabSession:
         times = []
         if self.activity_pending and self.activity_written_at is not None:
             times.append(self.activity_written_at + ACTIVITY_WRITE_INTERVAL)
+        if self.locks != ev.WEB_LOCKS and self.record_written_at is not None:
+            times.append(self.record_written_at + HEARTBEAT_SECONDS)
         if self.state == rec.ACTIVE and self.shown_clock is not None:
             idle, absolute, warning = self.shown_clock.values()
             times.append(absolute)
@@ -133,6 +144,7 @@ class TabSession:
         self.fresh_id = event.fresh_id
         self.opened = event.now
         self.last_active = event.now
+        self.since = event.now
         if self.page == APP:
             self.next_path = urls.safe_next(event.here)
         else:
@@ -147,7 +159,17 @@ class TabSession:
         commands = []
         if self.memory is None and event.memory_raw is not None:
             commands.append(cmd.Store(cmd.SESSION, rec.TAB_MEMORY_KEY, None))  # repair junk
-        return commands + self._identified(self.memory is not None, event.now)
+        keep = self.memory is not None and not self._alive_elsewhere(self.memory.tab_id, event.now)
+        return commands + self._identified(keep, event.now)
+
+    def _alive_elsewhere(self, tab_id, now):
+        """Without Web Locks: a fresh record under our remembered id means we are a copy.
+
+        A reload removes its record when the old page hides, so it is not mistaken for a copy.
+        """
+        raw = self.snapshot.tab_raws.get(tab_id) if self.snapshot is not None else None
+        record = rec.decode_tab_record(raw)
+        return record is not None and now - record.seen <= STALE_WITHOUT_LOCKS
 
     def _on_tab_lock_probed(self, event):
         if self.phase != PROBING:
@@ -203,7 +225,7 @@ class TabSession:
         if self.settings.max_tabs == 0:
             return self._become_active(None, now)
         if self.memory.use_here:
-            return self._steal(self._preferred_slot_to_steal())
+            return self._take_a_place(self._preferred_slot_to_steal(), now)
         if self.locks != ev.WEB_LOCKS:
             return self._admit_without_locks(now)
         order = self.settings.slots()
@@ -227,6 +249,19 @@ class TabSession:
                 return self._become_active(slot, now)
         return self._refused(now)
 
+    def _take_a_place(self, slot, now):
+        """Become active at another tab's expense ("Use here", policy takeover).
+
+        With Web Locks the slot is stolen and its holder is told by the browser. Without them
+        this tab simply claims; the conflict rule makes the least recently active tab step down.
+        """
+        if self.locks == ev.WEB_LOCKS:
+            return self._steal(slot)
+        if self.page == LOGIN:
+            self.memory = rec.TabMemory(self.tab_id, self.session.token, None, True)
+            return [self._store_memory()] + self._navigate(self.next_path)
+        return self._become_active(None, now)
+
     def _on_slot_granted(self, event):
         if self.phase not in (ADMITTING, STEALING):
             raise UsageError("SlotGranted without AcquireSlot or StealSlot")
@@ -244,7 +279,7 @@ class TabSession:
 
     def _refused(self, now):
         if self.settings.policy == TAKEOVER:
-            return self._steal(self._victim_slot(self.snapshot, now))
+            return self._take_a_place(self._victim_slot(self.snapshot, now), now)
         self.memory = rec.TabMemory(self.tab_id, None, None, False)
         commands = [self._store_memory()]
         commands += self._settle(rec.BLOCKED, rec.ACTIVE_ELSEWHERE)
@@ -279,16 +314,9 @@ class TabSession:
             return commands + self._on_observed(ev.Observed(event.now, event.snapshot))
         self.session = session
         self.last_active = event.now
-        if self.settings.max_tabs == 0:
+        if self.settings.max_tabs == 0 and self.page == APP:
             return commands + self._become_active(None, event.now)
-        if self.locks != ev.WEB_LOCKS:
-            return commands + self._admit_without_locks_or_take(event.now)
-        return commands + self._steal(self._victim_slot(event.snapshot, event.now))
-
-    def _admit_without_locks_or_take(self, now):
-        # Without locks there is no way to evict another tab: take a free place if any.
-        commands = self._admit_without_locks(now)
-        return commands if self.state == rec.ACTIVE else []
+        return commands + self._take_a_place(self._victim_slot(event.snapshot, event.now), event.now)
 
     def _victim_slot(self, snapshot, now):
         """The slot of the least recently active other tab (or the first unclaimed slot)."""
@@ -296,6 +324,8 @@ class TabSession:
         holders = [view for view in self._live_records(snapshot, now)
                    if view.state == rec.ACTIVE and view.slot in slots and view.tab_id != self.tab_id]
         claimed = [view.slot for view in holders]
+        if not slots:
+            return None
         for slot in slots:
             if slot not in claimed:
                 return slot
@@ -304,6 +334,8 @@ class TabSession:
 
     def _preferred_slot_to_steal(self):
         slots = self.settings.slots()
+        if not slots:
+            return None
         if self.memory.slot in slots:
             return self.memory.slot
         return self._victim_slot(self.snapshot, self.latest_now)
@@ -323,13 +355,40 @@ class TabSession:
             if ended:
                 return commands + self._end_session(session, ended, now)
             self.session = session
+        if self.state == rec.ACTIVE and self.locks != ev.WEB_LOCKS:
+            conflict = self._resolve_conflict(now)
+            if conflict:
+                return commands + conflict
         if self.activity_pending and now - self.activity_written_at >= ACTIVITY_WRITE_INTERVAL:
             commands += self._write_activity(now)
+        elif self.locks != ev.WEB_LOCKS and now - self.record_written_at >= HEARTBEAT_SECONDS:
+            commands += [self._store_record()]
         commands += self._prune(event.snapshot, now)
         commands += self._show_tabs(now)
         if self.state == rec.ACTIVE:
             commands += self._show_clock(now)
         return commands
+
+    def _resolve_conflict(self, now):
+        """Without Web Locks two tabs can claim a place at once (storage has no locking), and a
+        frozen tab can wake up still believing it is active. Every tab applies the same rule to
+        the same records: the most recently active claims keep the places, the others step down.
+        """
+        if self.settings.max_tabs == 0:
+            return []
+        claims = [(record.last_active, record.tab_id) for record in self._live_records(self.snapshot, now)
+                  if record.state == rec.ACTIVE and record.tab_id != self.tab_id]
+        claims.append((self.last_active, self.tab_id))
+        if len(claims) <= self.settings.max_tabs:
+            return []
+        claims.sort()
+        claims.reverse()
+        winners = [tab_id for _, tab_id in claims[:self.settings.max_tabs]]
+        if self.tab_id in winners:
+            return []
+        self.slot = None
+        self.memory = rec.TabMemory(self.tab_id, self.session.token, None, False)
+        return [self._store_memory()] + self._settle(rec.MOVED, rec.TAKEN_OVER)
 
     def _session_gone(self, session, now):
         """Another tab ended the session (or it vanished): follow it to the login page."""
@@ -446,6 +505,8 @@ class TabSession:
 
     # ----------------------------------------------------------------- helpers
     def _settle(self, state, reason):
+        if state != self.state:
+            self.since = self.latest_now
         self.state = state
         self.reason = reason
         self.phase = SETTLED
@@ -466,9 +527,10 @@ class TabSession:
 
     def _record(self):
         return rec.TabRecord(self.tab_id, self.state, self.page, self.slot, self.opened,
-                             self.last_active)
+                             self.last_active, self.since, self.latest_now)
 
     def _store_record(self):
+        self.record_written_at = self.latest_now
         return cmd.Store(cmd.LOCAL, rec.tab_key(self.tab_id), self._record().encode())
 
     def _wake(self):
@@ -492,10 +554,17 @@ class TabSession:
             record = rec.decode_tab_record(snapshot.tab_raws[tab_id])
             if record is None or record.tab_id != tab_id:
                 continue
-            if live is not None and tab_id not in live and tab_id != self.tab_id:
+            if tab_id != self.tab_id and not self._is_alive(record, live, now):
                 continue
             found.append(record)
         return found
+
+    def _is_alive(self, record, live, now):
+        if live is not None:
+            return record.tab_id in live
+        if self.locks == ev.WEB_LOCKS:
+            return True  # which locks are held is not known yet: assume alive
+        return now - record.seen <= STALE_WITHOUT_LOCKS
 
     def _prune(self, snapshot, now):
         """Delete records that are corrupt, or whose tab is gone and stale."""
@@ -509,8 +578,9 @@ class TabSession:
             record = rec.decode_tab_record(snapshot.tab_raws[tab_id])
             if record is None or record.tab_id != tab_id:
                 commands.append(cmd.Store(cmd.LOCAL, rec.tab_key(tab_id), None))
-            elif live is not None and tab_id not in live and \
-                    now - max(record.opened, record.last_active) > STALE_RECORD_SECONDS:
+            elif live is not None and tab_id not in live and now - record.seen > STALE_RECORD_SECONDS:
+                commands.append(cmd.Store(cmd.LOCAL, rec.tab_key(tab_id), None))
+            elif self.locks != ev.WEB_LOCKS and now - record.seen > PRUNE_WITHOUT_LOCKS:
                 commands.append(cmd.Store(cmd.LOCAL, rec.tab_key(tab_id), None))
         return commands
 

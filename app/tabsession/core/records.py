@@ -110,13 +110,27 @@ class Activity(Value):
 
 
 class TabRecord(Value):
-    """What one open tab publishes about itself for the others."""
+    """What one open tab publishes about itself for the others.
 
-    FIELDS = ("tab_id", "state", "page", "slot", "opened", "last_active")
+    ``since``: when the tab entered its state (without Web Locks, the newest claim to be active
+    wins a conflict). ``seen``: when the record was last written (without Web Locks, a record
+    not rewritten for a while belongs to a tab that is gone). Both default to the times given.
+    """
+
+    FIELDS = ("tab_id", "state", "page", "slot", "opened", "last_active", "since", "seen")
+    DEFAULTS = {"since": None, "seen": None}
+
+    def __init__(self, *args, **kwargs):
+        Value.__init__(self, *args, **kwargs)
+        if self.since is None:
+            self.since = self.opened
+        if self.seen is None:
+            self.seen = self.last_active
 
     def encode(self):
         return json.dumps({"v": VERSION, "id": self.tab_id, "state": self.state, "page": self.page,
-                           "slot": self.slot, "opened": self.opened, "last_active": self.last_active})
+                           "slot": self.slot, "opened": self.opened, "last_active": self.last_active,
+                           "since": self.since, "seen": self.seen})
 
 
 class TabMemory(Value):
@@ -172,14 +186,15 @@ def decode_activity(raw):
 
 
 def decode_tab_record(raw):
-    data = _load(raw, ("id", "state", "page", "slot", "opened", "last_active"))
+    data = _load(raw, ("id", "state", "page", "slot", "opened", "last_active", "since", "seen"))
     if data is None:
         return None
     if not (is_id(data["id"]) and data["state"] in STATES and data["page"] in ("app", "login")
-            and _is_slot(data["slot"]) and is_time(data["opened"]) and is_time(data["last_active"])):
+            and _is_slot(data["slot"]) and is_time(data["opened"]) and is_time(data["last_active"])
+            and is_time(data["since"]) and is_time(data["seen"])):
         return None
     return TabRecord(data["id"], data["state"], data["page"], data["slot"], data["opened"],
-                     data["last_active"])
+                     data["last_active"], data["since"], data["seen"])
 
 
 def decode_tab_memory(raw):

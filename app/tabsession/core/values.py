@@ -8,6 +8,7 @@ takes them positionally or by keyword, equality, and a readable repr.
 
 class Value:
     FIELDS = ()
+    DEFAULTS = {}  # field name -> value used when the field is not given
 
     def __init__(self, *args, **kwargs):
         names = self.FIELDS
@@ -21,6 +22,8 @@ class Value:
                 setattr(self, name, args[index])
             elif name in kwargs:
                 setattr(self, name, kwargs.pop(name))
+            elif name in self.DEFAULTS:
+                setattr(self, name, self.DEFAULTS[name])
             else:
                 raise TypeError(type(self).__name__ + ": missing field " + name)
         if kwargs:
