@@ -1,0 +1,263 @@
+"""Cross-tab coordination in real tabs (CONTRACT.md rules 4-7 and 9), on both interpreters.
+
+Heavy cases (many tabs at once, many repetitions) run in full on MicroPython and as a smaller
+twin on Pyodide, which takes seconds per tab to boot on two cores.
+"""
+
+import re
+import time
+
+import pytest
+
+WITHIN_MS = 1000
+
+
+def tab_state(page):
+    return page.evaluate("() => document.documentElement.dataset.tabState")
+
+
+def tab_id(page):
+    return page.evaluate("() => document.documentElement.dataset.tabId")
+
+
+def sign_in(page, wait_state, name="alice"):
+    page.fill("#login-form input[name=username]", name)
+    page.click("#login-form button[type=submit]")
+    wait_state(page, "active")
+    return page
+
+
+def listed_tabs(page):
+    """{tab id: state} as the page's #tabs list shows it."""
+    return page.evaluate(
+        "() => Object.fromEntries(Array.from(document.querySelectorAll('#tabs li[data-tab-id]'),"
+        " (li) => [li.dataset.tabId, li.dataset.state]))")
+
+
+def wait_listed(page, expected, timeout_ms=WITHIN_MS * 2):
+    """Wait until #tabs shows exactly `expected` ({id: state}); AssertionError with the last view."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        shown = listed_tabs(page)
+        if shown == expected:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"#tabs shows {shown}, expected {expected}")
+        page.wait_for_timeout(50)
+
+
+@pytest.fixture
+def first(open_tab, wait_state):
+    """One tab signed in and active on `/`."""
+    return sign_in(open_tab("/"), wait_state)
+
+
+def test_takeover_moves_the_least_recently_active_tab(serve, runtime, context, new_tab, wait_state):
+    """Rule 4 (takeover, max 2): a third tab gets in; the least recently active tab is moved."""
+    server = serve(runtime, policy="takeover", max_tabs=2)
+    one = sign_in(new_tab(context, server, "/"), wait_state)
+    two = new_tab(context, server, "/")
+    wait_state(two, "active")
+    one.mouse.click(5, 5)  # activity in `one`: now `two` is the least recently active
+    one.wait_for_timeout(1100)  # past the activity write interval
+
+    three = new_tab(context, server, "/")
+
+    wait_state(three, "active")
+    wait_state(two, "moved", WITHIN_MS)
+    assert "taken-over" == two.evaluate("() => document.documentElement.dataset.reason")
+    assert not two.locator("#app").is_visible()
+    assert "active" == tab_state(one)
+
+
+def test_block_with_a_limit_of_two(serve, runtime, context, new_tab, wait_state):
+    """Rule 4 (block, max 2): two tabs are active, the third is refused."""
+    server = serve(runtime, max_tabs=2)
+    one = sign_in(new_tab(context, server, "/"), wait_state)
+    two = new_tab(context, server, "/")
+    wait_state(two, "active")
+
+    three = new_tab(context, server, "/")
+
+    wait_state(three, "blocked")
+    assert ["active", "active"] == [tab_state(one), tab_state(two)]
+
+
+def test_no_limit_lets_every_tab_in(serve, runtime, context, new_tab, wait_state):
+    """--max-tabs 0: every tab is active."""
+    server = serve(runtime, max_tabs=0)
+    pages = [sign_in(new_tab(context, server, "/"), wait_state)]
+    pages += [new_tab(context, server, "/") for _ in range(2)]
+
+    for page in pages:
+        wait_state(page, "active")
+
+
+def test_use_here_in_a_moved_tab_takes_the_place_back(serve, runtime, context, new_tab, wait_state):
+    """Rule 4: #use-here in a moved tab makes it active and moves the other within 1 s."""
+    server = serve(runtime, policy="takeover")
+    one = sign_in(new_tab(context, server, "/"), wait_state)
+    two = new_tab(context, server, "/")
+    wait_state(one, "moved", WITHIN_MS * 5)
+
+    one.click("#use-here")
+
+    wait_state(one, "active", WITHIN_MS)
+    wait_state(two, "moved", WITHIN_MS)
+    assert one.locator("#app").is_visible()
+
+
+def test_duplicated_tab_gets_its_own_id_and_is_a_further_tab(first, context, wait_state, wait_booted):
+    """Rule 5: window.open copies sessionStorage; the copy gets a new id and is refused."""
+    with context.expect_page() as opened:
+        first.evaluate("() => { window.open(location.href); }")
+    copy = opened.value
+    wait_booted(copy)
+
+    wait_state(copy, "blocked")
+    assert tab_id(copy) != tab_id(first)
+    assert "active" == tab_state(first)
+
+
+def test_reload_is_not_mistaken_for_a_duplicate(first, wait_state):
+    """A reload keeps the tab's id and place, several times in a row."""
+    before = tab_id(first)
+
+    for _ in range(3):
+        first.reload()
+        wait_state(first, "active")
+
+    assert before == tab_id(first)
+
+
+def test_closed_tab_frees_its_place(first, open_tab, wait_state):
+    """Rule 6: close the active tab; the waiting tab's #use-here makes it active at once."""
+    waiting = open_tab("/")
+    wait_state(waiting, "blocked")
+
+    first.close()
+    waiting.click("#use-here")
+
+    wait_state(waiting, "active")
+
+
+def crash(context, page):
+    """Crash the page's renderer (CDP Page.crash). Its answer never comes, so it is sent without
+    waiting for one; the sync API has no public call for that."""
+    session = context.new_cdp_session(page)
+    session._impl_obj._channel.send_no_reply("send", None, {"method": "Page.crash"})
+    page.wait_for_event("crash", timeout=5000)
+
+
+def test_crashed_tab_frees_its_place_and_leaves_the_list(first, open_tab, context, wait_state):
+    """Rule 6 and 9: a crashed active tab's place frees; #tabs drops it within about a second."""
+    waiting = open_tab("/")
+    wait_state(waiting, "blocked")
+    waiting.click("#use-here")
+    wait_state(waiting, "active")
+    wait_state(first, "moved", WITHIN_MS)
+    first.click("#use-here")
+    wait_state(first, "active", WITHIN_MS)
+    crashed_id = tab_id(first)
+
+    crash(context, first)
+    waiting.click("#use-here")
+
+    wait_state(waiting, "active", WITHIN_MS)
+    wait_listed(waiting, {tab_id(waiting): "active"}, WITHIN_MS * 2)
+    assert crashed_id not in listed_tabs(waiting)
+
+
+def test_tab_list_follows_openings_closings_and_states(first, open_tab, wait_state):
+    """Rule 9: #tabs lists every open tab with its state and follows changes within 1 s."""
+    second = open_tab("/")
+    wait_state(second, "blocked")
+    wait_listed(first, {tab_id(first): "active", tab_id(second): "blocked"})
+
+    second.click("#use-here")
+    wait_state(second, "active")
+    wait_listed(second, {tab_id(first): "moved", tab_id(second): "active"})
+    wait_listed(first, {tab_id(first): "moved", tab_id(second): "active"})
+
+    first_id = tab_id(first)
+    first.close()
+    wait_listed(second, {tab_id(second): "active"})
+    assert first_id not in listed_tabs(second)
+
+
+def test_logout_reaches_every_tab_and_none_signs_back_in(serve, runtime, context, new_tab, wait_state):
+    """Rule 7 with three tabs (max 3): every tab lands signed out; reopening `/` stays signed out."""
+    server = serve(runtime, max_tabs=3)
+    pages = [sign_in(new_tab(context, server, "/"), wait_state)]
+    pages += [new_tab(context, server, "/") for _ in range(2)]
+    for page in pages:
+        wait_state(page, "active")
+
+    pages[1].click("#logout")
+
+    for page in pages:
+        page.wait_for_url(re.compile(r"/login\?reason=signed-out$"), timeout=WITHIN_MS * 5)
+        wait_state(page, "signed-out")
+    again = new_tab(context, server, "/")
+    wait_state(again, "signed-out")
+    assert again.url.endswith("/login?next=%2F")
+
+
+def _open_together(context, url, count):
+    """Open `count` tabs and start them all loading `url` at (nearly) the same moment."""
+    pages = [context.new_page() for _ in range(count)]
+    for page in pages:
+        page.evaluate("(url) => { setTimeout(() => { location.href = url; }, 0); }", url)
+    return pages
+
+
+def _sample_active(pages):
+    """How many of `pages` say they are active right now (pages mid-navigation count as not)."""
+    count = 0
+    for page in pages:
+        try:
+            if page.evaluate("() => document.documentElement.dataset.tabState") == "active":
+                count += 1
+        except Exception:
+            pass
+    return count
+
+
+def _settled(pages):
+    states = []
+    for page in pages:
+        try:
+            states.append(page.evaluate(
+                "() => location.pathname + ' ' + document.documentElement.dataset.tabState"))
+        except Exception:
+            return None
+    if any(state.endswith("booting") for state in states):
+        return None
+    if any(state.startswith("/ ") and not state.endswith("active") for state in states):
+        return None  # a refused tab is still on its way to /login
+    return states
+
+
+@pytest.mark.slow
+def test_tabs_opened_at_the_same_moment_never_exceed_the_limit(serve, runtime, context, new_tab,
+                                                                 wait_state):
+    """10 tabs at once (20 rounds on MicroPython, 2 rounds of 4 on Pyodide): never more than 3 active."""
+    limit = 3
+    rounds, count = (20, 10) if runtime == "micropython" else (2, 4)
+    server = serve(runtime, max_tabs=limit)
+    sign_in(new_tab(context, server, "/"), wait_state).close()
+
+    for round_number in range(rounds):
+        pages = _open_together(context, server("/"), count)
+        most = 0
+        deadline = time.monotonic() + (20 if runtime == "micropython" else 60)
+        states = None
+        while states is None:
+            most = max(most, _sample_active(pages))
+            states = _settled(pages)
+            assert time.monotonic() < deadline, f"round {round_number}: tabs did not settle"
+        active = [state for state in states if state == "/ active"]
+        assert most <= limit, f"round {round_number}: {most} tabs active at once"
+        assert min(limit, count) == len(active), f"round {round_number}: {states}"
+        for page in pages:
+            page.close()
