@@ -115,8 +115,6 @@ def test_from_json_warning_not_below_idle_falls_back_for_both():
     assert ((900, 60), 1) == ((settings.idle_timeout, settings.warn_before), len(settings.problems))
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: from_json checks warn_before against the default "
-                                       "idle_timeout (900), not the given one")
 def test_from_json_accepts_a_long_warning_with_a_longer_idle_timeout():
     """idle 3600 with a 1200 s warning is valid together and must be kept."""
 
@@ -125,8 +123,6 @@ def test_from_json_accepts_a_long_warning_with_a_longer_idle_timeout():
     assert ((3600, 1200), []) == ((settings.idle_timeout, settings.warn_before), settings.problems)
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: from_json checks idle_timeout against the default "
-                                       "warn_before (60), not the given one")
 def test_from_json_accepts_a_short_idle_timeout_with_a_shorter_warning():
     """idle 30 with a 10 s warning (what a quick end-to-end test asks for) must be kept."""
 

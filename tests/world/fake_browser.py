@@ -14,7 +14,7 @@ What is faked, and how faithfully:
 - localStorage: one dict; a write that changes a value fires a storage event in every *other* tab.
 - sessionStorage: one dict per tab; duplicating a tab copies it (``window.open``, "Duplicate tab").
 - Web Locks: exclusive named locks held by a page load; ``ifAvailable`` requests, waiting requests
-  (``HoldTabLock``), ``steal`` (the old holder is told ``SlotLost``), release when the page goes
+  (``ClaimTabLock``, ``HoldTabLock``), ``steal`` (the old holder is told ``SlotLost``), release when the page goes
   away (navigation, reload, close, crash), and ``query`` of held names (``Snapshot.live_ids``).
 - BroadcastChannel: a message reaches every other tab; undecodable messages are dropped.
 - Time: ``World.now`` moves only through ``advance``. Then, by default, every tab's timer fires
@@ -146,9 +146,10 @@ class Page:
                 self.tab.write_session(command.key, command.value)
         elif kind is cmd.Publish:
             world.publish(command.message, self)
-        elif kind is cmd.ProbeTabLock:
+        elif kind is cmd.ClaimTabLock:
             name = tab_lock_name(command.tab_id)
-            self.later(lambda: self.feed(ev.TabLockProbed(locks.holder(name) is None)))
+            # One request that takes the lock when it is free and keeps it (like the driver's).
+            self.later(lambda: self.feed(ev.TabLockClaimed(locks.try_acquire(name, self))))
         elif kind is cmd.HoldTabLock:
             # A lock request is answered later, like every Web Locks call.
             self.later(lambda: locks.acquire_or_wait(tab_lock_name(command.tab_id), self))

@@ -428,9 +428,6 @@ class LastFirst:
         return count - 1
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: a logout seen while a new tab waits for its slot is "
-                                       "dropped; the tab becomes active in the ended session (until the "
-                                       "next wake-up)")
 def test_logout_while_a_tab_is_starting_reaches_it():
     """Tab B starts; A logs out before B's slot request is answered: B must end signed out."""
     world, first = signed_in_world(max_tabs=2)
@@ -462,9 +459,6 @@ def test_deadline_timers_show_the_warning():
     assert (ACTIVE, True) == (first.state, first.page.clock.warning)
 
 
-@pytest.mark.xfail(strict=True, reason="core bug (masked by the browser driver's 1 s tick): "
-                                       "next_deadline() is None unless the tab is active, so a blocked or "
-                                       "moved tab left alone is never woken at the timeout")
 @pytest.mark.parametrize("policy", ["block", "takeover"])
 def test_waiting_tab_alone_still_expires(policy):
     """The active tab closes; the blocked (or moved) tab left must still land on /login?reason=idle."""
@@ -477,9 +471,6 @@ def test_waiting_tab_alone_still_expires(policy):
     assert [(EXPIRED, rec.IDLE)] == [(tab.state, tab.reason) for tab in world.tabs]
 
 
-@pytest.mark.xfail(strict=True, reason="core bug (race): ProbeTabLock and HoldTabLock are two lock "
-                                       "requests, so two page loads remembering one id that start "
-                                       "together both find the lock free and keep the same id")
 def test_duplicate_of_a_reloading_tab_gets_its_own_id():
     """A tab duplicated while it reloads (both remember its id) must still end with two ids."""
     world, first = signed_in_world(max_tabs=2)

@@ -60,7 +60,7 @@ class Driver:
             self.feed(ev.StorageFailed(problem))
             return
         if locks_available():
-            self.web_locks = WebLocks(self._on_probed, self._on_acquired, self._on_lost,
+            self.web_locks = WebLocks(self._on_claimed, self._on_acquired, self._on_lost,
                                       self._on_held_names)
         self.channel = Channel(self.wake)
         root.setAttribute("data-coordination",
@@ -144,8 +144,8 @@ class Driver:
         self.timer = window.setTimeout(self._tick_callback, int(delay * 1000))
 
     # ------------------------------------------------------------ lock answers
-    def _on_probed(self, free):
-        self.feed(ev.TabLockProbed(free))
+    def _on_claimed(self, claimed):
+        self.feed(ev.TabLockClaimed(claimed))
 
     def _on_acquired(self, index):
         if 0 <= index < len(self.slot_order):
@@ -216,8 +216,8 @@ class Driver:
             window.location.replace(command.url)
         elif kind is cmd.ReplaceUrl:
             window.history.replaceState(None, "", command.url)
-        elif kind is cmd.ProbeTabLock:
-            self.web_locks.probe(tab_lock_name(command.tab_id))
+        elif kind is cmd.ClaimTabLock:
+            self.web_locks.claim(tab_lock_name(command.tab_id))
         elif kind is cmd.HoldTabLock:
             self.web_locks.hold(tab_lock_name(command.tab_id))
         elif kind is cmd.AcquireSlot:

@@ -71,9 +71,20 @@ return {
     try { return typeof window.BroadcastChannel === "function"; }
     catch (error) { return false; }
   },
-  probe(name, done) {
-    request(name, { ifAvailable: true }, (lock) => lock !== null)
-      .then((free) => done(free), () => done(true));
+  claim(name, done, onLost) {
+    // Take the lock if it is free and keep it, in one request (see ClaimTabLock).
+    let answered = false;
+    const answer = (claimed) => { if (!answered) { answered = true; done(claimed); } };
+    const token = {};
+    const whenReleased = new Promise((resolve) => { token.release = resolve; });
+    const requestPromise = request(name, { ifAvailable: true }, (lock) => {
+      if (lock === null) { answer(false); return null; }
+      held.set(name, token);
+      answer(true);
+      return whenReleased;
+    });
+    keep(name, token, onLost, requestPromise);
+    requestPromise.catch(() => answer(true));  // locks failing: keep the id rather than loop
   },
   hold(name, onLost) {
     let release;

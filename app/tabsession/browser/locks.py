@@ -19,19 +19,19 @@ def available():
 
 
 class WebLocks:
-    def __init__(self, on_probed, on_acquired, on_lost, on_held_names):
-        self._on_probed = on_probed
+    def __init__(self, on_claimed, on_acquired, on_lost, on_held_names):
+        self._on_claimed = on_claimed
         self._on_acquired = on_acquired
         self._on_lost = on_lost
         self._on_held_names = on_held_names
-        self._probed = callback(lambda free: self._on_probed(bool(free)))
+        self._claimed = callback(lambda claimed: self._on_claimed(bool(claimed)))
         self._acquired = callback(lambda index: self._on_acquired(int(index)))
         self._lost = callback(lambda name, error: self._on_lost(str(name)))
         self._names = callback(self._received_names)
 
-    def probe(self, name):
-        """Answers ``on_probed(free)``: whether ``name`` is free right now."""
-        helpers.probe(name, self._probed)
+    def claim(self, name):
+        """Take ``name`` if it is free and keep it; answers ``on_claimed(claimed)``."""
+        helpers.claim(name, self._claimed, self._lost)
 
     def hold(self, name):
         """Hold ``name`` until the page goes away; ``on_lost(name)`` if it is stolen."""

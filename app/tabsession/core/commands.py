@@ -11,8 +11,12 @@ LOCAL = "local"
 SESSION = "session"
 
 
-class ProbeTabLock(Value):
-    """Find out whether the lock for ``tab_id`` is free; answer with ``TabLockProbed``."""
+class ClaimTabLock(Value):
+    """Take the lock for ``tab_id`` if it is free, and keep it; answer ``TabLockClaimed``.
+
+    One request, not a probe then a hold: between two requests another page load could
+    claim the same id (a reload and a duplicate racing).
+    """
 
     FIELDS = ("tab_id",)
 

@@ -28,10 +28,13 @@ class Started(Value):
     FIELDS = ("now", "page", "here", "memory_raw", "snapshot", "fresh_id", "locks")
 
 
-class TabLockProbed(Value):
-    """Whether the lock named after the remembered tab id was free (held = a duplicate)."""
+class TabLockClaimed(Value):
+    """Whether this page now holds the lock named after the remembered tab id.
 
-    FIELDS = ("free",)
+    False means another live page holds it: this page is a duplicate.
+    """
+
+    FIELDS = ("claimed",)
 
 
 class SlotGranted(Value):

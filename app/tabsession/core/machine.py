@@ -55,7 +55,7 @@ APP = "app"
 LOGIN = "login"
 
 # Internal phases while the public state is still settling.
-PROBING = "probing"        # waiting for TabLockProbed
+PROBING = "probing"        # waiting for TabLockClaimed
 ADMITTING = "admitting"    # waiting for SlotGranted / SlotsBusy
 STEALING = "stealing"      # waiting for SlotGranted after StealSlot
 SETTLED = "settled"
@@ -130,6 +130,10 @@ class TabSession:
             idle, absolute, warning = self.shown_clock.values()
             times.append(absolute)
             times.append(idle if warning else idle - self.settings.warn_before)
+        elif self.state in (rec.BLOCKED, rec.MOVED) and isinstance(self.session, rec.Session):
+            # Waiting tabs end the session too when no active tab is left to do it.
+            times.append(self.session.signed_in_at + self.settings.absolute_timeout)
+            times.append(self._idle_deadline(self.session, self.snapshot))
         return min(times) if times else None
 
     # ----------------------------------------------------------------- start-up
@@ -155,7 +159,7 @@ class TabSession:
         self.memory = rec.decode_tab_memory(event.memory_raw)
         if self.memory is not None and self.locks == ev.WEB_LOCKS:
             self.phase = PROBING
-            return [cmd.ProbeTabLock(self.memory.tab_id)]
+            return [cmd.ClaimTabLock(self.memory.tab_id)]
         commands = []
         if self.memory is None and event.memory_raw is not None:
             commands.append(cmd.Store(cmd.SESSION, rec.TAB_MEMORY_KEY, None))  # repair junk
@@ -173,8 +177,8 @@ class TabSession:
 
     def _on_tab_lock_probed(self, event):
         if self.phase != PROBING:
-            raise UsageError("TabLockProbed without ProbeTabLock")
-        return self._identified(event.free, self.latest_now)
+            raise UsageError("TabLockClaimed without ClaimTabLock")
+        return self._identified(event.claimed, self.latest_now)
 
     def _identified(self, keep_memory, now):
         """The tab knows who it is: a reload keeps its memory, a copy or a new tab starts afresh."""
@@ -184,8 +188,8 @@ class TabSession:
             self.tab_id = self.fresh_id
             self.memory = rec.TabMemory(self.tab_id, None, None, False)
         commands = []
-        if self.locks == ev.WEB_LOCKS:
-            commands.append(cmd.HoldTabLock(self.tab_id))
+        if self.locks == ev.WEB_LOCKS and not (keep_memory and self.phase == PROBING):
+            commands.append(cmd.HoldTabLock(self.tab_id))  # a claimed lock is held already
         commands.append(self._store_memory())
         self.phase = SETTLED
         return commands + self._decide_at_start(now)
@@ -255,7 +259,7 @@ class TabSession:
         With Web Locks the slot is stolen and its holder is told by the browser. Without them
         this tab simply claims; the conflict rule makes the least recently active tab step down.
         """
-        if self.locks == ev.WEB_LOCKS:
+        if self.locks == ev.WEB_LOCKS and slot is not None:
             return self._steal(slot)
         if self.page == LOGIN:
             self.memory = rec.TabMemory(self.tab_id, self.session.token, None, True)
@@ -265,6 +269,12 @@ class TabSession:
     def _on_slot_granted(self, event):
         if self.phase not in (ADMITTING, STEALING):
             raise UsageError("SlotGranted without AcquireSlot or StealSlot")
+        session, commands = self._read_session(self.snapshot)
+        if not isinstance(session, rec.Session):
+            # The session ended while this tab waited for its slot: give the slot back.
+            self.slot = event.slot
+            return commands + self._session_gone(session, event.now)
+        self.session = session
         if self.page == LOGIN:
             # "Use here" from the login page: the other tab is moved now; the app page we go
             # to takes the slot again (locks do not survive navigation).
@@ -398,6 +408,12 @@ class TabSession:
             reason = session.reason
         return self._leave_for_login(reason, now)
 
+    def _ended_by_deadline(self, now):
+        """Commands that end the session when a deadline has already passed (activity that
+        arrives after the deadline must not revive the session), else []."""
+        ended = self._deadline_passed(self.session, self.snapshot, self.latest_now)
+        return self._end_session(self.session, ended, self.latest_now) if ended else []
+
     def _deadline_passed(self, session, snapshot, now):
         """The end reason when a deadline has passed, else None."""
         if now >= session.signed_in_at + self.settings.absolute_timeout:
@@ -415,9 +431,13 @@ class TabSession:
 
     # ---------------------------------------------------------------- activity
     def _on_user_active(self, event):
-        self.last_active = max(self.last_active or 0, event.now)
         if self.state != rec.ACTIVE:
+            self.last_active = max(self.last_active or 0, event.now)
             return []
+        ended = self._ended_by_deadline(event.now)
+        if ended:
+            return ended
+        self.last_active = max(self.last_active or 0, event.now)
         if self.activity_written_at is not None and \
                 event.now - self.activity_written_at < ACTIVITY_WRITE_INTERVAL:
             self.activity_pending = True
@@ -425,9 +445,12 @@ class TabSession:
         return self._write_activity(event.now) + self._show_clock(event.now)
 
     def _on_stay_signed_in(self, event):
-        self.last_active = max(self.last_active or 0, event.now)
         if self.state != rec.ACTIVE:
             return []
+        ended = self._ended_by_deadline(event.now)
+        if ended:
+            return ended
+        self.last_active = max(self.last_active or 0, event.now)
         return self._write_activity(event.now) + self._show_clock(event.now)
 
     def _write_activity(self, now):
@@ -626,7 +649,7 @@ def _printable(text):
 
 _HANDLERS = {
     ev.Started: TabSession._on_started,
-    ev.TabLockProbed: TabSession._on_tab_lock_probed,
+    ev.TabLockClaimed: TabSession._on_tab_lock_probed,
     ev.SlotGranted: TabSession._on_slot_granted,
     ev.SlotsBusy: TabSession._on_slots_busy,
     ev.SlotLost: TabSession._on_slot_lost,

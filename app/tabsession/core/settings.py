@@ -64,9 +64,7 @@ class Settings(Value):
         chosen = {}
         for name in Settings.FIELDS:
             value = data.get(name, DEFAULTS[name])
-            candidate = dict(DEFAULTS)
-            candidate[name] = value
-            if _check_values(candidate):
+            if _check_field(name, value):
                 problems.append("invalid " + name + ": " + repr(value)[:40] + "; using default")
                 value = DEFAULTS[name]
             chosen[name] = value
@@ -91,18 +89,26 @@ def _check(settings):
     return _check_values(settings.to_dict())
 
 
-def _check_values(values):
-    if values["runtime"] not in RUNTIMES:
+def _check_field(name, value):
+    """The problem with one field's value on its own, or None."""
+    if name == "runtime" and value not in RUNTIMES:
         return "runtime must be one of " + ", ".join(RUNTIMES)
-    if values["policy"] not in POLICIES:
+    if name == "policy" and value not in POLICIES:
         return "policy must be one of " + ", ".join(POLICIES)
-    if not _is_int(values["max_tabs"]) or not 0 <= values["max_tabs"] <= MAX_TABS:
+    if name == "max_tabs" and (not _is_int(value) or not 0 <= value <= MAX_TABS):
         return "max_tabs must be an integer from 0 to " + str(MAX_TABS)
-    for name in ("idle_timeout", "absolute_timeout"):
-        if not _is_int(values[name]) or not 0 < values[name] <= MAX_SECONDS:
-            return name + " must be an integer from 1 to " + str(MAX_SECONDS)
-    if not _is_int(values["warn_before"]) or values["warn_before"] < 0:
-        return "warn_before must be a non-negative integer"
+    if name in ("idle_timeout", "absolute_timeout") and (not _is_int(value) or not 0 < value <= MAX_SECONDS):
+        return name + " must be an integer from 1 to " + str(MAX_SECONDS)
+    if name == "warn_before" and (not _is_int(value) or not 0 <= value <= MAX_SECONDS):
+        return "warn_before must be an integer from 0 to " + str(MAX_SECONDS)
+    return None
+
+
+def _check_values(values):
+    for name in Settings.FIELDS:
+        problem = _check_field(name, values[name])
+        if problem:
+            return problem
     if values["warn_before"] >= values["idle_timeout"]:
         return "warn_before must be below idle_timeout"
     return None
