@@ -619,6 +619,26 @@ def test_no_warning_just_before_the_window():
     assert ([], rec.ACTIVE) == (of_type(commands, cmd.ShowClock), tab.state)
 
 
+def test_activity_during_the_warning_does_not_dismiss_it():
+    """Once the warning shows, pointer or key activity extends nothing: only the button does."""
+    tab = active_tab()
+    tab.handle(ev.Observed(T0 + IDLE - WARN + 1, signed_in()))
+
+    commands = tab.handle(ev.UserActive(T0 + IDLE - WARN + 2))
+
+    assert ([], True) == (commands, tab.shown_clock.warning)
+
+
+def test_activity_before_the_warning_extends_the_idle_time():
+    """A second before the warning window, activity is written and moves the deadline."""
+    tab = active_tab()
+    tab.handle(ev.Observed(T0 + IDLE - WARN - 2, signed_in()))
+
+    commands = tab.handle(ev.UserActive(T0 + IDLE - WARN - 1))
+
+    assert [activity_raw(T0 + IDLE - WARN - 1)] == stored(commands, rec.ACTIVITY_KEY)
+
+
 def test_stay_signed_in_restarts_the_idle_time():
     """Stay signed in writes activity now and hides the warning."""
     tab = active_tab()

@@ -437,6 +437,10 @@ class TabSession:
         ended = self._ended_by_deadline(event.now)
         if ended:
             return ended
+        if self.latest_now >= self._idle_deadline(self.session, self.snapshot) - self.settings.warn_before:
+            # Once the warning shows, only #stay-signed-in extends the session: a stray pointer
+            # movement must not dismiss a warning the user has not read (or is about to click).
+            return []
         self.last_active = max(self.last_active or 0, event.now)
         if self.activity_written_at is not None and \
                 event.now - self.activity_written_at < ACTIVITY_WRITE_INTERVAL:
