@@ -1,0 +1,556 @@
+"""Playwright harness for the end-to-end tests: a browser, live servers, and tabs that fail loudly.
+
+What it gives a test (pytest-playwright supplies `browser`, `new_context`, `context`, `page`):
+
+- the browser: TABSESSION_BROWSER if set, else Playwright's own Chromium if it was downloaded,
+  else Debian's /usr/bin/chromium (`./dev setup` installs it as root); headless, with quiet flags.
+
+- `runtime`: parametrized over "micropython" and "pyodide", so a test that uses it (or anything
+  built on it) runs once per interpreter. TABSESSION_RUNTIMES=micropython narrows the list.
+- `serve(runtime="micropython", **options)`: a running `serve.py` with those options
+  (`max_tabs=2` becomes `--max-tabs 2`); each configuration starts once per test session.
+  It returns a `LiveServer`: `server.url` is the origin ("http://127.0.0.1:PORT"),
+  `server("/login")` a full address.
+- `app_server`: `serve(runtime)` with default options.
+- `open_tab(path="/", context=None, server=None)`: a new page of `context` (default: the test's
+  `context`) at `path` on `server` (default: `app_server`), returned once `<html data-tab-state>`
+  has left `booting`. Pages open one after another; for several tabs booting at once, open them
+  with `page.goto(..., wait_until="commit")` and call `wait_booted` on each afterwards.
+- `wait_state(page, state, timeout_ms=None)` and `wait_booted(page, timeout_ms=None)`: wait for
+  `<html data-tab-state>`; they survive navigations (a redirect from `/` to `/login` included).
+  `new_tab(context, server, path="/")` is `open_tab` for any context and server;
+  `crash_tab(page)` crashes a tab's renderer (CONTRACT rule 6).
+  These helpers are fixtures too (ask for `wait_state`, `new_tab`, `watch_of` ... by name):
+  test modules should not `import conftest`, as several conftest.py files share that name.
+
+Every context made through `new_context` (so `context` and `page` too) is watched: the test fails
+if any of its pages had an uncaught error (`pageerror`), logged a console error, reported a CSP
+violation, still shows a `.py-error` element when the test ends, or asked for anything from a
+host other than the test's live servers (such requests are aborted). `watch_of(context)` gives
+the `BrowserWatch`; a test that provokes one of these on purpose calls `watch.forget()` or
+`watch.ignore_console(pattern)`. Make contexts with `new_context`, never `browser.new_context`.
+
+The check runs right after the test body, so it is reported as the test's own failure.
+Routing every request (needed to abort off-host ones) turns off Chromium's HTTP cache in that
+context: each tab fetches the runtime again from the local server.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import weakref
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Error as PlaywrightError
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVE_PY = ROOT / "serve.py"
+
+RUNTIMES = ("micropython", "pyodide")
+# How long a tab may stay `booting` (a cold Pyodide start is about 3 s alone, 12 s for ten tabs).
+BOOT_TIMEOUT_MS = {"micropython": 10_000, "pyodide": 20_000}
+SERVER_START_TIMEOUT_S = 15
+
+CHROMIUM_ARGS = [
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+HOW_TO_GET_A_BROWSER = (
+    "No Chromium for the end-to-end tests. Install one of: `sudo apt-get install chromium` "
+    "(Debian/Ubuntu; `./dev setup` does it when run as root), `.venv/bin/playwright install "
+    "chromium` (where downloads work), or set TABSESSION_BROWSER=/path/to/chromium."
+)
+
+
+def pytest_collection_modifyitems(items):
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+# --- the browser ----------------------------------------------------------------------------
+
+
+def find_chromium(playwright):
+    """TABSESSION_BROWSER, else Playwright's own Chromium if downloaded, else /usr/bin/chromium."""
+    chosen = os.environ.get("TABSESSION_BROWSER")
+    if chosen:
+        if not os.access(chosen, os.X_OK):
+            pytest.fail(f"TABSESSION_BROWSER={chosen} is not an executable file", pytrace=False)
+        return chosen
+    try:
+        own = playwright.chromium.executable_path
+    except PlaywrightError:
+        own = None
+    if own and os.access(own, os.X_OK):
+        return own
+    for candidate in ("/usr/bin/chromium", shutil.which("chromium")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    pytest.fail(HOW_TO_GET_A_BROWSER, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args, playwright, browser_name):
+    """pytest-playwright's launch options plus the browser found here and quiet Chromium flags."""
+    if browser_name not in (None, "chromium"):
+        return browser_type_launch_args
+    args = list(CHROMIUM_ARGS)
+    if os.geteuid() == 0:
+        args.append("--no-sandbox")
+    return {
+        **browser_type_launch_args,
+        "executable_path": find_chromium(playwright),
+        "args": [*browser_type_launch_args.get("args", []), *args],
+    }
+
+
+# --- live servers ---------------------------------------------------------------------------
+
+
+class LiveServer:
+    """One running `serve.py`. `server.url` is its origin; `server("/path")` a full address."""
+
+    def __init__(self, runtime, options, process, url, log_dir):
+        self.runtime = runtime
+        self.options = options
+        self.process = process
+        self.url = url
+        self.log_dir = log_dir
+
+    def __call__(self, path="/"):
+        return self.url + (path if path.startswith("/") else "/" + path)
+
+    def __repr__(self):
+        return f"LiveServer({self.url}, runtime={self.runtime}, options={self.options})"
+
+    @property
+    def boot_timeout_ms(self):
+        return BOOT_TIMEOUT_MS[self.runtime]
+
+    def stderr(self):
+        return (self.log_dir / "stderr.txt").read_text(errors="replace")
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def option_flags(options):
+    """{"max_tabs": 2, "policy": "takeover"} -> ["--max-tabs", "2", "--policy", "takeover"]."""
+    flags = []
+    for name, value in sorted(options.items()):
+        if value is None or value is False:
+            continue
+        flags.append("--" + name.replace("_", "-"))
+        if value is not True:
+            flags.append(str(value))
+    return flags
+
+
+def _start_server(runtime, options, log_dir):
+    if not SERVE_PY.exists():
+        pytest.fail(f"{SERVE_PY} does not exist yet: the end-to-end tests need the app", pytrace=False)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, str(SERVE_PY), "--port", "0", "--runtime", runtime, *option_flags(options)]
+    with open(log_dir / "stdout.txt", "wb") as stdout, open(log_dir / "stderr.txt", "wb") as stderr:
+        # Logs go to files, not pipes: a pipe nobody reads fills up and blocks the server.
+        process = subprocess.Popen(
+            command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr
+        )
+
+    def give_up(problem):
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        stderr_text = (log_dir / "stderr.txt").read_text(errors="replace").strip()
+        pytest.fail(
+            f"{' '.join(command[1:])}: {problem}\n--- its stderr ---\n{stderr_text or '(empty)'}",
+            pytrace=False,
+        )
+
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    first_line = None
+    while first_line is None:
+        text = (log_dir / "stdout.txt").read_text(errors="replace")
+        if "\n" in text:
+            first_line = text.split("\n", 1)[0]
+        elif process.poll() is not None:
+            give_up(f"exited with status {process.returncode} before printing its URL")
+        elif time.monotonic() > deadline:
+            give_up(f"printed no URL within {SERVER_START_TIMEOUT_S} s")
+        else:
+            time.sleep(0.02)
+    match = re.search(r"https?://[^\s/]+", first_line)
+    if not match:
+        give_up(f"its first line names no URL: {first_line!r}")
+    url = match.group(0)
+
+    while True:  # it printed the URL; wait until it answers (any HTTP status will do)
+        try:
+            urllib.request.urlopen(url + "/", timeout=2).close()
+            break
+        except urllib.error.HTTPError:
+            break
+        except OSError as error:
+            if process.poll() is not None:
+                give_up(f"exited with status {process.returncode}")
+            if time.monotonic() > deadline:
+                give_up(f"does not answer at {url}: {error}")
+            time.sleep(0.05)
+    return LiveServer(runtime, dict(options), process, url, log_dir)
+
+
+class ServerPool:
+    """Starts each configuration of serve.py once and stops them all at the end of the session."""
+
+    def __init__(self, log_root):
+        self._log_root = log_root
+        self._servers = {}
+
+    def __call__(self, runtime="micropython", **options):
+        if runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {RUNTIMES}, not {runtime!r}")
+        key = (runtime, tuple(sorted(options.items())))
+        server = self._servers.get(key)
+        if server is not None and server.process.poll() is not None:
+            pytest.fail(
+                f"{server} exited with status {server.process.returncode} during the session\n"
+                f"--- its stderr ---\n{server.stderr()}",
+                pytrace=False,
+            )
+        if server is None:
+            server = _start_server(runtime, options, self._log_root / f"server-{len(self._servers)}")
+            self._servers[key] = server
+        return server
+
+    flags = staticmethod(option_flags)
+
+    def origins(self):
+        return {server.url for server in self._servers.values()}
+
+    def stop_all(self):
+        for server in self._servers.values():
+            server.stop()
+        self._servers.clear()
+
+
+@pytest.fixture(scope="session")
+def server_pool(tmp_path_factory):
+    pool = ServerPool(tmp_path_factory.mktemp("servers"))
+    yield pool
+    pool.stop_all()
+
+
+@pytest.fixture(scope="session")
+def serve(server_pool):
+    """serve(runtime="micropython", **options) -> LiveServer; see the module docstring."""
+    return server_pool
+
+
+def _selected_runtimes():
+    chosen = os.environ.get("TABSESSION_RUNTIMES")
+    if not chosen:
+        return list(RUNTIMES)
+    names = [name.strip() for name in chosen.split(",") if name.strip()]
+    unknown = set(names) - set(RUNTIMES)
+    if unknown:
+        raise pytest.UsageError(f"TABSESSION_RUNTIMES names unknown runtimes: {sorted(unknown)}")
+    return names
+
+
+@pytest.fixture(params=_selected_runtimes())
+def runtime(request):
+    """Each interpreter in turn; the test id shows which ([micropython], [pyodide])."""
+    return request.param
+
+
+@pytest.fixture
+def app_server(serve, runtime):
+    """The app with default options on this test's runtime."""
+    return serve(runtime)
+
+
+# --- watching every page --------------------------------------------------------------------
+
+_RECORD_CSP_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__cspViolations.push(
+    `${event.effectiveDirective} blocked ${event.blockedURI || "inline"} at ${event.sourceFile}:${event.lineNumber}`);
+});
+"""
+
+_SCAN_PAGE = """() => ({
+  pyErrors: Array.from(document.querySelectorAll(".py-error"), (e) => e.textContent.trim().slice(0, 500)),
+  csp: window.__cspViolations || [],
+})"""
+
+_watches = weakref.WeakKeyDictionary()
+
+
+def watch_of(context):
+    """The BrowserWatch of a context made through the `new_context` fixture."""
+    return _watches[context]
+
+
+class BrowserWatch:
+    """Records what must fail a test in one browser context; see the module docstring.
+
+    Lists of strings, oldest first: `page_errors`, `console_errors`, `off_host` (aborted URLs).
+    `problems()` adds what the context's open pages show now (`.py-error`, CSP violations).
+    """
+
+    def __init__(self, context, allowed_origins):
+        self._context = weakref.ref(context)
+        self._allowed_origins = allowed_origins  # a callable: the live servers' origins
+        self.page_errors = []
+        self.console_errors = []
+        self.off_host = []
+        self._ignored_console = []
+        self._crashed = weakref.WeakSet()
+        self._forgotten_findings = set()
+        context.add_init_script(script=_RECORD_CSP_VIOLATIONS)
+        context.route("**/*", self._route)
+        context.on("page", self._watch_page)
+        for page in context.pages:
+            self._watch_page(page)
+
+    def is_local(self, url):
+        """True for the live servers' origins (and data:, blob:, about: addresses)."""
+        parts = urlsplit(url)
+        if parts.scheme in ("data", "blob", "about"):
+            return True
+        return f"{parts.scheme}://{parts.netloc}" in self._allowed_origins()
+
+    def _route(self, route):
+        url = route.request.url
+        try:
+            if self.is_local(url):
+                route.continue_()
+            else:
+                self.off_host.append(url)
+                route.abort("blockedbyclient")
+        except PlaywrightError:
+            pass  # the page closed while its request was in flight
+
+    def _watch_page(self, page):
+        page.on("pageerror", lambda error: self.page_errors.append(f"{page.url}: {error}"))
+        page.on("console", lambda message: self._console(page, message))
+        page.on("crash", lambda _page: self._crashed.add(page))
+
+    def _console(self, page, message):
+        if message.type != "error":
+            return
+        text = message.text
+        if any(pattern.search(text) for pattern in self._ignored_console):
+            return
+        location = message.location or {}
+        where = location.get("url") or page.url
+        self.console_errors.append(f"{where}:{location.get('lineNumber', '?')}: {text}")
+
+    def ignore_console(self, pattern):
+        """Stop counting console errors that match a regular expression (for deliberate ones)."""
+        self._ignored_console.append(re.compile(pattern))
+
+    def forget(self):
+        """Drop everything recorded so far, including what the open pages show now."""
+        self._forgotten_findings.update(self._scan_open_pages())
+        self.page_errors.clear()
+        self.console_errors.clear()
+        self.off_host.clear()
+
+    def _scan_open_pages(self):
+        """(url, kind, text) for each `.py-error` and CSP violation on the open pages."""
+        context = self._context()
+        findings = []
+        for page in list(context.pages if context is not None else ()):
+            if page.is_closed() or page in self._crashed:
+                continue
+            scan = None
+            deadline = time.monotonic() + 3
+            while scan is None:  # a page in mid-navigation has no document for a moment
+                try:
+                    scan = page.evaluate(_SCAN_PAGE)
+                except PlaywrightError as error:
+                    if page.is_closed() or page in self._crashed:
+                        break
+                    if time.monotonic() > deadline:  # a redirect loop, for one
+                        findings.append((page.url, "page not inspectable", error.message.splitlines()[0]))
+                        break
+                    page.wait_for_timeout(100)
+            if scan is None:
+                continue
+            findings += [(page.url, "py-error", text) for text in scan["pyErrors"]]
+            findings += [(page.url, "CSP violation", text) for text in scan["csp"]]
+        return findings
+
+    def problems(self):
+        """Everything recorded, as readable lines; empty when the test may pass."""
+        lines = [f"page error: {text}" for text in self.page_errors]
+        lines += [f"console error: {text}" for text in self.console_errors]
+        lines += [f"request to another host (aborted): {url}" for url in self.off_host]
+        for url, kind, text in self._scan_open_pages():
+            if (url, kind, text) not in self._forgotten_findings:
+                lines.append(f"{kind} on {url}: {text}")
+        return lines
+
+
+_WATCHES_KEY = pytest.StashKey()
+
+
+@pytest.fixture
+def new_context(new_context, server_pool, request):
+    """pytest-playwright's `new_context`, with every context watched (see BrowserWatch)."""
+    watches = request.node.stash.setdefault(_WATCHES_KEY, [])
+
+    def make(**kwargs):
+        context = new_context(**kwargs)
+        watch = BrowserWatch(context, server_pool.origins)
+        _watches[context] = watch
+        watches.append(watch)
+        return context
+
+    return make
+
+
+@pytest.fixture
+def watch(context):
+    """The BrowserWatch of the test's `context`."""
+    return watch_of(context)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """After the test body: fail the test on anything its watched contexts recorded."""
+    try:
+        result = yield
+    except BaseException:
+        problems = _problems_of(item)
+        if problems:
+            item.add_report_section("call", "browser problems", "\n".join(problems))
+        raise
+    problems = _problems_of(item)
+    if problems:
+        pytest.fail("the browser reported problems:\n  " + "\n  ".join(problems), pytrace=False)
+    return result
+
+
+def _problems_of(item):
+    return [line for watch in item.stash.get(_WATCHES_KEY, []) for line in watch.problems()]
+
+
+# --- tabs -----------------------------------------------------------------------------------
+
+
+def _describe(page):
+    try:
+        info = page.evaluate(
+            "() => { const d = document.documentElement.dataset;"
+            " return `state=${d.tabState} reason=${d.reason} runtime=${d.runtime}`; }"
+        )
+    except PlaywrightError as error:
+        info = f"(could not read: {error.message.splitlines()[0]})"
+    return f"{page.url} {info}"
+
+
+def wait_state(page, state, timeout_ms=None):
+    """Wait until <html data-tab-state> is `state` (survives navigations); AssertionError if not."""
+    timeout_ms = BOOT_TIMEOUT_MS["pyodide"] if timeout_ms is None else timeout_ms
+    try:
+        page.locator(f'html[data-tab-state="{state}"]').wait_for(state="attached", timeout=timeout_ms)
+    except PlaywrightError:
+        raise AssertionError(
+            f"data-tab-state did not become {state!r} within {timeout_ms} ms: {_describe(page)}"
+        ) from None
+    return page
+
+
+def wait_booted(page, timeout_ms=None):
+    """Wait until <html data-tab-state> exists and is no longer `booting`; returns the state."""
+    timeout_ms = BOOT_TIMEOUT_MS["pyodide"] if timeout_ms is None else timeout_ms
+    selector = 'html[data-tab-state]:not([data-tab-state="booting"])'
+    try:
+        page.locator(selector).wait_for(state="attached", timeout=timeout_ms)
+        return page.evaluate("() => document.documentElement.dataset.tabState")
+    except PlaywrightError:
+        raise AssertionError(f"the tab was still booting after {timeout_ms} ms: {_describe(page)}") from None
+
+
+def new_tab(context, server, path="/"):
+    """Open `path` of `server` in a new page of `context` and wait until it has booted."""
+    page = context.new_page()
+    response = page.goto(server(path))
+    assert response is not None and response.ok, f"GET {server(path)} answered {response and response.status}"
+    wait_booted(page, server.boot_timeout_ms)
+    return page
+
+
+def crash_tab(page):
+    """Crash the renderer of `page`, as a killed tab process would, and wait until it has.
+
+    CDP's `Page.crash` never answers, and the sync API would wait for that answer forever, so
+    the command is sent without waiting (through the async object behind the sync one).
+    """
+    session = page.context.new_cdp_session(page)
+    sending = page._loop.create_task(session._impl_obj.send("Page.crash", None))
+    sending.add_done_callback(lambda task: task.cancelled() or task.exception())  # no "never retrieved"
+    page.wait_for_event("crash", timeout=10_000)
+
+
+@pytest.fixture(name="crash_tab")
+def crash_tab_fixture():
+    """crash_tab(page): the function above, for tests to use."""
+    return crash_tab
+
+
+@pytest.fixture(name="wait_state")
+def wait_state_fixture():
+    """wait_state(page, state, timeout_ms=None): the function above, for tests to use."""
+    return wait_state
+
+
+@pytest.fixture(name="wait_booted")
+def wait_booted_fixture():
+    """wait_booted(page, timeout_ms=None) -> state: the function above, for tests to use."""
+    return wait_booted
+
+
+@pytest.fixture(name="new_tab")
+def new_tab_fixture():
+    """new_tab(context, server, path="/") -> booted Page: the function above, for tests to use."""
+    return new_tab
+
+
+@pytest.fixture(name="watch_of")
+def watch_of_fixture():
+    """watch_of(context) -> BrowserWatch: the function above, for tests to use."""
+    return watch_of
+
+
+@pytest.fixture
+def open_tab(context, app_server):
+    """open_tab(path="/", context=None, server=None) -> a booted Page; see the module docstring."""
+
+    default_context, default_server = context, app_server
+
+    def open_(path="/", context=None, server=None):
+        return new_tab(context or default_context, server or default_server, path)
+
+    return open_
