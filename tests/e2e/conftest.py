@@ -430,6 +430,48 @@ def new_context(new_context, server_pool, request):
     return make
 
 
+# A made-up host name that the `insecure_browser` resolves to 127.0.0.1. Pages loaded through it
+# are not a secure context, so they have no Web Locks: the storage-only fallback is what runs.
+INSECURE_HOST = "tabsession.test"
+
+
+def insecure_url(server, path="/"):
+    """`server(path)` reached through INSECURE_HOST instead of 127.0.0.1."""
+    return server(path).replace("://127.0.0.1:", "://" + INSECURE_HOST + ":", 1)
+
+
+@pytest.fixture(scope="session")
+def insecure_browser(playwright, browser_type_launch_args):
+    """A second Chromium whose resolver maps INSECURE_HOST to 127.0.0.1 (a flag fixed at launch)."""
+    args = [*browser_type_launch_args.get("args", []),
+            f"--host-resolver-rules=MAP {INSECURE_HOST} 127.0.0.1"]
+    browser = playwright.chromium.launch(**{**browser_type_launch_args, "args": args})
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def insecure_context(insecure_browser, server_pool, request):
+    """A watched context of `insecure_browser`; the live servers' INSECURE_HOST origins count as local."""
+
+    def origins():
+        local = server_pool.origins()
+        return local | {url.replace("://127.0.0.1:", "://" + INSECURE_HOST + ":", 1) for url in local}
+
+    context = insecure_browser.new_context()
+    watch = BrowserWatch(context, origins)
+    _watches[context] = watch
+    request.node.stash.setdefault(_WATCHES_KEY, []).append(watch)
+    yield context
+    context.close()
+
+
+@pytest.fixture(name="insecure_url")
+def insecure_url_fixture():
+    """insecure_url(server, path="/"): the function above, for tests to use."""
+    return insecure_url
+
+
 @pytest.fixture
 def watch(context):
     """The BrowserWatch of the test's `context`."""

@@ -141,15 +141,7 @@ def test_closed_tab_frees_its_place(first, open_tab, wait_state):
     wait_state(waiting, "active")
 
 
-def crash(context, page):
-    """Crash the page's renderer (CDP Page.crash). Its answer never comes, so it is sent without
-    waiting for one; the sync API has no public call for that."""
-    session = context.new_cdp_session(page)
-    session._impl_obj._channel.send_no_reply("send", None, {"method": "Page.crash"})
-    page.wait_for_event("crash", timeout=5000)
-
-
-def test_crashed_tab_frees_its_place_and_leaves_the_list(first, open_tab, context, wait_state):
+def test_crashed_tab_frees_its_place_and_leaves_the_list(first, open_tab, wait_state, crash_tab):
     """Rule 6 and 9: a crashed active tab's place frees; #tabs drops it within about a second."""
     waiting = open_tab("/")
     wait_state(waiting, "blocked")
@@ -160,7 +152,7 @@ def test_crashed_tab_frees_its_place_and_leaves_the_list(first, open_tab, contex
     wait_state(first, "active", WITHIN_MS)
     crashed_id = tab_id(first)
 
-    crash(context, first)
+    crash_tab(first)
     waiting.click("#use-here")
 
     wait_state(waiting, "active", WITHIN_MS)
