@@ -55,7 +55,7 @@ APP = "app"
 LOGIN = "login"
 
 # Internal phases while the public state is still settling.
-PROBING = "probing"        # waiting for TabLockClaimed
+CLAIMING = "probing"        # waiting for TabLockClaimed (after ClaimTabLock)
 ADMITTING = "admitting"    # waiting for SlotGranted / SlotsBusy
 STEALING = "stealing"      # waiting for SlotGranted after StealSlot
 SETTLED = "settled"
@@ -158,7 +158,7 @@ class TabSession:
             self.url_reason = reason if reason in rec.REASONS else None
         self.memory = rec.decode_tab_memory(event.memory_raw)
         if self.memory is not None and self.locks == ev.WEB_LOCKS:
-            self.phase = PROBING
+            self.phase = CLAIMING
             return [cmd.ClaimTabLock(self.memory.tab_id)]
         commands = []
         if self.memory is None and event.memory_raw is not None:
@@ -175,8 +175,8 @@ class TabSession:
         record = rec.decode_tab_record(raw)
         return record is not None and now - record.seen <= STALE_WITHOUT_LOCKS
 
-    def _on_tab_lock_probed(self, event):
-        if self.phase != PROBING:
+    def _on_tab_lock_claimed(self, event):
+        if self.phase != CLAIMING:
             raise UsageError("TabLockClaimed without ClaimTabLock")
         return self._identified(event.claimed, self.latest_now)
 
@@ -188,7 +188,7 @@ class TabSession:
             self.tab_id = self.fresh_id
             self.memory = rec.TabMemory(self.tab_id, None, None, False)
         commands = []
-        if self.locks == ev.WEB_LOCKS and not (keep_memory and self.phase == PROBING):
+        if self.locks == ev.WEB_LOCKS and not (keep_memory and self.phase == CLAIMING):
             commands.append(cmd.HoldTabLock(self.tab_id))  # a claimed lock is held already
         commands.append(self._store_memory())
         self.phase = SETTLED
@@ -653,7 +653,7 @@ def _printable(text):
 
 _HANDLERS = {
     ev.Started: TabSession._on_started,
-    ev.TabLockClaimed: TabSession._on_tab_lock_probed,
+    ev.TabLockClaimed: TabSession._on_tab_lock_claimed,
     ev.SlotGranted: TabSession._on_slot_granted,
     ev.SlotsBusy: TabSession._on_slots_busy,
     ev.SlotLost: TabSession._on_slot_lost,
