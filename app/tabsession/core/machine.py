@@ -15,7 +15,7 @@ and becomes ``moved``. Closing or crashing a tab releases its locks, so its slot
 itself.
 
 A tab's identity is a random id kept in sessionStorage. Browsers copy sessionStorage into
-duplicated tabs, so at start the tab probes a lock named after the id: if another live tab
+duplicated tabs, so at start the tab claims a lock named after the id: if another live tab
 holds it, this tab is a copy and takes a fresh id. A reload releases the lock first, so a
 reload keeps its id.
 
@@ -55,7 +55,7 @@ APP = "app"
 LOGIN = "login"
 
 # Internal phases while the public state is still settling.
-CLAIMING = "probing"        # waiting for TabLockClaimed (after ClaimTabLock)
+CLAIMING = "claiming"      # waiting for TabLockClaimed (after ClaimTabLock)
 ADMITTING = "admitting"    # waiting for SlotGranted / SlotsBusy
 STEALING = "stealing"      # waiting for SlotGranted after StealSlot
 SETTLED = "settled"
