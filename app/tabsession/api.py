@@ -1,0 +1,304 @@
+"""The public face of tabsession: one ``Session`` per page, usable from any PyScript page.
+
+    import tabsession
+
+    session = tabsession.create("app", max_tabs=1, policy="block")
+    session.subscribe(lambda change: print(change.kind, session.state))
+    session.start()
+
+This module owns what a page sees of the library: the settings a page starts with, the
+latest state for readers (``session.state``, ``session.tabs``, ...), the attributes on
+``<html>`` (``data-tab-state``, ``data-reason``, ``data-tab-id``), keeping the protected
+element hidden unless the tab is active, and telling subscribers what changed. It decides
+nothing (the core does) and carries nothing out (the driver does): it is the view object the
+driver talks to, built by composition, so the driver and the core do not know it exists.
+
+It must not import ``pages`` (the demo is a user of this module, not the other way round).
+The same code runs on MicroPython and Pyodide: no dataclasses, enums or typing.
+"""
+
+from tabsession.browser import driver as _driver
+from tabsession.browser.interop import RUNTIME, document, is_none, window
+from tabsession.core.settings import Settings
+from tabsession.core.values import Value
+
+PAGES = ("app", "login")
+STATES = ("booting", "active", "blocked", "moved", "signed-out", "expired", "error")
+REASONS = ("active-elsewhere", "taken-over", "signed-out", "idle", "expired", "storage-unavailable")
+
+# The kinds of ``Change`` a subscriber receives (see ``Change``).
+STATE = "state"
+TABS = "tabs"
+CLOCK = "clock"
+WARNING = "warning"
+TICK = "tick"
+LOGIN_ERROR = "login-error"
+LEAVING = "leaving"
+KINDS = (STATE, TABS, CLOCK, WARNING, TICK, LOGIN_ERROR, LEAVING)
+
+
+class Tab(Value):
+    """One open tab of this browser profile, as ``session.tabs`` lists it.
+
+    ``state`` uses the words of ``data-tab-state``; ``page`` is "app" or "login";
+    ``last_active`` is seconds since the epoch (compare with ``time.time()``); ``is_self``
+    marks this tab.
+    """
+
+    FIELDS = ("tab_id", "state", "page", "last_active", "is_self")
+
+
+class Change:
+    """What a subscriber is told. ``kind`` says what happened; the other attributes by kind:
+
+    - ``"state"``: ``state``, ``reason``, ``previous`` (the state before).
+    - ``"tabs"``: ``tabs`` (the whole list), ``opened`` and ``closed`` (tab ids),
+      ``changed`` (``Tab`` objects whose state changed; ``previous_states`` maps their ids to
+      the old state).
+    - ``"clock"``: ``idle_deadline``, ``absolute_deadline`` (epoch seconds), ``warning``.
+    - ``"warning"``: ``warning`` (True: the idle warning is now due; False: it was dismissed).
+    - ``"tick"``: ``now``; about once a second while the page runs, for countdowns.
+    - ``"login-error"``: ``message`` (why a sign-in was refused; show it as text).
+    - ``"leaving"``: the page is navigating away or being hidden.
+
+    ``session`` is the ``Session`` it came from, so one callback can serve several sessions.
+    """
+
+    def __init__(self, kind, session, **fields):
+        self.kind = kind
+        self.session = session
+        for name in fields:
+            setattr(self, name, fields[name])
+
+    def __repr__(self):
+        return "Change(" + repr(self.kind) + ")"
+
+
+class Session:
+    """Tab-level session control for one page. Build it with ``create``.
+
+    Read (always current): ``state``, ``reason``, ``tab_id``, ``user``, ``tabs``,
+    ``idle_deadline``, ``absolute_deadline``, ``warning``, ``settings`` (a dict),
+    ``runtime``, ``coordination``, ``problems``, ``started``.
+    Act: ``start()``, ``subscribe(callback)``, ``sign_in(name)``, ``sign_out()``,
+    ``use_here()``, ``stay_signed_in()``.
+    """
+
+    def __init__(self, page, settings, protect):
+        if page not in PAGES:
+            raise ValueError("page must be 'app' or 'login', not " + repr(page))
+        self.page = page
+        self._settings = settings
+        self.protect = protect
+        self.runtime = RUNTIME
+        self.problems = list(settings.problems)
+        self.state = "booting"
+        self.reason = None
+        self.tab_id = None
+        self.user = None
+        self.tabs = []
+        self.idle_deadline = None
+        self.absolute_deadline = None
+        self.warning = False
+        self.login_error = None
+        self.started = False
+        self._driver = None
+        self._subscribers = []
+
+    # ----------------------------------------------------------------- reading
+    @property
+    def settings(self):
+        """The settings in force, as a dict (``runtime``, ``max_tabs``, ``policy``, ...)."""
+        return self._settings.to_dict()
+
+    @property
+    def coordination(self):
+        """How tabs coordinate: "web-locks+broadcast-channel", "storage+storage-events", ...;
+        "none" when storage is unusable, None before ``start()``."""
+        value = document.documentElement.getAttribute("data-coordination")
+        return None if is_none(value) else str(value)
+
+    def is_active(self):
+        return self.state == "active"
+
+    # ----------------------------------------------------------------- acting
+    def subscribe(self, callback):
+        """Call ``callback(change)`` after every change (see ``Change``); returns a function
+        that unsubscribes. Subscribe before ``start()`` to see the first state."""
+        self._subscribers.append(callback)
+
+        def unsubscribe():
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def start(self):
+        """Decide this tab's state and keep deciding as things change. Call once per page."""
+        if self.started:
+            raise RuntimeError("start() was already called")
+        self.started = True
+        self._driver = _driver.start(self.page, _DriverView(self), self._settings)
+        return self
+
+    def sign_in(self, name):
+        """On the login page: sign in as ``name`` (1-64 characters once trimmed) and go on to
+        the page the user wanted; otherwise a ``"login-error"`` change says why not."""
+        self._need_driver().sign_in(name if isinstance(name, str) else "")
+
+    def sign_out(self):
+        """End the session in every tab of this profile (each lands on the login page)."""
+        self._need_driver().logout()
+
+    def use_here(self):
+        """In a blocked or moved tab: continue here; the least recently active tab moves out."""
+        self._need_driver().use_here()
+
+    def stay_signed_in(self):
+        """Restart the idle time in every tab (what the idle warning's button does)."""
+        self._need_driver().stay_signed_in()
+
+    def _need_driver(self):
+        if self._driver is None:
+            raise RuntimeError("call start() first")
+        return self._driver
+
+    # ------------------------------------------------ what the driver tells us
+    def _emit(self, kind, **fields):
+        change = Change(kind, self, **fields)
+        for callback in list(self._subscribers):
+            try:
+                callback(change)
+            except Exception as error:  # noqa: BLE001 - one subscriber must not stop the session
+                # Loud (a console error fails the project's tests) but not fatal: the driver
+                # is in the middle of carrying out commands (a navigation may follow).
+                window.console.error("tabsession: a subscriber failed on " + kind + ": "
+                                     + type(error).__name__ + ": " + str(error))
+
+    def _show(self, command):
+        previous = self.state
+        changed = (command.state, command.reason, command.tab_id, command.user) != \
+            (self.state, self.reason, self.tab_id, self.user)
+        self.state = command.state
+        self.reason = command.reason
+        self.tab_id = command.tab_id or None
+        if command.user is not None:
+            self.user = command.user
+        root = document.documentElement
+        root.setAttribute("data-tab-state", command.state)
+        if command.reason:
+            root.setAttribute("data-reason", command.reason)
+        else:
+            root.removeAttribute("data-reason")
+        root.setAttribute("data-tab-id", command.tab_id or "")
+        self._protect(command.state != "active")
+        if changed:
+            self._emit(STATE, state=self.state, reason=self.reason, previous=previous)
+
+    def _show_tabs(self, views):
+        before = {}
+        for tab in self.tabs:
+            before[tab.tab_id] = tab.state
+        tabs = [Tab(view.tab_id, view.state, view.page, view.last_active, view.is_self)
+                for view in views]
+        opened = [tab.tab_id for tab in tabs if tab.tab_id not in before]
+        present = [tab.tab_id for tab in tabs]
+        closed = [tab_id for tab_id in before if tab_id not in present]
+        changed = [tab for tab in tabs if tab.tab_id in before and before[tab.tab_id] != tab.state]
+        previous_states = {}
+        for tab in changed:
+            previous_states[tab.tab_id] = before[tab.tab_id]
+        self.tabs = tabs
+        self._emit(TABS, tabs=tabs, opened=opened, closed=closed, changed=changed,
+                   previous_states=previous_states)
+
+    def _show_clock(self, clock):
+        was_warning = self.warning
+        self.idle_deadline = clock.idle_deadline
+        self.absolute_deadline = clock.absolute_deadline
+        self.warning = bool(clock.warning)
+        self._emit(CLOCK, idle_deadline=self.idle_deadline,
+                   absolute_deadline=self.absolute_deadline, warning=self.warning)
+        if self.warning != was_warning:
+            self._emit(WARNING, warning=self.warning)
+
+    def _show_login_error(self, message):
+        self.login_error = message
+        self._emit(LOGIN_ERROR, message=message)
+
+    def _leaving(self):
+        self._protect(True)
+        self._emit(LEAVING)
+
+    def _tick(self, now):
+        self._emit(TICK, now=now)
+
+    def _protect(self, hidden):
+        if not self.protect:
+            return
+        element = document.getElementById(self.protect)
+        if not is_none(element):
+            element.hidden = hidden
+
+
+class _DriverView:
+    """The view protocol the driver calls (bind, show, show_tabs, ...), forwarded to a Session.
+
+    Kept apart so that these names do not become part of the public API.
+    """
+
+    def __init__(self, session):
+        self.session = session
+        self.driver = None
+
+    def bind(self, driver):
+        self.driver = driver
+
+    def show(self, command):
+        self.session._show(command)
+
+    def show_tabs(self, tabs):
+        self.session._show_tabs(tabs)
+
+    def show_clock(self, clock):
+        self.session._show_clock(clock)
+
+    def show_login_error(self, message):
+        self.session._show_login_error(message)
+
+    def leaving(self):
+        self.session._leaving()
+
+    def tick(self, now):
+        self.session._tick(now)
+
+
+def page_settings():
+    """The settings a server embedded in the page (``<script type="application/json"
+    id="tabsession-settings">``), or the defaults. Bad values fall back to defaults and are
+    listed in ``problems``, never raised: the page is not trusted."""
+    return _driver.read_settings()
+
+
+def create(page="app", protect="app", **settings):
+    """A ``Session`` for this page; nothing happens until ``start()``.
+
+    ``page``: "app" for a protected page (it must live at ``/``; signed out, it sends the user
+    to ``/login``), "login" for the sign-in page (at ``/login``).
+    ``protect``: the id of the element that holds the protected content; it is hidden unless
+    the tab is active (None: hide nothing).
+    ``settings``: ``max_tabs``, ``policy``, ``idle_timeout``, ``warn_before``,
+    ``absolute_timeout`` (see the README); they override what the page embeds. A bad value
+    raises ``ValueError`` (your code's mistake), an unknown name ``TypeError``.
+    """
+    base = page_settings()
+    chosen = base.to_dict()
+    for name in settings:
+        if name not in Settings.FIELDS or name == "runtime":
+            raise TypeError("unknown setting " + repr(name))
+        chosen[name] = settings[name]
+    chosen["runtime"] = RUNTIME  # what actually runs, whatever the page said
+    final = Settings(**chosen)
+    final.problems = list(base.problems)
+    return Session(page, final, protect)
+
