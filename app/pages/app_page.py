@@ -1,6 +1,9 @@
-"""Entry point of the protected page ``/``."""
+"""Entry point of the protected page ``/``: the demo view on tabsession's public API."""
 
-from pages.view import PageView
-from tabsession.browser.driver import start
+import tabsession
 
-start("app", PageView())
+from pages.view import DemoView
+
+session = tabsession.create("app")  # settings: what serve.py embedded in the page
+DemoView(session)
+session.start()

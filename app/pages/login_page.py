@@ -1,23 +1,23 @@
-"""Entry point of ``/login``: the view plus the sign-in form."""
+"""Entry point of ``/login``: the demo view plus the sign-in form."""
 
-from pages.view import PageView, by_id, query_one
-from tabsession.browser.driver import start
-from tabsession.browser.interop import listen
+import tabsession
+
+from pages.view import DemoView, by_id, on, query_one
 
 
-class LoginView(PageView):
-    def bind(self, driver):
-        PageView.bind(self, driver)
-        listen("login-form", "submit", self._on_submit)
+class LoginView(DemoView):
+    def __init__(self, session):
+        DemoView.__init__(self, session)
+        on("login-form", "submit", self.on_submit)
 
-    def _on_submit(self, event):
+    def on_submit(self, event):
         event.preventDefault()
         field = query_one("#login-form input[name=username]")
-        self.driver.sign_in(str(field.value) if field is not None else "")
+        self.session.sign_in(str(field.value) if field is not None else "")
 
-    def show(self, command):
-        PageView.show(self, command)
-        signed_out = command.state in ("signed-out", "expired")
+    def show_state(self, change):
+        DemoView.show_state(self, change)
+        signed_out = change.state in ("signed-out", "expired")
         form = by_id("login-form")
         if form is not None:
             form.hidden = not signed_out
@@ -30,4 +30,6 @@ class LoginView(PageView):
                 field.focus()
 
 
-start("login", LoginView())
+session = tabsession.create("login")
+LoginView(session)
+session.start()

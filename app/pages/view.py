@@ -1,17 +1,25 @@
-"""Renders core commands into the page. Shared by the app and login pages.
+"""What the demo pages show: one subscriber of tabsession's public API (``tabsession.api``).
 
-Every text goes in through ``textContent`` (never HTML): a user name is shown as typed.
-Elements are looked up by id and may be absent on a page; the view then skips them.
+It uses nothing of tabsession but the ``Session`` it is given, so it is also a worked example
+of the API. Every text goes in through ``textContent`` (never HTML): a user name is shown as
+typed. Elements are looked up by id and may be absent on a page; the view then skips them.
 """
 
 import time
 
-from pyscript import document
+from pyscript import document, window
+from pyscript.ffi import create_proxy, is_none as _js_is_none
 
 from pages import texts
-from tabsession.browser.interop import is_none, listen
 
-HIDDEN_UNLESS_ACTIVE = "app"
+LOG_LIMIT = 40  # entries kept in "Events in this tab"
+# A tab that leaves the list and is back within this many seconds navigated; it did not close.
+NAVIGATION_SECONDS = 2.0
+_kept = []  # proxies of event handlers, kept for the page's lifetime (Pyodide collects others)
+
+
+def is_none(value):
+    return value is None or bool(_js_is_none(value))
 
 
 def by_id(element_id):
@@ -25,19 +33,37 @@ def query_one(selector):
     return None if is_none(element) else element
 
 
-def _set_text(element_id, value):
+def on(element_id, event_type, handler):
+    """Call ``handler(event)`` on ``event_type`` at the element with this id, if it exists."""
+    element = by_id(element_id)
+    if element is None:
+        return False
+    proxy = create_proxy(handler)
+    _kept.append(proxy)
+    element.addEventListener(event_type, proxy)
+    return True
+
+
+def set_text(element_id, value):
     element = by_id(element_id)
     if element is not None:
         element.textContent = value
 
 
-def _set_hidden(element_id, hidden):
+def set_hidden(element_id, hidden):
     element = by_id(element_id)
     if element is not None:
         element.hidden = hidden
 
 
-def _format_seconds(seconds):
+def focus(element_id):
+    element = by_id(element_id)
+    if element is not None:
+        element.focus()
+
+
+def countdown(seconds):
+    """0:59, 14:05, 7:59:59."""
     seconds = max(0, int(seconds + 0.999))
     hours = seconds // 3600
     minutes = (seconds % 3600) // 60
@@ -47,93 +73,244 @@ def _format_seconds(seconds):
     return str(minutes) + ":" + ("0" + str(rest))[-2:]
 
 
-class PageView:
-    def __init__(self):
-        self.driver = None
-        self.state = "booting"
-        self.clock = None
+def duration(seconds):
+    """8 hours, 15 minutes, 1 hour 30 minutes, 45 seconds."""
+    seconds = int(seconds)
+    parts = []
+    for size, one, many in ((3600, "hour", "hours"), (60, "minute", "minutes"), (1, "second", "seconds")):
+        count = seconds // size
+        seconds -= count * size
+        if count:
+            parts.append(str(count) + " " + (one if count == 1 else many))
+    return " ".join(parts[:2]) if parts else "0 seconds"
 
-    def bind(self, driver):
-        self.driver = driver
-        self._on_click("use-here", lambda event: driver.use_here())
-        self._on_click("logout", lambda event: driver.logout())
-        self._on_click("stay-signed-in", lambda event: driver.stay_signed_in())
 
-    def _on_click(self, element_id, handler):
-        listen(element_id, "click", handler)
+def ago(seconds):
+    seconds = int(max(0, seconds))
+    if seconds < 5:
+        return texts.JUST_NOW
+    if seconds < 60:
+        amount = str(seconds) + " s"
+    elif seconds < 3600:
+        amount = str(seconds // 60) + " min"
+    else:
+        amount = str(seconds // 3600) + " h"
+    return texts.AGO_PREFIX + amount + texts.AGO_SUFFIX
 
-    # ------------------------------------------------------------ core commands
-    def show(self, command):
-        root = document.documentElement
-        self.state = command.state
-        root.setAttribute("data-tab-state", command.state)
-        if command.reason:
-            root.setAttribute("data-reason", command.reason)
+
+def _local_offset_seconds():
+    try:
+        return -int(window.Date.new().getTimezoneOffset()) * 60
+    except Exception:  # noqa: BLE001 - a clock label is not worth failing for
+        return 0
+
+
+def clock_time(epoch_seconds, offset):
+    """HH:MM:SS in local time (epoch milliseconds never cross into Python: PLATFORM.md)."""
+    day_seconds = int(epoch_seconds + offset) % 86400
+    return ":".join(("0" + str(value))[-2:]
+                    for value in (day_seconds // 3600, (day_seconds % 3600) // 60, day_seconds % 60))
+
+
+def short_id(tab_id):
+    return (tab_id or "")[:6]
+
+
+class DemoView:
+    """Renders a ``tabsession.api.Session`` into the demo's markup (ids in index.html)."""
+
+    def __init__(self, session):
+        self.session = session
+        self.offset = _local_offset_seconds()
+        self.tab_times = []  # (element, last_active) for the "active ... ago" labels
+        self.seen_tabs = False
+        self.gone = {}  # tab id -> when it left the list (a navigating tab leaves for a moment)
+        self.settings_shown = False
+        session.subscribe(self.on_change)
+        on("use-here", "click", lambda event: session.use_here())
+        on("logout", "click", lambda event: session.sign_out())
+        on("stay-signed-in", "click", lambda event: session.stay_signed_in())
+        on("reload", "click", lambda event: window.location.reload())
+        # window.open copies this tab's sessionStorage into the new tab, like the browser's
+        # "Duplicate tab"; the "Open another tab" link (rel=noopener) does not.
+        on("duplicate-tab", "click", lambda event: window.open(window.location.href))
+
+    # --------------------------------------------------------------- dispatch
+    def on_change(self, change):
+        kind = change.kind
+        if kind == "state":
+            self.show_state(change)
+        elif kind == "tabs":
+            self.show_tabs(change)
+        elif kind == "clock":
+            self.show_clock(time.time())
+        elif kind == "warning":
+            self.show_warning(change.warning)
+        elif kind == "tick":
+            self.show_clock(change.now)
+            self.show_ages(change.now)
+        elif kind == "login-error":
+            self.show_login_error(change.message)
+
+    # ------------------------------------------------------------------ state
+    def show_state(self, change):
+        session = self.session
+        state = change.state
+        set_hidden("starting", True)
+        set_hidden("demo", False)
+        if session.user is not None:
+            set_text("user", session.user)
+        if not self.settings_shown:
+            self.settings_shown = True
+            self.show_settings()
+        title, detail = self.message(state, change.reason)
+        self.show_notice(state, title, detail)
+        if state == "active":
+            self.announce(texts.LOG_STATE["active"])
+            if change.previous in ("blocked", "moved"):
+                focus("app-title")  # the focused Use here button just disappeared
         else:
-            root.removeAttribute("data-reason")
-        root.setAttribute("data-tab-id", command.tab_id or "")
-        _set_hidden("starting", True)
-        _set_hidden(HIDDEN_UNLESS_ACTIVE, command.state != "active")
-        if command.user is not None:
-            _set_text("user", command.user)
-        self._show_notice(command.state, command.reason)
+            self.announce(title + " " + detail)
+        self.log(self.log_line(state, change.reason))
 
-    def _show_notice(self, state, reason):
+    def message(self, state, reason):
+        title, detail = texts.STATE_MESSAGES.get(state, ("", ""))
+        settings = self.session.settings
+        if state in ("signed-out", "expired") and reason in texts.REASON_TITLES:
+            title = texts.REASON_TITLES[reason]
+            if reason == "idle":
+                title = "You were signed out after " + duration(settings["idle_timeout"]) + \
+                    " without activity."
+            elif reason == "expired":
+                title = "Your session reached its maximum length of " + \
+                    duration(settings["absolute_timeout"]) + "."
+        return title, detail
+
+    def show_notice(self, state, title, detail):
         notice = by_id("notice")
         if notice is None:
             return
-        message = texts.STATE_MESSAGES.get(state)
-        if message is None:
+        if state not in texts.STATE_MESSAGES:
             notice.hidden = True
             return
-        title, detail = message
-        if reason in texts.REASON_MESSAGES and state in ("signed-out", "expired"):
-            title = texts.REASON_MESSAGES[reason]
-        _set_text("notice-title", title)
-        _set_text("notice-detail", detail)
+        set_text("notice-title", title)
+        set_text("notice-detail", detail)
+        set_hidden("notice-detail", state == "error")
+        set_hidden("use-here", state not in ("blocked", "moved"))
+        set_hidden("reload", state != "error")
+        set_hidden("error", state != "error")
+        if state == "error":
+            set_text("error", detail)
         notice.hidden = False
-        use_here = by_id("use-here")
-        if use_here is not None:
-            use_here.hidden = state not in ("blocked", "moved")
-            if not use_here.hidden:
-                use_here.focus()
-        error = by_id("error")
-        if error is not None:
-            error.hidden = state != "error"
-            if state == "error":
-                error.textContent = title + " " + detail
-        _set_text("announce", title)
+        if state in ("blocked", "moved"):
+            focus("use-here")
+        elif state == "error":
+            focus("reload")
 
-    def show_tabs(self, tabs):
+    def log_line(self, state, reason):
+        if state in ("signed-out", "expired") and reason in texts.LOG_REASON:
+            return texts.LOG_REASON[reason]
+        return texts.LOG_STATE.get(state, state)
+
+    def announce(self, words):
+        set_text("announce", words)
+
+    # ------------------------------------------------------------------- tabs
+    def show_tabs(self, change):
+        now = time.time()
         listing = by_id("tabs")
-        if listing is None:
+        if listing is not None:
+            listing.textContent = ""
+            self.tab_times = []
+            for tab in change.tabs:
+                listing.appendChild(self.tab_item(tab, now))
+            set_text("tab-count", str(len(change.tabs)))
+        if not self.seen_tabs:
+            self.seen_tabs = True
+            if len(change.tabs) > 1:
+                self.log(texts.LOG_TABS_AT_START + str(len(change.tabs)) + ".")
             return
-        listing.textContent = ""
-        for tab in tabs:
-            item = document.createElement("li")
-            item.setAttribute("data-tab-id", tab.tab_id)
-            item.setAttribute("data-state", tab.state)
-            label = texts.STATE_LABELS.get(tab.state, tab.state)
-            words = tab.tab_id[:6] + " · " + texts.PAGE_LABELS.get(tab.page, "") + " · " + label
+        tabs = {}
+        for tab in change.tabs:
+            tabs[tab.tab_id] = tab
+        for tab_id in change.opened:
+            tab = tabs[tab_id]
+            where = texts.PAGE_LABELS.get(tab.page, "")
+            if tab_id in self.gone:
+                # Back within moments: the tab navigated (e.g. app page -> sign-in page).
+                del self.gone[tab_id]
+                words = texts.LOG_TAB_NAVIGATED.replace("{page}", where)
+            else:
+                words = texts.LOG_TAB_OPENED.replace("{page}", where)
+            words = words.replace("{state}", texts.STATE_LABELS.get(tab.state, tab.state))
+            self.log(texts.TAB_NAME + short_id(tab_id) + " " + words)
+        for tab_id in change.closed:
+            self.gone[tab_id] = now  # logged as closed unless it comes back (see show_ages)
+        for tab in change.changed:
             if tab.is_self:
-                item.setAttribute("aria-current", "true")
-                words = words + " · " + texts.THIS_TAB
-            item.textContent = words
-            listing.appendChild(item)
-        _set_text("tab-count", str(len(tabs)))
+                continue  # the state change itself is logged already
+            before = texts.STATE_LABELS.get(change.previous_states.get(tab.tab_id), "")
+            after = texts.STATE_LABELS.get(tab.state, tab.state)
+            self.log(texts.TAB_NAME + short_id(tab.tab_id) + ": "
+                     + texts.LOG_TAB_CHANGED.replace("{before}", before).replace("{after}", after))
 
-    def show_clock(self, clock):
-        self.clock = clock
-        _set_hidden("idle-warning", not clock.warning)
-        self.tick(time.time())
+    def log_closed_tabs(self, now):
+        for tab_id in list(self.gone):
+            if now - self.gone[tab_id] >= NAVIGATION_SECONDS:
+                del self.gone[tab_id]
+                self.log(texts.TAB_NAME + short_id(tab_id) + " " + texts.LOG_TAB_CLOSED)
 
-    def tick(self, now):
-        if self.clock is None:
+    def tab_item(self, tab, now):
+        item = document.createElement("li")
+        item.setAttribute("data-tab-id", tab.tab_id)
+        item.setAttribute("data-state", tab.state)
+        if tab.is_self:
+            item.setAttribute("aria-current", "true")
+        name = self.span("tab-name", texts.TAB_NAME + short_id(tab.tab_id))
+        item.appendChild(name)
+        if tab.is_self:
+            item.appendChild(self.span("tab-self", texts.THIS_TAB))
+        item.appendChild(self.span("badge", texts.STATE_LABELS.get(tab.state, tab.state)))
+        item.appendChild(self.span("tab-page", texts.PAGE_LABELS.get(tab.page, "")))
+        seen = self.span("tab-seen", ago(now - tab.last_active) if tab.last_active else "")
+        item.appendChild(seen)
+        if tab.last_active:
+            self.tab_times.append((seen, tab.last_active))
+        return item
+
+    def span(self, class_name, words):
+        element = document.createElement("span")
+        element.className = class_name
+        element.textContent = words
+        return element
+
+    def show_ages(self, now):
+        for element, last_active in self.tab_times:
+            element.textContent = ago(now - last_active)
+        self.log_closed_tabs(now)
+
+    # ------------------------------------------------------------------ clock
+    def show_clock(self, now):
+        session = self.session
+        if session.idle_deadline is None or session.state != "active":
             return
-        _set_text("idle-left", _format_seconds(self.clock.idle_deadline - now))
-        _set_text("absolute-left", _format_seconds(self.clock.absolute_deadline - now))
-        _set_text("warning-left", _format_seconds(self.clock.idle_deadline - now))
+        set_text("idle-left", countdown(session.idle_deadline - now))
+        set_text("absolute-left", countdown(session.absolute_deadline - now))
+        set_text("warning-left", countdown(session.idle_deadline - now))
 
+    def show_warning(self, warning):
+        set_hidden("idle-warning", not warning)
+        if warning:
+            self.show_clock(time.time())
+            self.announce(texts.WARNING_ANNOUNCEMENT)
+            self.log(texts.LOG_WARNING_ON)
+            if self.session.state == "active":
+                focus("stay-signed-in")
+        else:
+            self.announce(texts.LOG_WARNING_OFF)
+            self.log(texts.LOG_WARNING_OFF)
+
+    # ------------------------------------------------------------- sign-in
     def show_login_error(self, message):
         element = by_id("login-error")
         if element is not None:
@@ -143,7 +320,34 @@ class PageView:
         if field is not None:
             field.setAttribute("aria-invalid", "true")
             field.focus()
+        self.log(texts.LOG_LOGIN_ERROR + message)
 
-    def leaving(self):
-        """The page is going away: hide the protected content before any snapshot is taken."""
-        _set_hidden(HIDDEN_UNLESS_ACTIVE, True)
+    # --------------------------------------------------------------- settings
+    def show_settings(self):
+        settings = self.session.settings
+        set_text("setting-runtime", texts.RUNTIME_TEXT.get(self.session.runtime, self.session.runtime))
+        set_text("setting-policy", texts.POLICY_TEXT.get(settings["policy"], settings["policy"]))
+        limit = settings["max_tabs"]
+        set_text("setting-limit", texts.NO_LIMIT if limit == 0 else
+                 (texts.ONE_TAB if limit == 1 else str(limit) + texts.TABS_SUFFIX))
+        set_text("setting-idle", duration(settings["idle_timeout"]))
+        set_text("setting-warn", duration(settings["warn_before"]) + texts.WARN_SUFFIX)
+        set_text("setting-absolute", duration(settings["absolute_timeout"]))
+        coordination = self.session.coordination or "none"
+        words = [texts.COORDINATION_TEXT.get(part, part) for part in coordination.split("+")]
+        set_text("setting-coordination", " + ".join(words))
+
+    # -------------------------------------------------------------------- log
+    def log(self, words):
+        listing = by_id("event-log")
+        if listing is None or not words:
+            return
+        now = time.time()
+        item = document.createElement("li")
+        stamp = document.createElement("time")
+        stamp.textContent = clock_time(now, self.offset)
+        item.appendChild(stamp)
+        item.appendChild(self.span("log-text", words))
+        listing.insertBefore(item, listing.firstChild)
+        while listing.children.length > LOG_LIMIT:
+            listing.removeChild(listing.lastChild)
