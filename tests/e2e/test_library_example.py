@@ -1,0 +1,165 @@
+"""The README's "Use it in your own PyScript app" example, run as written, on both runtimes.
+
+The example lives in examples/minimal/ (index.html, login.html, pyscript.toml) and the README
+shows those files verbatim: the first tests check that, and that the `[files]` list names every
+module of the library. The browser test then serves the example as a user's own site would be
+laid out, by routing this context's requests (serve.py's allow-list is unchanged):
+
+    /               -> examples/minimal/index.html   (the protected page)
+    /login          -> examples/minimal/login.html   (the sign-in page)
+    /pyscript.toml  -> examples/minimal/pyscript.toml
+    /tabsession/... -> app/tabsession/...            (the library, "copied" beside the config)
+    /vendor/...     -> serve.py, as usual            (PyScript and the interpreters)
+
+The routed responses carry serve.py's own Content-Security-Policy. For Pyodide the example's
+`<script type="mpy">` becomes `type="py"` and the interpreter line names Pyodide, exactly the
+two changes the README tells a Pyodide user to make.
+"""
+
+import importlib.util
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "minimal"
+LIBRARY = ROOT / "app" / "tabsession"
+README = ROOT / "README.md"
+WITHIN_MS = 1000
+EXAMPLE_MARKER = re.compile(r"<!-- example: (\S+) -->\n```[a-z]*\n(.*?)\n```", re.DOTALL)
+
+
+def load_serve_module():
+    spec = importlib.util.spec_from_file_location("serve_for_example", ROOT / "serve.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+serve_module = load_serve_module()
+
+
+# --- the README and the files agree ------------------------------------------------------------
+
+
+def readme_examples():
+    return {path: text for path, text in EXAMPLE_MARKER.findall(README.read_text(encoding="utf-8"))}
+
+
+def test_readme_shows_the_example_files_verbatim():
+    """Each marked code block of the README is exactly the file it names, and all three are there."""
+    blocks = readme_examples()
+
+    assert {"examples/minimal/index.html", "examples/minimal/login.html",
+            "examples/minimal/pyscript.toml"} <= set(blocks)
+    for path, text in blocks.items():
+        assert (ROOT / path).read_text(encoding="utf-8").rstrip("\n") == text, path
+
+
+def test_files_list_names_every_library_module():
+    """The example's [files] (what users copy) maps every .py of app/tabsession, and nothing else."""
+    config = (EXAMPLE / "pyscript.toml").read_text(encoding="utf-8")
+    listed = set(re.findall(r'^"\./(tabsession/[^"]+)" = "\./\1"$', config, re.MULTILINE))
+
+    modules = {path.relative_to(LIBRARY.parent).as_posix() for path in LIBRARY.rglob("*.py")
+               if "__pycache__" not in path.parts}
+
+    assert modules == listed
+
+
+# --- the example in a browser ------------------------------------------------------------------
+
+
+def example_body(path, runtime):
+    """The example file behind a request path, adapted to the runtime; None if not ours."""
+    spec = serve_module.RUNTIMES[runtime]
+    pages = {"/": "index.html", "/login": "login.html"}
+    if path in pages:
+        text = (EXAMPLE / pages[path]).read_text(encoding="utf-8")
+        return text.replace('<script type="mpy"', f'<script type="{spec.script_type}"'), ".html"
+    if path == "/pyscript.toml":
+        text = (EXAMPLE / "pyscript.toml").read_text(encoding="utf-8")
+        return serve_module.render_config(text, spec), ".toml"
+    if path.startswith("/tabsession/") and path.endswith(".py") and ".." not in path:
+        file = LIBRARY.parent / path.lstrip("/")
+        if file.is_file():
+            return file.read_text(encoding="utf-8"), ".py"
+    return None
+
+
+def serve_example(context, server, runtime):
+    """Route the example site's paths on `server`'s origin; everything else goes on as usual."""
+
+    def handle(route):
+        parts = urlsplit(route.request.url)
+        if f"{parts.scheme}://{parts.netloc}" != server.url:
+            route.fallback()
+            return
+        found = example_body(parts.path, runtime)
+        if found is None:
+            route.fallback()
+            return
+        body, suffix = found
+        route.fulfill(status=200, body=body, headers={
+            "Content-Type": serve_module.MIME_TYPES[suffix],
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": serve_module.CONTENT_SECURITY_POLICY,
+        })
+
+    context.route("**/*", handle)
+
+
+def status(page):
+    return page.locator("#status").inner_text().strip()
+
+
+def wait_status(page, expected, timeout_ms=WITHIN_MS * 10):
+    page.wait_for_function("(expected) => document.getElementById('status').textContent.trim() === expected",
+                           arg=expected, timeout=timeout_ms)
+
+
+@pytest.fixture
+def example(context, app_server, runtime):
+    serve_example(context, app_server, runtime)
+    return app_server
+
+
+def test_readme_example_runs_sign_in_takeover_use_here_and_sign_out(example, context, new_tab, wait_state):
+    """The example as a user would run it: every API call it makes does what the README says."""
+    first = new_tab(context, example, "/")
+
+    first.wait_for_url(re.compile(r"/login\?next=%2F$"), timeout=WITHIN_MS * 10)
+    wait_state(first, "signed-out")
+    wait_status(first, "signed-out")
+    first.click("#sign-in button")
+    first.locator("#login-error").wait_for(state="visible")
+    assert "1 to 64" in first.locator("#login-error").inner_text()
+
+    first.fill("#sign-in input", "ada")
+    first.click("#sign-in button")
+    first.wait_for_url(re.compile(r"/$"), timeout=WITHIN_MS * 10)
+    wait_state(first, "active")
+    wait_status(first, "active")
+    assert "ada" == first.locator("#user").inner_text()
+    assert first.locator("#app").is_visible()
+    assert not first.locator("#use-here").is_visible()
+
+    # max_tabs=1, policy="takeover": a second tab gets in and the first is moved.
+    second = new_tab(context, example, "/")
+    wait_state(second, "active")
+    wait_state(first, "moved", WITHIN_MS)
+    wait_status(first, "moved taken-over", WITHIN_MS)
+    assert not first.locator("#app").is_visible()
+    assert first.locator("#use-here").is_visible()
+
+    first.click("#use-here")
+    wait_state(first, "active", WITHIN_MS)
+    wait_state(second, "moved", WITHIN_MS)
+
+    first.click("#sign-out")
+    for page in (first, second):
+        page.wait_for_url(re.compile(r"/login\?reason=signed-out$"), timeout=WITHIN_MS * 5)
+        wait_state(page, "signed-out")
+        wait_status(page, "signed-out signed-out")
