@@ -118,7 +118,7 @@ class Page:
         tab = self.tab
         self.feed(ev.Started(self.world.now, self.kind, self.path,
                              tab.session_storage.get(rec.TAB_MEMORY_KEY), self.world.snapshot(),
-                             self.world.new_id(), ev.WEB_LOCKS))
+                             self.world.new_id(), self.world.lock_mode))
 
     def feed(self, event):
         if not self.alive:
@@ -253,8 +253,11 @@ class FakeTab:
 
 
 class World:
-    def __init__(self, timers=EVERY_TAB, **settings):
+    def __init__(self, timers=EVERY_TAB, lock_mode=ev.WEB_LOCKS, **settings):
+        """``lock_mode=ev.NO_LOCKS`` simulates a browser without Web Locks (insecure context)."""
         self.timers = timers
+        self.lock_mode = lock_mode
+        self.frozen = set()
         values = dict(DEFAULTS)
         values.update(settings)
         self.settings = Settings(**values)
@@ -277,11 +280,15 @@ class World:
     def settle(self, rng=None):
         """Run every pending task (FIFO, or shuffled with ``rng``) until nothing is left."""
         done = 0
-        while self.tasks:
+        while True:
+            runnable = [index for index, (page, _) in enumerate(self.tasks)
+                        if page.tab not in self.frozen]
+            if not runnable:
+                return  # a frozen tab's tasks wait until it thaws
             done += 1
             if done > MAX_TASKS:
                 raise WorldError("the tabs never settle")
-            index = rng.randrange(len(self.tasks)) if rng is not None else 0
+            index = runnable[rng.randrange(len(runnable))] if rng is not None else runnable[0]
             page, action = self.tasks.pop(index)
             if page.alive:
                 action()
@@ -294,6 +301,8 @@ class World:
                 tab_raws[tab_id] = value
         live = [name[len(TAB_LOCK_PREFIX):] for name in self.locks.query()
                 if name.startswith(TAB_LOCK_PREFIX)]
+        if self.lock_mode != ev.WEB_LOCKS:
+            live = None  # nothing tells a tab which others are alive
         return ev.Snapshot(self.local.get(rec.SESSION_KEY), self.local.get(rec.ACTIVITY_KEY), tab_raws, live)
 
     def write_local(self, key, value, writer):
@@ -381,8 +390,21 @@ class World:
         self.now += seconds
         self.tick(settle)
 
+    def freeze(self, tab):
+        """The tab stops running (a frozen or deeply throttled background tab): no timers, and
+        whatever happens to it (lock results, storage events, messages) waits until ``thaw``.
+        It keeps its locks, as a frozen tab does."""
+        self.frozen.add(tab)
+
+    def thaw(self, tab, settle=True):
+        self.frozen.discard(tab)
+        tab.page.wake()
+        self._maybe_settle(settle)
+
     def tick(self, settle=True):
         for page in self.pages():
+            if page.tab in self.frozen:
+                continue
             if self.timers == EVERY_TAB:
                 page.wake()
             else:
@@ -415,7 +437,7 @@ class World:
         slots = []
         for tab in active:
             slot = tab.machine.slot
-            if max_tabs:
+            if max_tabs and self.lock_mode == ev.WEB_LOCKS:
                 if slot is None or self.locks.holder(slot_lock_name(slot)) is not tab.page:
                     problems.append("active without holding its slot lock: %r slot %r" % (tab, slot))
                 slots.append(slot)
