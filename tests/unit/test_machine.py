@@ -741,6 +741,33 @@ def test_corrupt_session_while_active_is_repaired_and_followed():
     assert ([None], ["/login?reason=signed-out"]) == (stored(commands, rec.SESSION_KEY), navigations(commands))
 
 
+@pytest.mark.parametrize("page", ["app", "login"])
+def test_corrupt_activity_while_signed_out_is_repaired_at_start(page):
+    """Junk under the activity key is removed even when there is no session to follow."""
+
+    _, commands = booted(page=page, snap=snapshot(None, "{junk"))
+
+    assert [None] == stored(commands, rec.ACTIVITY_KEY)
+
+
+def test_corrupt_activity_while_active_is_repaired_and_the_session_kept():
+    """Junk replacing the activity record: removed; the session and the tab's state hold."""
+    tab = active_tab()
+
+    commands = tab.handle(ev.Observed(T0 + 5, snapshot(session_raw(), '{"v": 1, "token": 7, "at": 1}')))
+
+    assert ([None], [], rec.ACTIVE) == (stored(commands, rec.ACTIVITY_KEY), navigations(commands), tab.state)
+
+
+def test_valid_activity_is_never_removed():
+    """An activity record of another session is not junk: it is left alone."""
+    tab = active_tab()
+
+    commands = tab.handle(ev.Observed(T0 + 5, snapshot(session_raw(), activity_raw(T0, token=OTHER_TOKEN))))
+
+    assert [] == stored(commands, rec.ACTIVITY_KEY)
+
+
 def test_corrupt_and_stale_tab_records_are_pruned():
     """A junk record and a long-dead tab's record are deleted; a live tab's is kept."""
     tab = active_tab()

@@ -564,12 +564,16 @@ class TabSession:
         return wire.changed(self.tab_id)
 
     def _read_session(self, snapshot):
-        """The decoded session, and commands that repair a corrupt value."""
+        """The decoded session, and commands that repair a corrupt session or activity value."""
         raw = snapshot.session_raw if snapshot is not None else None
         session = rec.decode_session(raw)
+        commands = []
         if session is None and raw is not None:
-            return None, [cmd.Store(cmd.LOCAL, rec.SESSION_KEY, None)]
-        return session, []
+            commands.append(cmd.Store(cmd.LOCAL, rec.SESSION_KEY, None))
+        activity_raw = snapshot.activity_raw if snapshot is not None else None
+        if activity_raw is not None and rec.decode_activity(activity_raw) is None:
+            commands.append(cmd.Store(cmd.LOCAL, rec.ACTIVITY_KEY, None))
+        return session, commands
 
     def _live_records(self, snapshot, now):
         """Decoded records of the tabs that are alive (lock held, when that can be known)."""
