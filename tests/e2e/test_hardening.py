@@ -1,0 +1,390 @@
+"""Hardening (issue 5): bad input, faults and attacks, each tried in real tabs and survived.
+
+CONTRACT.md rules 10-12 and the README's security model, in a real browser on both
+interpreters. MicroPython runs every case; Pyodide a representative subset of the long lists
+(each case is marked with the runtimes it runs on; TABSESSION_RUNTIMES narrows them as usual).
+The harness fails any test whose pages had an uncaught error, a console error, a `.py-error`,
+a CSP violation or a request to another host, so every flow here also checks CSP.
+
+Values are planted in storage from a helper page of the same origin (HELPER_PATH: a stylesheet,
+which runs no app code) or from init scripts, before the app's pages load.
+"""
+
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+APP = Path(__file__).resolve().parents[2] / "app"
+if str(APP) not in sys.path:
+    sys.path.insert(0, str(APP))
+
+from tabsession.core import records  # noqa: E402  (the decoders say what a valid record is)
+
+RUNTIMES = ("micropython", "pyodide")
+HELPER_PATH = "/static/app.css"
+MAX_NAVIGATIONS = 3  # CONTRACT rule 10: no redirect loop
+SETTLE_S = 0.4  # after a tab has decided, how long to watch for a further navigation
+REPAIR_TIMEOUT_S = 4.0  # a corrupt record is pruned by the next tick (about 1 s)
+
+SESSION_KEY = records.SESSION_KEY
+ACTIVITY_KEY = records.ACTIVITY_KEY
+MEMORY_KEY = records.TAB_MEMORY_KEY  # in sessionStorage
+OTHER_ID = "0123456789abcdef0123456789abcdef"
+OTHER_TAB_KEY = records.tab_key(OTHER_ID)
+FORGED_TOKEN = "fedcba9876543210fedcba9876543210"
+LOCAL_KEYS = (SESSION_KEY, ACTIVITY_KEY, OTHER_TAB_KEY)
+ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def selected_runtimes():
+    chosen = os.environ.get("TABSESSION_RUNTIMES")
+    if not chosen:
+        return RUNTIMES
+    return tuple(name.strip() for name in chosen.split(",") if name.strip())
+
+
+def cases(values, pyodide_subset, ids=None):
+    """pytest params (runtime, value): every value on MicroPython, the subset on Pyodide."""
+    params = []
+    for runtime in selected_runtimes():
+        for index, value in enumerate(values):
+            name = ids[index] if ids else str(value)
+            if runtime == "pyodide" and name not in pyodide_subset:
+                continue
+            params.append(pytest.param(runtime, value, id=f"{runtime}-{name}"))
+    return params
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def data(page):
+    return page.evaluate("() => Object.assign({}, document.documentElement.dataset)")
+
+
+def path_of(page):
+    return page.evaluate("() => location.pathname + location.search")
+
+
+def count_navigations(page):
+    """A list that grows with every navigation of the page's main frame (URLs)."""
+    seen = []
+    page.on("framenavigated", lambda frame: seen.append(frame.url) if frame == page.main_frame else None)
+    return seen
+
+
+def sign_in(page, wait_state, name="alice"):
+    page.fill("#login-form input[name=username]", name)
+    page.click("#login-form button[type=submit]")
+    wait_state(page, "active")
+    return page
+
+
+def open_helper(context, server):
+    """A same-origin page of `context` that runs no app code, to plant and read storage."""
+    page = context.new_page()
+    page.goto(server(HELPER_PATH))
+    return page
+
+
+_PLANT = """([local, session]) => {
+  const make = (value) => {
+    if (typeof value === "string") return value;
+    if (value.repeat !== undefined) return value.repeat.repeat(value.count);
+    return value.text.split("<LONE>").join(String.fromCharCode(0xD800));
+  };
+  for (const [key, value] of Object.entries(local)) localStorage.setItem(key, make(value));
+  for (const [key, value] of Object.entries(session)) sessionStorage.setItem(key, make(value));
+}"""
+
+_READ = """() => {
+  const dump = (area) => {
+    const out = {};
+    for (let i = 0; i < area.length; i++) {
+      const key = area.key(i);
+      if (!key.startsWith("tabsession:")) continue;
+      const value = area.getItem(key);
+      out[key] = value.length > 10000 ? {length: value.length} : value;
+    }
+    return out;
+  };
+  return {local: dump(localStorage), session: dump(sessionStorage)};
+}"""
+
+
+def plant(page, local=None, session=None):
+    """Set storage values in the page's origin (values: text, or {"repeat", "count"} / {"text"})."""
+    page.evaluate(_PLANT, [local or {}, session or {}])
+
+
+def stored(page):
+    """{"local": {key: value}, "session": {...}} of the tabsession keys (long values as lengths)."""
+    return page.evaluate(_READ)
+
+
+def decodes(key, value):
+    """True when `value` is a valid record for `key` (the app's own decoders decide)."""
+    if not isinstance(value, str):
+        return False
+    if key == SESSION_KEY:
+        return records.decode_session(value) is not None
+    if key == ACTIVITY_KEY:
+        return records.decode_activity(value) is not None
+    if key == MEMORY_KEY:
+        return records.decode_tab_memory(value) is not None
+    return records.decode_tab_record(value) is not None
+
+
+def wait_repaired(page, planted, must_be_absent=()):
+    """Wait until every planted key is absent or valid again (those in must_be_absent: absent)."""
+    deadline = time.monotonic() + REPAIR_TIMEOUT_S
+    while True:
+        now = stored(page)
+        bad = {}
+        for key in planted:
+            area = now["session"] if key == MEMORY_KEY else now["local"]
+            if key not in area:
+                continue
+            if key in must_be_absent or not decodes(key, area[key]):
+                bad[key] = area[key]
+        if not bad:
+            return now
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not repaired within {REPAIR_TIMEOUT_S} s: {bad}")
+        page.wait_for_timeout(100)
+
+
+def settle(page, navigations):
+    """Let a decided tab sit for a moment, then check it did not keep navigating."""
+    page.wait_for_timeout(SETTLE_S * 1000)
+    assert len(navigations) <= MAX_NAVIGATIONS, f"{len(navigations)} navigations: {navigations}"
+
+
+def load(page, url, wait_state, state, navigations):
+    """Navigate and wait for `state`, counting the navigations from here on."""
+    navigations.clear()
+    page.goto(url)
+    wait_state(page, state)
+
+
+# ------------------------------------------------------------------ corrupt storage values
+
+TIME_FIELDS = ("signed_in_at", "at", "opened", "last_active", "since", "seen")
+
+
+def valid_fields(key, now):
+    """A record the app would accept under `key` (forged ids and token)."""
+    if key == SESSION_KEY:
+        return {"v": 1, "token": FORGED_TOKEN, "user": "mallory", "signed_in_at": now}
+    if key == ACTIVITY_KEY:
+        return {"v": 1, "token": FORGED_TOKEN, "at": now}
+    if key == MEMORY_KEY:
+        return {"v": 1, "id": OTHER_ID, "token": FORGED_TOKEN, "slot": 0, "use_here": False}
+    return {"v": 1, "id": OTHER_ID, "state": "active", "page": "app", "slot": 0, "opened": now,
+            "last_active": now, "since": now, "seen": now}
+
+
+def _times(value):
+    """Every time field, and the slot, set to `value`."""
+    def change(fields):
+        return json.dumps({name: (value if name in TIME_FIELDS or name == "slot" else field)
+                           for name, field in fields.items()})
+    return change
+
+
+def _wrong_type(value):
+    if isinstance(value, bool):
+        return "true"
+    if isinstance(value, str):
+        return 12345
+    if isinstance(value, (int, float)):
+        return str(value)
+    return []
+
+
+def _without_last(fields):
+    names = [name for name in fields if name != "v"]
+    return json.dumps({name: fields[name] for name in fields if name != names[-1]})
+
+
+def _renamed_last(new_name):
+    def change(fields):
+        names = list(fields)
+        return json.dumps({(new_name if name == names[-1] else name): fields[name] for name in names})
+    return change
+
+
+def _lone_surrogate(fields):
+    """The id or token with a lone UTF-16 surrogate (planted in JS: JSON cannot carry one)."""
+    name = "token" if "token" in fields else "id"
+    return {"text": json.dumps({**fields, name: fields[name][:31] + "<LONE>"})}
+
+
+CORRUPTIONS = {
+    "invalid-json": lambda fields: '{"v": 1, "token": ',
+    "empty": lambda fields: "",
+    "null": lambda fields: "null",
+    "number": lambda fields: "42",
+    "list": lambda fields: json.dumps(list(fields.values())),
+    "string": lambda fields: json.dumps(json.dumps(fields)),
+    "wrong-types": lambda fields: json.dumps({name: (value if name == "v" else _wrong_type(value))
+                                              for name, value in fields.items()}),
+    "negative": _times(-1),
+    "huge-int": _times(10**30),
+    "1e308": _times(1e308),
+    "nan-string": _times("NaN"),
+    "nan-literal": _times(float("nan")),
+    "infinity-literal": _times(float("inf")),
+    "missing-field": _without_last,
+    "extra-field": lambda fields: json.dumps({**fields, "admin": True}),
+    "other-version": lambda fields: json.dumps({**fields, "v": 2}),
+    "version-as-text": lambda fields: json.dumps({**fields, "v": "1"}),
+    "version-as-bool": lambda fields: json.dumps({**fields, "v": True}),
+    "proto-key": _renamed_last("__proto__"),
+    "proto-wrapper": lambda fields: json.dumps({"__proto__": fields}),
+    "deep-nesting": lambda fields: "[" * 1000 + "]" * 1000,
+    "lone-surrogate": _lone_surrogate,
+}
+PYODIDE_CORRUPTIONS = ("invalid-json", "wrong-types", "nan-literal", "proto-key", "deep-nesting",
+                       "lone-surrogate")
+
+
+def corrupt(name, keys):
+    """{"local": {...}, "session": {...}} with each key set to corruption `name` of its record."""
+    now = time.time()
+    local, session = {}, {}
+    for key in keys:
+        value = CORRUPTIONS[name](valid_fields(key, now))
+        (session if key == MEMORY_KEY else local)[key] = value
+    return local, session
+
+
+# The keys with one value each; `tabsession:tab:<id>` records are many, and are tried all at once
+# (test_every_corrupt_tab_record_at_once_is_pruned_and_never_listed).
+SINGLE_KEYS = (SESSION_KEY, ACTIVITY_KEY, MEMORY_KEY)
+SHARED_SINGLE_KEYS = (SESSION_KEY, ACTIVITY_KEY)
+SIGNED_IN_CORRUPTIONS = ("invalid-json", "null", "wrong-types", "extra-field", "proto-key", "lone-surrogate")
+PYODIDE_SIGNED_IN_CORRUPTIONS = ("invalid-json", "wrong-types", "lone-surrogate")
+
+
+@pytest.mark.parametrize("runtime, corruption", cases(list(CORRUPTIONS), PYODIDE_CORRUPTIONS))
+def test_corrupt_values_signed_out_are_no_session_and_get_repaired(serve, runtime, corruption, context,
+                                                                    wait_state):
+    """Rules 10 and 12: session, activity and tab memory hold a corrupt value; `/`, then `/login`.
+
+    Each load settles signed-out within 3 navigations, and every key is absent or valid again
+    (the tab's own memory is rewritten, the shared keys are removed).
+    """
+    server = serve(runtime)
+    page = open_helper(context, server)
+    navigations = count_navigations(page)
+
+    plant(page, *corrupt(corruption, SINGLE_KEYS))
+    load(page, server("/"), wait_state, "signed-out", navigations)
+    assert "/login?next=%2F" == path_of(page)
+    wait_repaired(page, SINGLE_KEYS, must_be_absent=SHARED_SINGLE_KEYS)
+    settle(page, navigations)
+    assert ID.match(data(page)["tabId"])
+
+    plant(page, *corrupt(corruption, SINGLE_KEYS))
+    load(page, server("/login"), wait_state, "signed-out", navigations)
+    assert "/login" == path_of(page)
+    wait_repaired(page, SINGLE_KEYS, must_be_absent=SHARED_SINGLE_KEYS)
+    settle(page, navigations)
+
+
+@pytest.mark.parametrize("runtime, corruption", cases(SIGNED_IN_CORRUPTIONS, PYODIDE_SIGNED_IN_CORRUPTIONS))
+def test_corrupt_values_signed_in(serve, runtime, corruption, context, wait_state):
+    """Rules 10 and 12, signed in: corrupt activity and tab memory leave the session alone (the
+    tab stays active and rewrites them, on `/` and through `/login`); a corrupt session record
+    is no session: removed, and the tab lands on the login page.
+    """
+    server = serve(runtime)
+    page = open_helper(context, server)
+    navigations = count_navigations(page)
+    page.goto(server("/login"))
+    sign_in(page, wait_state)
+    others = (ACTIVITY_KEY, MEMORY_KEY)
+
+    plant(page, *corrupt(corruption, others))
+    load(page, server("/"), wait_state, "active", navigations)
+    wait_repaired(page, others)
+    settle(page, navigations)
+    assert page.locator("#app").is_visible()
+
+    plant(page, *corrupt(corruption, others))
+    load(page, server("/login"), wait_state, "active", navigations)
+    assert "/" == path_of(page)
+    wait_repaired(page, others)
+    settle(page, navigations)
+
+    plant(page, *corrupt(corruption, SINGLE_KEYS))
+    load(page, server("/"), wait_state, "signed-out", navigations)
+    assert "/login?next=%2F" == path_of(page)
+    wait_repaired(page, SINGLE_KEYS, must_be_absent=SHARED_SINGLE_KEYS)
+    settle(page, navigations)
+    assert 0 == page.locator("#app").count()
+
+
+@pytest.mark.parametrize("runtime", selected_runtimes())
+def test_every_corrupt_tab_record_at_once_is_pruned_and_never_listed(serve, runtime, context, wait_state):
+    """Rule 10 for `tabsession:tab:<id>`: one record per corruption, each under its own id, seen
+    by a signed-out login page, then by two signed-in tabs: all are deleted, none is listed in
+    #tabs, the real tabs keep their state."""
+    server = serve(runtime, max_tabs=2)
+    now = time.time()
+    forged = {}
+    for index, name in enumerate(CORRUPTIONS):
+        tab_id = "%032x" % (0xbad0000 + index)
+        fields = valid_fields(OTHER_TAB_KEY, now)
+        fields["id"] = tab_id
+        forged[records.tab_key(tab_id)] = CORRUPTIONS[name](fields)
+    first = open_helper(context, server)
+    first.goto(server("/login"))
+    wait_state(first, "signed-out")
+
+    plant(first, forged)
+    wait_repaired(first, list(forged), must_be_absent=list(forged))
+    assert "signed-out" == data(first)["tabState"]
+
+    sign_in(first, wait_state)
+    second = open_helper(context, server)
+    second.goto(server("/"))
+    wait_state(second, "active")
+    plant(first, forged)
+    wait_repaired(first, list(forged), must_be_absent=list(forged))
+    real = sorted([data(first)["tabId"], data(second)["tabId"]])
+    for page in (first, second):
+        listed = page.eval_on_selector_all("#tabs li[data-tab-id]", "items => items.map(i => i.dataset.tabId)")
+        assert real == sorted(listed)
+        assert "active" == data(page)["tabState"]
+
+
+FOUR_MB = {"repeat": "x", "count": 4 * 1024 * 1024}
+
+
+@pytest.mark.parametrize("runtime, key", cases([*LOCAL_KEYS, MEMORY_KEY], (SESSION_KEY, MEMORY_KEY)))
+def test_four_megabytes_under_a_key_is_no_session(serve, runtime, key, context, wait_state):
+    """Rule 10: 4 MB of text under a key, signed out and then signed in: repaired, no loop."""
+    server = serve(runtime)
+    page = open_helper(context, server)
+    navigations = count_navigations(page)
+    planted = {key: FOUR_MB}
+    local, session = ({}, planted) if key == MEMORY_KEY else (planted, {})
+
+    plant(page, local, session)
+    load(page, server("/"), wait_state, "signed-out", navigations)
+    wait_repaired(page, [key], must_be_absent=LOCAL_KEYS)
+    settle(page, navigations)
+
+    sign_in(page, wait_state)
+    plant(page, local, session)
+    expected = "signed-out" if key == SESSION_KEY else "active"
+    load(page, server("/"), wait_state, expected, navigations)
+    wait_repaired(page, [key], must_be_absent=(SESSION_KEY, OTHER_TAB_KEY))
+    settle(page, navigations)
