@@ -69,6 +69,17 @@ def test_files_list_names_every_library_module():
     assert modules == listed
 
 
+def test_demo_config_maps_every_library_module():
+    """The demo's own pyscript.toml maps every module of the library to the same import path."""
+    config = (ROOT / "pyscript.toml").read_text(encoding="utf-8")
+    listed = set(re.findall(r'^"\./app/(tabsession/[^"]+)" = "\./\1"$', config, re.MULTILINE))
+
+    modules = {path.relative_to(LIBRARY.parent).as_posix() for path in LIBRARY.rglob("*.py")
+               if "__pycache__" not in path.parts}
+
+    assert modules == listed
+
+
 # --- the example in a browser ------------------------------------------------------------------
 
 
