@@ -19,12 +19,13 @@ The same code runs on MicroPython and Pyodide: no dataclasses, enums or typing.
 
 from tabsession.browser import driver as _driver
 from tabsession.browser.interop import RUNTIME, document, is_none, window
+from tabsession.core import records
 from tabsession.core.settings import Settings
 from tabsession.core.values import Value
 
 PAGES = ("app", "login")
-STATES = ("booting", "active", "blocked", "moved", "signed-out", "expired", "error")
-REASONS = ("active-elsewhere", "taken-over", "signed-out", "idle", "expired", "storage-unavailable")
+STATES = records.STATES  # the words of data-tab-state
+REASONS = records.REASONS  # the words of data-reason
 
 # The kinds of ``Change`` a subscriber receives (see ``Change``).
 STATE = "state"
