@@ -825,6 +825,39 @@ def test_storage_failure_shows_the_error_and_stops():
     assert ([(rec.ERROR, rec.STORAGE_UNAVAILABLE)], []) == (shown(first), later)
 
 
+def test_storage_failure_during_sign_in_shows_the_error_and_undoes_the_sign_in():
+    """A store of the sign-in fails (the machine is already leaving for next): the error state
+    shows all the same, and what the sign-in may have written is removed."""
+    tab, _ = login_tab()
+    tab.handle(ev.SignInSubmitted(T0 + 1, "alice", TOKEN))
+
+    commands = tab.handle(ev.StorageFailed("QuotaExceededError"))
+
+    assert ([(rec.ERROR, rec.STORAGE_UNAVAILABLE)], [None], [None], [None]) == (
+        shown(commands), stored(commands, rec.SESSION_KEY), stored(commands, rec.ACTIVITY_KEY),
+        stored(commands, rec.tab_key(TAB_A)))
+
+
+def test_storage_failure_while_active_gives_up_the_slot_and_the_record():
+    """An active tab whose storage fails shows the error, releases its slot and removes its
+    record (removing fits in a full area), and leaves the shared session alone."""
+    tab = active_tab()
+
+    commands = tab.handle(ev.StorageFailed("QuotaExceededError"))
+
+    assert [cmd.Show(rec.ERROR, rec.STORAGE_UNAVAILABLE, TAB_A, None), cmd.ReleaseSlot(),
+            cmd.Store(cmd.LOCAL, rec.tab_key(TAB_A), None), cmd.Publish(wire.changed(TAB_A))] == commands
+    assert (rec.ERROR, None) == (tab.state, tab.slot)
+
+
+def test_storage_failure_reported_again_changes_nothing():
+    """The clean-up's own stores may fail too: a second StorageFailed is ignored (no loop)."""
+    tab = active_tab()
+    tab.handle(ev.StorageFailed("QuotaExceededError"))
+
+    assert [] == tab.handle(ev.StorageFailed("SecurityError"))
+
+
 # ------------------------------------------------------------------ misuse
 @pytest.mark.parametrize("event", [
     ev.Observed(T0, snapshot()),

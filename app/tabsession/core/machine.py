@@ -101,6 +101,7 @@ class TabSession:
         self.fresh_id = None
         self.shown_tabs = None
         self.shown_clock = None
+        self.signing_in = False
 
     # ----------------------------------------------------------------- dispatch
     def handle(self, event):
@@ -108,8 +109,8 @@ class TabSession:
         now = getattr(event, "now", None)
         if now is not None:
             self.latest_now = max(self.latest_now, now)
-        if self.phase == LEAVING and type(event) is not ev.PageHidden:
-            return []
+        if self.phase == LEAVING and type(event) not in (ev.PageHidden, ev.StorageFailed):
+            return []  # a write that fails on the way out still ends in the error state
         handler = _HANDLERS.get(type(event))
         if handler is None:
             raise UsageError("not an event: " + repr(event))
@@ -481,6 +482,7 @@ class TabSession:
             raise UsageError("fresh_token must be 32 lowercase hex digits")
         session = rec.Session(event.fresh_token, name, event.now)
         self.session = session
+        self.signing_in = True
         self.memory = rec.TabMemory(self.tab_id, session.token, None, False)
         return [cmd.Store(cmd.LOCAL, rec.SESSION_KEY, session.encode()),
                 cmd.Store(cmd.LOCAL, rec.ACTIVITY_KEY, rec.Activity(session.token, event.now).encode()),
@@ -517,10 +519,27 @@ class TabSession:
 
     # ------------------------------------------------------------------ errors
     def _fail(self, detail):
+        """Storage failed: show the error and let go of what this tab held.
+
+        The clean-up only removes keys (removing fits in a full storage area); a store that fails
+        during it is ignored (we are already failing). A sign-in cut short is undone, so no
+        session is left that no tab saw through.
+        """
+        if self.state == rec.ERROR:
+            return []
         self.state = rec.ERROR
         self.reason = rec.STORAGE_UNAVAILABLE
         self.phase = LEAVING  # nothing more can be decided without storage
-        return [cmd.Show(rec.ERROR, rec.STORAGE_UNAVAILABLE, self.tab_id or "", None)]
+        commands = [cmd.Show(rec.ERROR, rec.STORAGE_UNAVAILABLE, self.tab_id or "", None)]
+        if self.slot is not None:
+            commands.append(cmd.ReleaseSlot())
+            self.slot = None
+        if self.signing_in:
+            commands += [cmd.Store(cmd.LOCAL, rec.SESSION_KEY, None),
+                         cmd.Store(cmd.LOCAL, rec.ACTIVITY_KEY, None)]
+        if self.tab_id is not None:
+            commands += [cmd.Store(cmd.LOCAL, rec.tab_key(self.tab_id), None), cmd.Publish(self._wake())]
+        return commands
 
     def _on_storage_failed(self, event):
         return self._fail(event.detail)
