@@ -76,8 +76,13 @@ class Driver:
         self.started = True
         here = str(window.location.pathname) + str(window.location.search)
         locks = ev.WEB_LOCKS if self.web_locks is not None else ev.NO_LOCKS
-        self.feed(ev.Started(time.time(), self.page, here, storage.read_memory(),
-                             storage.read_snapshot(self.live_ids), random_id(), locks))
+        try:
+            memory_raw = storage.read_memory()
+            snapshot = storage.read_snapshot(self.live_ids)
+        except storage.StorageError as error:
+            self._storage_failed(str(error.args[0]))
+            return
+        self.feed(ev.Started(time.time(), self.page, here, memory_raw, snapshot, random_id(), locks))
         self._arm_timer()
 
     def _listen(self):
@@ -90,7 +95,9 @@ class Driver:
 
     # ------------------------------------------------------------ user actions
     def use_here(self):
-        self.feed(ev.UseHereClicked(time.time(), storage.read_snapshot(self.live_ids)))
+        snapshot = self._snapshot()
+        if snapshot is not None:
+            self.feed(ev.UseHereClicked(time.time(), snapshot))
 
     def logout(self):
         self.feed(ev.LogoutClicked(time.time()))
@@ -123,8 +130,24 @@ class Driver:
             self.web_locks.query()
 
     def _observe(self):
-        self.feed(ev.Observed(time.time(), storage.read_snapshot(self.live_ids)))
+        snapshot = self._snapshot()
+        if snapshot is not None:
+            self.feed(ev.Observed(time.time(), snapshot))
         self._arm_timer()
+
+    def _snapshot(self):
+        """What storage holds now, or None once reading it failed (the error state follows)."""
+        if self.failed:
+            return None
+        try:
+            return storage.read_snapshot(self.live_ids)
+        except storage.StorageError as error:
+            self._storage_failed(str(error.args[0]))
+            return None
+
+    def _storage_failed(self, name):
+        self.feed(ev.StorageFailed(name))
+        self.failed = True
 
     def _on_timer(self):
         self.timer = None
@@ -199,8 +222,7 @@ class Driver:
         if kind is cmd.Store:
             error = storage.write(command.area, command.key, command.value)
             if error is not None:
-                self.feed(ev.StorageFailed(error))
-                self.failed = True
+                self._storage_failed(error)
         elif kind is cmd.Publish:
             self.channel.publish(command.message)
         elif kind is cmd.Show:

@@ -6,7 +6,8 @@
 - ``listen``: adds event listeners (see its docstring for the MicroPython trap it avoids).
 - ``helpers``: a few lines of JavaScript for what Python cannot do safely on MicroPython:
   catching exceptions thrown synchronously inside a JS call (``setItem`` over quota, storage
-  access blocked) aborts a MicroPython script (see PLATFORM.md). They are built with
+  access blocked, even ``getItem`` once a page's storage is revoked) aborts a MicroPython
+  script (see PLATFORM.md), so every storage access goes through them. They are built with
   ``Function`` because PyScript itself already requires ``'unsafe-eval'``; that keeps the
   library a set of Python files with no extra ``<script>`` to include.
 Numbers that can exceed 32 bits (epoch milliseconds) never cross the boundary: time is read
@@ -46,6 +47,30 @@ return {
       return null;
     } catch (error) {
       return errorName(error);
+    }
+  },
+  readItem(areaName, key, maxChars) {
+    try {
+      const value = areaOf(areaName).getItem(key);
+      return { error: null, value: value === null ? null : String(value).slice(0, maxChars) };
+    } catch (error) {
+      return { error: errorName(error), value: null };
+    }
+  },
+  readPrefixed(prefix, maxChars) {
+    // Every localStorage item whose key starts with prefix: [key, value, key, value, ...].
+    try {
+      const area = window.localStorage;
+      const items = [];
+      for (let index = 0; index < area.length; index++) {
+        const key = area.key(index);
+        if (key === null || !key.startsWith(prefix)) continue;
+        const value = area.getItem(key);
+        if (value !== null) items.push(key, String(value).slice(0, maxChars));
+      }
+      return { error: null, items: items };
+    } catch (error) {
+      return { error: errorName(error), items: [] };
     }
   },
   write(areaName, key, value) {

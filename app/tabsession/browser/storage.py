@@ -1,17 +1,21 @@
 """Reading and writing the two storage areas for the core.
 
-Reads go straight to ``window.localStorage`` / ``window.sessionStorage`` from Python (they
-cannot throw once ``usable()`` has said storage works). Writes go through the JS helper,
-because ``setItem`` can throw ``QuotaExceededError`` and MicroPython cannot catch that.
+Every access goes through the JS helper: ``setItem`` can throw ``QuotaExceededError`` and any
+access can throw ``SecurityError`` (storage blocked, or revoked after start), and MicroPython
+cannot catch an exception thrown inside a JS call. A read that fails raises ``StorageError``.
 """
 
-from tabsession.browser.interop import helpers, text, window
+from tabsession.browser.interop import helpers, text
 from tabsession.core import records
 from tabsession.core.events import Snapshot
 
-# Values longer than this are not ours; pass only a prefix so a 4 MB junk value is not
-# copied into Python on every read (the core rejects anything over its own limit).
+# Values longer than this are not ours; only a prefix crosses into Python, so a 4 MB junk value
+# is not copied on every read (the core rejects anything over its own limit).
 MAX_READ_CHARS = records.MAX_RECORD_CHARS + 1
+
+
+class StorageError(Exception):
+    """Storage threw; ``args[0]`` is the error's name (``SecurityError``, ...)."""
 
 
 def problem():
@@ -19,28 +23,33 @@ def problem():
     return text(helpers.storageProblem())
 
 
-def _read(area, key):
-    value = text(area.getItem(key))
-    if value is not None and len(value) > MAX_READ_CHARS:
-        return value[:MAX_READ_CHARS]
-    return value
+def _checked(result):
+    error = text(result.error)
+    if error is not None:
+        raise StorageError(error)  # no __init__ override: MicroPython's Exception has none
+    return result
 
 
 def read_memory():
-    return _read(window.sessionStorage, records.TAB_MEMORY_KEY)
+    return text(_checked(helpers.readItem("session", records.TAB_MEMORY_KEY, MAX_READ_CHARS)).value)
 
 
 def read_snapshot(live_ids):
-    local = window.localStorage
+    items = _checked(helpers.readPrefixed(records.PREFIX, MAX_READ_CHARS)).items
+    session_raw = activity_raw = None
     tab_raws = {}
-    count = local.length
-    for index in range(count):
-        key = text(local.key(index))
-        tab_id = records.tab_id_from_key(key)
-        if tab_id is not None:
-            tab_raws[tab_id] = _read(local, key)
-    return Snapshot(_read(local, records.SESSION_KEY), _read(local, records.ACTIVITY_KEY),
-                    tab_raws, live_ids)
+    for index in range(0, int(items.length) - 1, 2):
+        key = text(items[index])
+        value = text(items[index + 1])
+        if key == records.SESSION_KEY:
+            session_raw = value
+        elif key == records.ACTIVITY_KEY:
+            activity_raw = value
+        else:
+            tab_id = records.tab_id_from_key(key)
+            if tab_id is not None:
+                tab_raws[tab_id] = value
+    return Snapshot(session_raw, activity_raw, tab_raws, live_ids)
 
 
 def write(area, key, value):
