@@ -1,10 +1,11 @@
 """Wake-ups between tabs: BroadcastChannel when present, storage events always.
 
 Both only say "look again"; the driver re-reads storage and the core decides. Messages that
-are not text, or do not decode, are dropped and counted (``dropped``).
+are not text, or do not decode, are dropped and counted (``dropped``, also shown on
+``<html data-dropped-messages>`` so that tests and curious users can see forged traffic).
 """
 
-from tabsession.browser.interop import callback, helpers, is_none, listen, text
+from tabsession.browser.interop import callback, document, helpers, is_none, listen, text
 from tabsession.core import records, wire
 
 
@@ -26,13 +27,17 @@ class Channel:
             self._channel.post(message)
 
     def _on_junk(self):
-        self.dropped += 1
+        self._drop()
 
     def _on_message(self, message):
         if wire.decode(text(message)) is None:
-            self.dropped += 1
+            self._drop()
             return
         self.on_wake()
+
+    def _drop(self):
+        self.dropped += 1
+        document.documentElement.setAttribute("data-dropped-messages", str(self.dropped))
 
     def _on_storage(self, event):
         key = text(event.key)
