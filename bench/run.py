@@ -1,0 +1,1069 @@
+"""Benchmark: how fast a tab decides, how fast an action reaches other tabs, many tabs, memory.
+
+    .venv/bin/python bench/run.py [--quick] [--only PHASES] [--out DIR]
+
+One run serves the app with serve.py (several configurations, `--port 0`), drives Debian's
+Chromium with Playwright, and measures side by side, several repetitions each:
+
+1. decision: navigation start to the first time `<html data-tab-state>` leaves `booting`,
+   measured inside the page (an init script's MutationObserver, performance.now()), on a cold
+   cache (a new browser context) and a warm one (a second tab of the same context), for
+   - `js`: the seed's check in plain JavaScript (bench/pages/baseline.*),
+   - `bare-mpy`, `bare-pyodide`: a PyScript page whose Python only sets the attribute
+     (bench/pages/bare.html) with the app's own pyscript.toml and local interpreters,
+   - `app-mpy`, `app-pyodide`: the app's protected page `/`, signed in.
+   Every variant is served by serve.py itself: the bench pages through its `--root` option (a
+   temporary folder holding the bench page as index.html beside links to the app's vendor/
+   and app/ folders), so they get the same headers, caching and CSP as the app. Nothing is
+   routed through Playwright (routing would turn the HTTP cache off).
+2. reach: 11 tabs open; one acts, and the time until each of the 10 others shows the result,
+   from `performance.timeOrigin + performance.now()` at the click in the acting tab to the
+   mutation in each other tab (kept in sessionStorage, which survives navigations).
+   - sign-out (`--max-tabs 11`: all 11 active): #logout in one tab; each other tab's
+     data-tab-state leaves `active`.
+   - take-over (`--policy takeover --max-tabs 1`: one tab active, ten `moved`): #use-here in a
+     moved tab. It reaches the displaced tab (its data-tab-state becomes `moved`) and the nine
+     bystanders (their tab list `#tabs` shows the acting tab `active`).
+3. many: N tabs of one signed-in context navigated at the same moment (`--max-tabs 3`, block):
+   time from the command to the last tab's decision, and whether the decisions were right
+   (never more than 3 active at any instant; at the end exactly min(N, 3) active, the rest
+   blocked).
+4. memory: Pss from /proc/<pid>/smaps_rollup summed over this browser's renderer processes
+   (`--type=renderer`), before and after opening N tabs, divided by N.
+
+It prints the tables and writes docs/bench/results.{md,json} and docs/bench/chart.png
+(matplotlib: bench/requirements.txt, installed into the running venv when missing).
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+CHROMIUM = os.environ.get("TABSESSION_BROWSER", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Long enough that no session times out during a run (a stored session is reused for minutes).
+SERVER_DEFAULTS = ["--idle-timeout", "86400", "--warn-before", "60"]
+USERNAME = "bench"
+
+FULL = {
+    "decision_reps": 10,
+    "reach_reps": {"micropython": 10, "pyodide": 3},
+    "reach_tabs": 10,
+    "many": {"micropython": [10, 25, 50], "pyodide": [10]},
+    "many_reps": {"micropython": 5, "pyodide": 3},
+    "memory_tabs": 10,
+    "memory_reps": {"micropython": 3, "pyodide": 2, "js": 3},
+}
+QUICK = {
+    "decision_reps": 2,
+    "reach_reps": {"micropython": 1, "pyodide": 1},
+    "reach_tabs": 5,
+    "many": {"micropython": [5, 10], "pyodide": [3]},
+    "many_reps": {"micropython": 1, "pyodide": 1},
+    "memory_tabs": 3,
+    "memory_reps": {"micropython": 1, "pyodide": 1, "js": 1},
+}
+PHASES = ("decision", "reach", "many", "memory")
+# variant -> (runtime of its server, what it is)
+VARIANTS = {
+    "js": ("micropython", "plain JavaScript check (seed)"),
+    "bare-mpy": ("micropython", "bare PyScript + MicroPython"),
+    "app-mpy": ("micropython", "tabsession, MicroPython"),
+    "bare-pyodide": ("pyodide", "bare PyScript + Pyodide"),
+    "app-pyodide": ("pyodide", "tabsession, Pyodide"),
+}
+RUNTIME_SHORT = {"micropython": "mpy", "pyodide": "pyodide"}
+TIMEOUT_MS = {"micropython": 30_000, "pyodide": 90_000}
+
+# In every page, before its own scripts: a trace of <html data-tab-state> (and, with TABS, of
+# the #tabs list) and of clicks, appended to sessionStorage so it survives navigations.
+# Each entry: {kind, at: epoch ms (timeOrigin + now), t: ms since this document's navigation
+# start, path, state | list | id}.
+TRACE_JS = """
+(() => {
+  if (window.top !== window) return;
+  const KEY = "__bench.trace";
+  const WATCH_TABS = %(tabs)s;
+  const push = (entry) => {
+    entry.path = location.pathname + location.search;
+    try {
+      const list = JSON.parse(sessionStorage.getItem(KEY) || "[]");
+      list.push(entry);
+      sessionStorage.setItem(KEY, JSON.stringify(list));
+    } catch (error) { /* storage blocked: the entry is lost */ }
+  };
+  const stamp = (entry) => {
+    const now = performance.now();
+    entry.t = now;
+    entry.at = performance.timeOrigin + now;
+    return entry;
+  };
+  push({kind: "state", state: "booting", t: 0, at: performance.timeOrigin});
+  let lastState = "booting";
+  let lastList = "";
+  const check = () => {
+    const root = document.documentElement;
+    const state = root && root.getAttribute("data-tab-state");
+    if (state !== null && state !== lastState) {
+      lastState = state;
+      push(stamp({kind: "state", state, id: root.getAttribute("data-tab-id") || ""}));
+    }
+    if (WATCH_TABS) {
+      const list = Array.from(document.querySelectorAll("#tabs li[data-tab-id]"),
+                              (li) => li.dataset.tabId + "=" + li.dataset.state).join(",");
+      if (list !== lastList) {
+        lastList = list;
+        push(stamp({kind: "tabs", list}));
+      }
+    }
+  };
+  const options = WATCH_TABS
+    ? {subtree: true, childList: true, attributes: true,
+       attributeFilter: ["data-tab-state", "data-state"]}
+    : {subtree: true, attributes: true, attributeFilter: ["data-tab-state"]};
+  new MutationObserver(check).observe(document, options);
+  if (WATCH_TABS) {
+    // When the wake-ups arrive (BroadcastChannel message, storage event), to tell delivery from
+    // the work a tab does once woken. Registered before the page's own listeners.
+    addEventListener("storage", () => push(stamp({kind: "wake", via: "storage"})), true);
+    const Native = window.BroadcastChannel;
+    if (Native) {
+      window.BroadcastChannel = class extends Native {
+        constructor(name) {
+          super(name);
+          super.addEventListener("message", () => push(stamp({kind: "wake", via: "message"})));
+        }
+      };
+    }
+  }
+  addEventListener("click", (event) => {
+    const target = event.target && event.target.closest ? event.target.closest("[id]") : null;
+    push(stamp({kind: "click", id: target ? target.id : ""}));
+  }, true);
+})();
+"""
+READ_TRACE = "() => JSON.parse(sessionStorage.getItem('__bench.trace') || '[]')"
+READ_STATE = """() => ({state: document.documentElement.getAttribute('data-tab-state'),
+  id: document.documentElement.getAttribute('data-tab-id'), path: location.pathname + location.search})"""
+DECIDED = 'html[data-tab-state]:not([data-tab-state="booting"])'
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------------- set-up
+
+
+def ensure_dependencies():
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        sys.exit("bench: Playwright is missing: run ./dev setup, then .venv/bin/python bench/run.py")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        log("bench: installing bench/requirements.txt (matplotlib) into " + sys.prefix)
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                        "-r", str(BENCH / "requirements.txt")], check=True)
+    if not os.access(CHROMIUM, os.X_OK):
+        sys.exit(f"bench: no Chromium at {CHROMIUM} (apt-get install chromium, or set TABSESSION_BROWSER)")
+
+
+def pyscript_core_path():
+    """The PyScript module the app's own pages load (so the bare page loads the very same)."""
+    match = re.search(r'<script type="module" src="([^"]+core\.js)"', (ROOT / "index.html").read_text())
+    if not match:
+        sys.exit("bench: cannot find the PyScript core.js in index.html")
+    return match.group(1)
+
+
+def build_roots(folder):
+    """Folders for serve.py --root: the baseline page, and the bare PyScript page."""
+    roots = {}
+    js = folder / "root-js"
+    (js / "static").mkdir(parents=True)
+    shutil.copy(BENCH / "pages" / "baseline.html", js / "index.html")
+    shutil.copy(BENCH / "pages" / "baseline.js", js / "static" / "baseline.js")
+    shutil.copy(ROOT / "static" / "favicon.svg", js / "static" / "favicon.svg")  # as the app's pages
+    (js / "vendor").symlink_to(ROOT / "vendor")  # serve.py checks that the runtime is set up
+    roots["js"] = js
+    bare = folder / "root-bare"
+    bare.mkdir()
+    text = (BENCH / "pages" / "bare.html").read_text().replace("{PYSCRIPT_CORE}", pyscript_core_path())
+    (bare / "index.html").write_text(text)
+    shutil.copy(ROOT / "pyscript.toml", bare / "pyscript.toml")  # the same config as the app
+    (bare / "vendor").symlink_to(ROOT / "vendor")
+    (bare / "app").symlink_to(ROOT / "app")  # the config's [files] are fetched, as in the app
+    (bare / "static").symlink_to(ROOT / "static")  # the favicon
+    roots["bare"] = bare
+    return roots
+
+
+class Server:
+    """serve.py as a subprocess on a free port; `url` is the origin."""
+
+    def __init__(self, name, args, logs):
+        self.name = name
+        self.args = [*SERVER_DEFAULTS, *args]
+        self.logs = logs
+        self.process = None
+        self.url = None
+
+    def start(self):
+        stderr = open(self.logs / f"serve-{self.name}.log", "w")
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "serve.py"), "--port", "0", *self.args],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True, stdin=subprocess.DEVNULL)
+        first = self.process.stdout.readline()
+        match = re.search(r"https?://[^\s/]+", first)
+        if not match:
+            self.stop()
+            sys.exit(f"bench: serve.py {' '.join(self.args)} printed no URL: {first!r}"
+                     f" (see {self.logs / f'serve-{self.name}.log'})")
+        self.url = match.group(0)
+        return self
+
+    def __call__(self, path="/"):
+        return self.url + path
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+class Servers:
+    """Each configuration starts once, on first use, and all stop at the end."""
+
+    def __init__(self, roots, logs):
+        self.roots = roots
+        self.logs = logs
+        self.running = {}
+
+    def get(self, key):
+        if key not in self.running:
+            self.running[key] = Server(key, self.arguments(key), self.logs).start()
+        return self.running[key]
+
+    def arguments(self, key):
+        kind, runtime = key.rsplit(":", 1)
+        args = ["--runtime", runtime]
+        if kind == "js":
+            return args + ["--root", str(self.roots["js"])]
+        if kind == "bare":
+            return args + ["--root", str(self.roots["bare"])]
+        return args + {
+            "app": [],  # the defaults: block, --max-tabs 1
+            "signout": ["--max-tabs", "11"],
+            "takeover": ["--policy", "takeover", "--max-tabs", "1"],
+            "many": ["--max-tabs", "3"],
+            "open": ["--max-tabs", "0"],
+        }[kind]
+
+    def for_variant(self, variant):
+        runtime = VARIANTS[variant][0]
+        kind = variant.split("-")[0]
+        return self.get(f"{kind}:{runtime}")
+
+    def stop_all(self):
+        for server in self.running.values():
+            server.stop()
+
+
+# --------------------------------------------------------------------------------- statistics
+
+
+def percentile(values, fraction):
+    """Linear interpolation between closest ranks (numpy's default)."""
+    data = sorted(values)
+    if not data:
+        return None
+    position = (len(data) - 1) * fraction
+    low = int(position)
+    high = min(low + 1, len(data) - 1)
+    return data[low] + (data[high] - data[low]) * (position - low)
+
+
+def summarize(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return {"n": 0}
+    return {
+        "n": len(values),
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "p5": percentile(values, 0.05),
+        "p95": percentile(values, 0.95),
+    }
+
+
+# ----------------------------------------------------------------------------------- browsing
+
+
+class Bench:
+    def __init__(self, browser, servers, counts):
+        self.browser = browser
+        self.servers = servers
+        self.counts = counts
+        self.signed_in = {}  # server url -> storage state with a signed-in session
+        self.errors = []  # page errors and console errors seen anywhere
+
+    async def context(self, storage_state=None, watch_tabs=False):
+        context = await self.browser.new_context(storage_state=storage_state)
+        await context.add_init_script(script=TRACE_JS % {"tabs": "true" if watch_tabs else "false"})
+        context.on("page", self._watch)
+        return context
+
+    def _watch(self, page):
+        page.on("pageerror", lambda error: self.errors.append(f"{page.url}: pageerror {error}"))
+        page.on("console", lambda message: message.type == "error" and self.errors.append(
+            f"{page.url}: console {message.text[:300]}"))
+        page.on("response", lambda response: response.status >= 400 and self.errors.append(
+            f"{page.url}: HTTP {response.status} for {response.url}"))
+
+    async def sign_in(self, context, server, runtime):
+        """A tab of `context` signs in through /login and ends `active` on `/`; returns it."""
+        page = await context.new_page()
+        await page.goto(server("/login"))
+        await page.locator('html[data-tab-state="signed-out"]').wait_for(
+            state="attached", timeout=TIMEOUT_MS[runtime])
+        await page.locator("#username").fill(USERNAME)
+        await page.locator("#login-form button[type=submit]").click()
+        await page.locator('html[data-tab-state="active"]').wait_for(
+            state="attached", timeout=TIMEOUT_MS[runtime])
+        return page
+
+    async def signed_in_state(self, server, runtime):
+        """Storage (localStorage) of a context that has signed in on `server`."""
+        if server.url not in self.signed_in:
+            context = await self.context()
+            await self.sign_in(context, server, runtime)
+            self.signed_in[server.url] = await context.storage_state()
+            await context.close()
+        return self.signed_in[server.url]
+
+    async def load(self, context, url, runtime):
+        """Open `url` in a new tab of `context`; the page and its trace once it has decided."""
+        page = await context.new_page()
+        await page.goto(url, wait_until="commit")
+        await page.locator(DECIDED).wait_for(state="attached", timeout=TIMEOUT_MS[runtime])
+        return page, await read_trace(page)
+
+    # ------------------------------------------------------------------------- 1. decision
+    async def decision(self):
+        reps = self.counts["decision_reps"]
+        results = {variant: {"cold": [], "warm": [], "states": []} for variant in VARIANTS}
+        for rep in range(reps):
+            for variant, (runtime, _) in VARIANTS.items():  # interleaved: load drifts hit all alike
+                server = self.servers.for_variant(variant)
+                state = await self.signed_in_state(server, runtime) if variant.startswith("app") else None
+                context = await self.context(storage_state=state)
+                for label in ("cold", "warm"):
+                    page, trace = await self.load(context, server("/"), runtime)
+                    decision = first_decision(trace)
+                    results[variant][label].append(decision["t"] if decision else None)
+                    results[variant]["states"].append(decision["state"] if decision else None)
+                    await page.close()
+                await context.close()
+            log(f"  decision rep {rep + 1}/{reps}: " + ", ".join(
+                f"{v} {fmt_ms(r['cold'][-1])}/{fmt_ms(r['warm'][-1])}" for v, r in results.items()))
+        return {variant: {"cold": summarize(r["cold"]), "warm": summarize(r["warm"]),
+                          "samples": r, "what": VARIANTS[variant][1]}
+                for variant, r in results.items()}
+
+    # ---------------------------------------------------------------------------- 2. reach
+    async def open_tabs(self, context, server, count, runtime, settled):
+        """Open `count` tabs at `/` at once; wait until `settled(states)` holds for all of them."""
+        pages = [await context.new_page() for _ in range(count)]
+        await asyncio.gather(*(page.goto(server("/"), wait_until="commit") for page in pages))
+        return pages, await wait_until(pages, settled, TIMEOUT_MS[runtime])
+
+    async def reach_signout(self, runtime):
+        server = self.servers.get(f"signout:{runtime}")
+        others = self.counts["reach_tabs"]
+        context = await self.context(watch_tabs=True)
+        per_tab, all_tabs, wake_ms, actor_ms = [], [], [], []
+        for rep in range(self.counts["reach_reps"][runtime]):
+            actor = await self.sign_in(context, server, runtime)
+            pages, _ = await self.open_tabs(context, server, others, runtime,
+                                            lambda states: all(s["state"] == "active" for s in states))
+            await asyncio.sleep(0.5)
+            await actor.locator("#logout").click()
+            await wait_until(pages, lambda states: all(s["state"] == "signed-out" for s in states),
+                             TIMEOUT_MS[runtime])
+            actor_trace = await read_trace(actor)
+            click = last_click(actor_trace, "logout")
+            done = first_after(actor_trace, click, lambda e: e["kind"] == "state" and e["state"] != "active")
+            actor_ms.append(done["at"] - click if done else None)
+            latencies = []
+            for page in pages:
+                trace = await read_trace(page)
+                left = first_after(trace, click, lambda e: e["kind"] == "state" and e["state"] != "active")
+                latencies.append(left["at"] - click if left else None)
+                woke = first_after(trace, click, lambda e: e["kind"] == "wake")
+                wake_ms.append(woke["at"] - click if woke else None)
+            per_tab += latencies
+            all_tabs.append(max_or_none(latencies))
+            log(f"  sign-out {runtime} rep {rep + 1}: all {others} tabs in {fmt_ms(all_tabs[-1])}"
+                f" (each: {', '.join(fmt_ms(v) for v in latencies)}); acting tab left active in"
+                f" {fmt_ms(actor_ms[-1])}, first wake-up per tab: {', '.join(fmt_ms(v) for v in wake_ms[-others:])}")
+            for page in context.pages:
+                await page.close()
+        await context.close()
+        return {"per_tab": summarize(per_tab), "all_tabs": summarize(all_tabs),
+                "wake": summarize(wake_ms), "actor_done": summarize(actor_ms),
+                "samples": {"per_tab": per_tab, "all_tabs": all_tabs, "wake": wake_ms,
+                            "actor_done": actor_ms}, "tabs": others}
+
+    async def reach_takeover(self, runtime):
+        server = self.servers.get(f"takeover:{runtime}")
+        others = self.counts["reach_tabs"]
+        context = await self.context(watch_tabs=True)
+        per_tab, all_tabs, displaced_ms, actor_ms, wake_ms = [], [], [], [], []
+        one_active = lambda states: (sum(s["state"] == "active" for s in states) == 1
+                                     and all(s["state"] in ("active", "moved") for s in states))
+        for rep in range(self.counts["reach_reps"][runtime]):
+            first = await self.sign_in(context, server, runtime)
+            pages, _ = await self.open_tabs(context, server, others, runtime, lambda states: True)
+            pages.append(first)
+            states = await wait_until(pages, one_active, TIMEOUT_MS[runtime])
+            await asyncio.sleep(0.5)
+            displaced = pages[[s["state"] for s in states].index("active")]
+            actor = pages[[s["state"] for s in states].index("moved")]
+            actor_id = states[pages.index(actor)]["id"]
+            await actor.locator("#use-here").click()
+            reached = [page for page in pages if page is not actor]
+            await wait_until([actor], lambda s: s[0]["state"] == "active", TIMEOUT_MS[runtime])
+            await wait_until([displaced], lambda s: s[0]["state"] == "moved", TIMEOUT_MS[runtime])
+            click = last_click(await read_trace(actor), "use-here")
+            became = first_after(await read_trace(actor), click,
+                                 lambda e: e["kind"] == "state" and e["state"] == "active")
+            actor_ms.append(became["at"] - click if became else None)
+            shows_actor = f"{actor_id}=active"
+            latencies = []
+            deadline = time.monotonic() + 5
+            for page in reached:
+                while True:
+                    trace = await read_trace(page)
+                    if page is displaced:
+                        hit = first_after(trace, click, lambda e: e["kind"] == "state" and e["state"] == "moved")
+                    else:
+                        hit = first_after(trace, click, lambda e: e["kind"] == "tabs"
+                                          and shows_actor in e["list"].split(","))
+                    if hit or time.monotonic() > deadline:
+                        break
+                    await asyncio.sleep(0.1)
+                latencies.append(hit["at"] - click if hit else None)
+                woke = first_after(trace, click, lambda e: e["kind"] == "wake")
+                wake_ms.append(woke["at"] - click if woke else None)
+                if page is displaced:
+                    displaced_ms.append(latencies[-1])
+            per_tab += latencies
+            all_tabs.append(max_or_none(latencies))
+            log(f"  take-over {runtime} rep {rep + 1}: all {others} tabs in {fmt_ms(all_tabs[-1])},"
+                f" displaced {fmt_ms(displaced_ms[-1])}, actor active {fmt_ms(actor_ms[-1])}")
+            for page in context.pages:
+                await page.close()
+            await clear_session(context, server)
+        await context.close()
+        return {"per_tab": summarize(per_tab), "all_tabs": summarize(all_tabs),
+                "displaced": summarize(displaced_ms), "actor_done": summarize(actor_ms),
+                "wake": summarize(wake_ms),
+                "samples": {"per_tab": per_tab, "all_tabs": all_tabs, "displaced": displaced_ms,
+                            "actor_done": actor_ms, "wake": wake_ms}, "tabs": others}
+
+    async def reach(self):
+        out = {}
+        for runtime in ("micropython", "pyodide"):
+            out[f"signout-{RUNTIME_SHORT[runtime]}"] = await self.reach_signout(runtime)
+            out[f"takeover-{RUNTIME_SHORT[runtime]}"] = await self.reach_takeover(runtime)
+        return out
+
+    # ----------------------------------------------------------------------------- 3. many
+    async def many_once(self, runtime, count):
+        server = self.servers.get(f"many:{runtime}")
+        state = await self.signed_in_state(server, runtime)
+        context = await self.context(storage_state=state)
+        page, _ = await self.load(context, server("/"), runtime)  # warm the cache
+        await page.close()
+        pages = [await context.new_page() for _ in range(count)]
+        started = time.time() * 1000
+        await asyncio.gather(*(page.goto(server("/"), wait_until="commit") for page in pages))
+        limit = 3
+        settled = lambda states: all(
+            (s["state"] == "active" and s["path"] == "/")
+            or (s["state"] == "blocked" and s["path"].startswith("/login")) for s in states)
+        try:
+            await wait_until(pages, settled, TIMEOUT_MS[runtime] * max(1, count // 10))
+            timed_out = False
+        except TimeoutError:
+            timed_out = True
+        await asyncio.sleep(1.0)  # anything that changes late shows in the traces
+        traces = [await read_trace(page) for page in pages]
+        final = [await read_state(page) for page in pages]
+        await context.close()
+        decided = [first_decision(trace) for trace in traces]
+        decided_at = [d["at"] for d in decided if d]
+        active = sum(s["state"] == "active" for s in final)
+        blocked = sum(s["state"] == "blocked" for s in final)
+        peak = peak_active(traces)
+        correct = (not timed_out and len(decided_at) == count and active == min(count, limit)
+                   and blocked == count - active and peak <= limit)
+        return {
+            "all_decided_ms": (max(decided_at) - started) if len(decided_at) == count else None,
+            "median_decided_ms": statistics.median([at - started for at in decided_at]) if decided_at else None,
+            "active": active, "blocked": blocked, "peak_active": peak, "correct": correct,
+            "timed_out": timed_out,
+        }
+
+    async def many(self):
+        out = {}
+        for runtime in ("micropython", "pyodide"):
+            for count in self.counts["many"][runtime]:
+                runs = []
+                for rep in range(self.counts["many_reps"][runtime]):
+                    runs.append(await self.many_once(runtime, count))
+                    r = runs[-1]
+                    log(f"  many {runtime} {count} tabs rep {rep + 1}: all decided in"
+                        f" {fmt_ms(r['all_decided_ms'])}, active {r['active']}, blocked {r['blocked']},"
+                        f" peak active {r['peak_active']}, correct {r['correct']}")
+                out[f"{RUNTIME_SHORT[runtime]}-{count}"] = {
+                    "runtime": runtime, "tabs": count,
+                    "all_decided": summarize([r["all_decided_ms"] for r in runs]),
+                    "median_decided": summarize([r["median_decided_ms"] for r in runs]),
+                    "correct": sum(r["correct"] for r in runs), "reps": len(runs),
+                    "peak_active": max(r["peak_active"] for r in runs), "runs": runs,
+                }
+        return out
+
+    # --------------------------------------------------------------------------- 4. memory
+    async def memory_once(self, variant, server, runtime, state, shared):
+        """Renderer Pss added per tab by opening N tabs of `variant` (MB), and new processes.
+
+        shared=False: each tab a new page of the context (Playwright gives each its own
+        renderer process, as tabs opened from the address bar get). shared=True: the N tabs are
+        opened by one tab with window.open, so they stay in its renderer process: what the page
+        itself costs, without a process's own overhead.
+        """
+        count = self.counts["memory_tabs"]
+        timeout = TIMEOUT_MS[runtime] * max(1, count // 5)
+        context = await self.context(storage_state=state)
+        first, _ = await self.load(context, server("/"), runtime)  # warms the cache
+        if not shared:
+            await first.close()
+        await asyncio.sleep(1.0)
+        await collect_garbage(context)
+        before = renderer_memory_kb()
+        if shared:
+            opened = []
+            context.on("page", lambda page: opened.append(page))
+            await first.evaluate("([url, count]) => { for (let i = 0; i < count; i++) window.open(url); }",
+                                 [server("/"), count])
+            deadline = time.monotonic() + 10
+            while len(opened) < count and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            pages = opened
+        else:
+            pages = [await context.new_page() for _ in range(count)]
+            await asyncio.gather(*(page.goto(server("/"), wait_until="commit") for page in pages))
+        await wait_until(pages, lambda states: all(s["state"] == "active" for s in states), timeout)
+        await asyncio.sleep(2.0)
+        await collect_garbage(context)
+        after = renderer_memory_kb()
+        await context.close()
+        pss, private, processes = ((a - b) for a, b in zip(after, before))
+        return pss / count / 1024, private / count / 1024, processes
+
+    async def memory(self):
+        out = {}
+        count = self.counts["memory_tabs"]
+        for variant, (runtime, what) in VARIANTS.items():
+            kind = variant.split("-")[0]
+            server = self.servers.get(f"open:{runtime}") if kind == "app" else self.servers.for_variant(variant)
+            state = await self.signed_in_state(server, runtime) if kind == "app" else None
+            reps = self.counts["memory_reps"]["js" if kind == "js" else runtime]
+            out[variant] = {"what": what, "tabs": count}
+            for mode, shared in (("own_process", False), ("shared_process", True)):
+                per_tab, private, processes = [], [], []
+                for rep in range(reps):
+                    mb, private_mb, new_processes = await self.memory_once(variant, server, runtime, state, shared)
+                    per_tab.append(mb)
+                    private.append(private_mb)
+                    processes.append(new_processes)
+                    log(f"  memory {variant} {mode} rep {rep + 1}: {mb:.1f} MB Pss per tab"
+                        f" ({private_mb:.1f} MB private; {new_processes} more renderer processes"
+                        f" for {count} tabs)")
+                out[variant][mode] = {"per_tab_mb": summarize(per_tab), "samples": per_tab,
+                                      "private_per_tab_mb": summarize(private), "private_samples": private,
+                                      "new_renderers": processes}
+        return out
+
+
+async def collect_garbage(context):
+    """A full garbage collection in every page of `context`, so memory is what is live."""
+    for page in context.pages:
+        try:
+            session = await context.new_cdp_session(page)
+            await session.send("HeapProfiler.collectGarbage")
+            await session.detach()
+        except Exception:  # noqa: BLE001 - a page that closed meanwhile
+            pass
+
+
+async def read_trace(page):
+    for _ in range(50):  # a page in mid-navigation has no document for a moment
+        try:
+            return await page.evaluate(READ_TRACE)
+        except Exception:  # noqa: BLE001 - Playwright's "execution context was destroyed"
+            await asyncio.sleep(0.05)
+    return []
+
+
+async def read_state(page):
+    for _ in range(50):
+        try:
+            return await page.evaluate(READ_STATE)
+        except Exception:  # noqa: BLE001
+            await asyncio.sleep(0.05)
+    return {"state": None, "id": None, "path": ""}
+
+
+async def wait_until(pages, settled, timeout_ms):
+    """Poll every tab's state until `settled(states)`; the states, or TimeoutError."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        states = list(await asyncio.gather(*(read_state(page) for page in pages)))
+        if settled(states):
+            return states
+        if time.monotonic() > deadline:
+            raise TimeoutError("tabs did not settle: " + ", ".join(
+                f"{s['state']}@{s['path']}" for s in states))
+        await asyncio.sleep(0.05)
+
+
+async def clear_session(context, server):
+    """Sign out through a fresh tab so the next repetition starts from a signed-out profile."""
+    page = await context.new_page()
+    await page.goto(server("/login"), wait_until="commit")
+    await page.evaluate("() => localStorage.clear()")
+    await page.close()
+
+
+def first_decision(trace):
+    """The first entry of the first document whose data-tab-state is not `booting`."""
+    for entry in trace[1:]:
+        if entry["kind"] != "state":
+            continue
+        if entry["state"] == "booting":
+            return None  # a second document began before the first decided
+        return entry
+    return None
+
+
+def last_click(trace, element_id):
+    clicks = [e for e in trace if e["kind"] == "click" and e["id"] == element_id]
+    if not clicks:
+        raise RuntimeError(f"no click on #{element_id} was recorded")
+    return clicks[-1]["at"]
+
+
+def first_after(trace, when, matches):
+    for entry in trace:
+        if entry["at"] >= when and matches(entry):
+            return entry
+    return None
+
+
+def peak_active(traces):
+    """The most tabs `active` at one instant, from every tab's state history."""
+    changes = []
+    for trace in traces:
+        active_since = None
+        for entry in trace:
+            if entry["kind"] != "state":
+                continue
+            if entry["state"] == "active" and active_since is None:
+                active_since = entry["at"]
+                changes.append((entry["at"], 1))
+            elif entry["state"] != "active" and active_since is not None:
+                active_since = None
+                changes.append((entry["at"], -1))
+    peak = level = 0
+    for _, step in sorted(changes, key=lambda c: (c[0], c[1])):  # a drop before a rise at a tie
+        level += step
+        peak = max(peak, level)
+    return peak
+
+
+def max_or_none(values):
+    return None if any(v is None for v in values) or not values else max(values)
+
+
+def fmt_ms(value):
+    return "-" if value is None else f"{value:.0f} ms"
+
+
+# ------------------------------------------------------------------------------------ memory
+
+
+def descendants(pid):
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as file:
+                stat = file.read()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def renderer_memory_kb():
+    """(Pss, private, processes) summed over the renderer processes of the browser we started.
+
+    Pss (proportional set size) is what issue 8 asks for; it shares pages mapped by several
+    processes among them, so it moves a little when any other Chromium on the machine starts or
+    stops. Private (Private_Clean + Private_Dirty) counts pages of one process only.
+    """
+    pss = private = count = 0
+    for pid in descendants(os.getpid()):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as file:
+                if b"--type=renderer" not in file.read():
+                    continue
+            with open(f"/proc/{pid}/smaps_rollup") as file:
+                fields = dict(line.split(":", 1) for line in file if ":" in line and not line[0].isdigit())
+        except OSError:
+            continue  # the process ended meanwhile
+        pss += int(fields["Pss"].split()[0])
+        private += int(fields["Private_Clean"].split()[0]) + int(fields["Private_Dirty"].split()[0])
+        count += 1
+    return pss, private, count
+
+
+# ----------------------------------------------------------------------------------- machine
+
+
+def load_average():
+    return list(os.getloadavg())
+
+
+def machine(browser_version):
+    with open("/proc/meminfo") as file:
+        total_kb = int(next(line for line in file if line.startswith("MemTotal:")).split()[1])
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as file:
+            cpu = next((line.split(":", 1)[1].strip() for line in file if line.startswith("model name")), "")
+    except OSError:
+        pass
+    import playwright
+    from importlib.metadata import version
+    return {
+        "nproc": os.cpu_count(), "cpu": cpu, "memory_gib": round(total_kb / 1024 / 1024, 1),
+        "chromium": browser_version, "os": platform.platform(), "python": platform.python_version(),
+        "playwright": version("playwright"),
+    }
+
+
+# ----------------------------------------------------------------------------------- reporting
+
+
+def span(summary, unit="ms", scale=1.0, digits=0):
+    if not summary or summary.get("n", 0) == 0:
+        return "-"
+    f = lambda v: f"{v * scale:.{digits}f}"
+    return f"{f(summary['median'])} {unit} ({f(summary['min'])}–{f(summary['max'])})"
+
+
+def targets(results):
+    """[(target, measured, verdict)] for the targets of issue 8, from ratios within this run."""
+    rows = []
+    decision = results.get("decision")
+    if decision:
+        for label, limit in (("warm", 3), ("cold", 7)):
+            app, js = decision["app-mpy"][label], decision["js"][label]
+            if app.get("n") and js.get("n"):
+                ratio = app["median"] / js["median"]
+                rows.append((f"MicroPython decision, {label}: at most {limit}x the plain-JS check",
+                             f"{ratio:.1f}x ({app['median']:.0f} / {js['median']:.0f} ms)", ratio <= limit))
+        for label in ("cold", "warm"):
+            app, bare = decision["app-pyodide"][label], decision["bare-pyodide"][label]
+            if app.get("n") and bare.get("n"):
+                extra = app["median"] / bare["median"] - 1
+                rows.append((f"Pyodide decision, {label}: at most +15% over bare PyScript + Pyodide",
+                             f"{extra * 100:+.0f}% ({app['median']:.0f} / {bare['median']:.0f} ms)",
+                             extra <= 0.15))
+    reach = results.get("reach")
+    if reach:
+        for key, result in reach.items():
+            action, runtime = key.split("-")
+            p95 = result["all_tabs"].get("p95")
+            n = result["all_tabs"].get("n", 0)
+            rows.append((f"{'Sign-out' if action == 'signout' else 'Take-over'} ({runtime}) reaches all"
+                         f" {result['tabs']} tabs: p95 under 50 ms",
+                         "-" if p95 is None else f"p95 {p95:.0f} ms, median {result['all_tabs']['median']:.0f} ms"
+                         f" (n={n}; per tab p95 {result['per_tab']['p95']:.0f} ms)",
+                         p95 is not None and p95 < 50))
+    many = results.get("many")
+    if many:
+        for key, result in many.items():
+            if result["runtime"] == "micropython" and result["tabs"] == max(
+                    r["tabs"] for r in many.values() if r["runtime"] == "micropython"):
+                rows.append((f"{result['tabs']} MicroPython tabs at once all decide correctly",
+                             f"{result['correct']}/{result['reps']} runs correct, peak active"
+                             f" {result['peak_active']} (limit 3)",
+                             result["correct"] == result["reps"]))
+    memory = results.get("memory")
+    if memory and "app-mpy" in memory:
+        app = memory["app-mpy"]
+        shared = app["shared_process"]["per_tab_mb"]
+        if shared.get("n"):
+            rows.append(("MicroPython memory per tab under 15 MB PSS: tabs sharing one renderer",
+                         f"{shared['median']:.1f} MB", shared["median"] < 15))
+        own = app["own_process"]["per_tab_mb"]
+        js = memory.get("js", {}).get("own_process", {}).get("per_tab_mb", {})
+        if own.get("n") and js.get("n"):
+            net = own["median"] - js["median"]
+            rows.append(("MicroPython memory per tab under 15 MB PSS: each tab in its own renderer,"
+                         " net of a plain-JS tab", f"{net:.1f} MB ({own['median']:.1f} MB in all,"
+                         f" {js['median']:.1f} MB for a plain-JS tab)", net < 15))
+    return rows
+
+
+def markdown(results):
+    lines = []
+    decision = results.get("decision")
+    if decision:
+        lines += ["### Time to a decision (navigation start to `data-tab-state` leaving `booting`)", "",
+                  "median (min–max) over " f"{results['counts']['decision_reps']} repetitions", "",
+                  "| page | cold cache | warm cache |", "|---|---|---|"]
+        for variant, r in decision.items():
+            lines.append(f"| {r['what']} (`{variant}`) | {span(r['cold'])} | {span(r['warm'])} |")
+        lines.append("")
+    reach = results.get("reach")
+    if reach:
+        tabs = next(iter(reach.values()))["tabs"]
+        lines += [f"### One action reaching {tabs} other tabs (click in the acting tab to the change in each)", "",
+                  "| action | runtime | last of the tabs, median (min–max) | last, p95 | each tab, median | each tab, p95 |"
+                  " acting tab done, median | first wake-up per tab, median | repetitions |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for key, r in reach.items():
+            action, runtime = key.split("-")
+            name = "sign-out" if action == "signout" else "take-over"
+            p = r["per_tab"]
+            lines.append(f"| {name} | {runtime} | {span(r['all_tabs'])} | "
+                         f"{fmt_ms(r['all_tabs'].get('p95'))} | {fmt_ms(p.get('median'))} | "
+                         f"{fmt_ms(p.get('p95'))} | {fmt_ms(r['actor_done'].get('median'))} | "
+                         f"{fmt_ms(r['wake'].get('median'))} | {r['all_tabs'].get('n', 0)} |")
+        lines.append("")
+    many = results.get("many")
+    if many:
+        lines += ["### Tabs opened at the same moment (`--max-tabs 3`, warm cache)", "",
+                  "| runtime | tabs | all decided, median (min–max) | each tab, median | correct runs | peak active |",
+                  "|---|---|---|---|---|---|"]
+        for r in many.values():
+            lines.append(f"| {r['runtime']} | {r['tabs']} | {span(r['all_decided'], 's', 0.001, 2)} | "
+                         f"{span(r['median_decided'], 's', 0.001, 2).split(' (')[0]} | "
+                         f"{r['correct']}/{r['reps']} | {r['peak_active']} |")
+        lines.append("")
+    memory = results.get("memory")
+    if memory:
+        js = memory.get("js", {}).get("own_process", {}).get("per_tab_mb", {})
+        lines += ["### Memory per tab (renderer PSS before and after opening "
+                  f"{results['counts']['memory_tabs']} tabs, divided by their number)", "",
+                  "Own renderer: each tab a new page (a renderer process each). Shared renderer: the tabs"
+                  " opened by one tab with `window.open`, so they live in its renderer process.", "",
+                  "| page | own renderer, median (min–max) | own, net of a plain-JS tab |"
+                  " shared renderer, median (min–max) | shared, private only | repetitions |",
+                  "|---|---|---|---|---|---|"]
+        for variant, r in memory.items():
+            own = r["own_process"]["per_tab_mb"]
+            net = f"{own['median'] - js['median']:.1f} MB" if own.get("n") and js.get("n") else "-"
+            lines.append(f"| {r['what']} (`{variant}`) | {span(own, 'MB', 1, 1)} | {net} | "
+                         f"{span(r['shared_process']['per_tab_mb'], 'MB', 1, 1)} | "
+                         f"{span(r['shared_process']['private_per_tab_mb'], 'MB', 1, 1).split(' (')[0]} | "
+                         f"{own.get('n', 0)} |")
+        lines.append("")
+    rows = targets(results)
+    if rows:
+        lines += ["### Targets (issue 8)", "", "| target | measured | met |", "|---|---|---|"]
+        lines += [f"| {t} | {m} | {'yes' if ok else '**no**'} |" for t, m, ok in rows]
+        lines.append("")
+    m = results["machine"]
+    loads = results["load"]
+    lines += [f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['memory_gib']} GiB memory, Chromium "
+              f"{m['chromium']}, Playwright {m['playwright']}, Python {m['python']}, {m['os']}. "
+              f"1-minute load average {loads['start'][0]:.2f} at the start, {loads['end'][0]:.2f} at the end"
+              f" (the machine is shared). Run took {results['seconds']:.0f} s"
+              f"{' (--quick)' if results['quick'] else ''}."]
+    return "\n".join(lines) + "\n"
+
+
+def chart(results, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [k for k in ("decision", "reach", "many", "memory") if results.get(k)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
+    axes = axes[0]
+    for ax, panel in zip(axes, panels):
+        data = results[panel]
+        if panel == "decision":
+            names = list(data)
+            for offset, label, color in ((-0.2, "cold", "#4c72b0"), (0.2, "warm", "#dd8452")):
+                med = [data[n][label].get("median", 0) for n in names]
+                low = [m - data[n][label].get("min", m) for n, m in zip(names, med)]
+                high = [data[n][label].get("max", m) - m for n, m in zip(names, med)]
+                ax.bar([i + offset for i in range(len(names))], med, 0.4, yerr=[low, high],
+                       capsize=3, label=label, color=color)
+            ax.set_yscale("log")
+            ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+            ax.set_ylabel("ms (log scale)")
+            ax.set_title("Time to a decision\nmedian, min–max")
+            ax.legend()
+        elif panel == "reach":
+            names = list(data)
+            med = [data[n]["all_tabs"].get("median") or 0 for n in names]
+            p95 = [data[n]["all_tabs"].get("p95") or 0 for n in names]
+            ax.bar([i - 0.2 for i in range(len(names))], med, 0.4, label="median", color="#55a868")
+            ax.bar([i + 0.2 for i in range(len(names))], p95, 0.4, label="p95", color="#c44e52")
+            ax.axhline(50, color="gray", linestyle="--", linewidth=1, label="target 50 ms")
+            ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+            ax.set_ylabel("ms")
+            ax.set_title(f"Action reaching all {next(iter(data.values()))['tabs']} other tabs")
+            ax.legend()
+        elif panel == "many":
+            for runtime, color in (("micropython", "#4c72b0"), ("pyodide", "#dd8452")):
+                rows = [r for r in data.values() if r["runtime"] == runtime and r["all_decided"].get("n")]
+                if not rows:
+                    continue
+                xs = [r["tabs"] for r in rows]
+                med = [r["all_decided"]["median"] / 1000 for r in rows]
+                low = [m - r["all_decided"]["min"] / 1000 for r, m in zip(rows, med)]
+                high = [r["all_decided"]["max"] / 1000 - m for r, m in zip(rows, med)]
+                ax.errorbar(xs, med, yerr=[low, high], marker="o", capsize=3, label=runtime, color=color)
+            ax.set_xlabel("tabs opened at once")
+            ax.set_ylabel("s until every tab decided")
+            ax.set_title("Many tabs at once (--max-tabs 3)")
+            ax.legend()
+        elif panel == "memory":
+            names = list(data)
+            for offset, mode, label, color in ((-0.2, "own_process", "own renderer", "#8172b3"),
+                                               (0.2, "shared_process", "shared renderer", "#937860")):
+                stats = [data[n][mode]["per_tab_mb"] for n in names]
+                med = [st.get("median", 0) for st in stats]
+                low = [m - st.get("min", m) for st, m in zip(stats, med)]
+                high = [st.get("max", m) - m for st, m in zip(stats, med)]
+                ax.bar([i + offset for i in range(len(names))], med, 0.4, yerr=[low, high], capsize=3,
+                       label=label, color=color)
+            ax.axhline(15, color="gray", linestyle="--", linewidth=1, label="target 15 MB (MicroPython)")
+            ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+            ax.set_ylabel("MB PSS per tab")
+            ax.set_title("Memory per tab")
+            ax.legend(fontsize=8)
+    m = results["machine"]
+    fig.suptitle(f"tabsession benchmark: {m['nproc']} CPUs, {m['memory_gib']} GiB, Chromium {m['chromium']}"
+                 f"{' (quick run)' if results['quick'] else ''}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------- main
+
+
+async def run(options, counts):
+    from playwright.async_api import async_playwright
+
+    started = time.monotonic()
+    results = {"quick": options.quick, "counts": counts, "load": {"start": load_average()},
+               "phases": {}}
+    with tempfile.TemporaryDirectory(prefix="tabsession-bench-") as scratch:
+        scratch = Path(scratch)
+        servers = Servers(build_roots(scratch), scratch)
+        try:
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                results["machine"] = machine(browser.version)
+                bench = Bench(browser, servers, counts)
+                for phase in options.only:
+                    log(f"bench: {phase} (load average {os.getloadavg()[0]:.2f})")
+                    phase_started = time.monotonic()
+                    results[phase] = await getattr(bench, phase)()
+                    results["phases"][phase] = {"seconds": round(time.monotonic() - phase_started, 1),
+                                                "load_after": load_average()}
+                results["errors"] = bench.errors
+                await browser.close()
+        finally:
+            servers.stop_all()
+    results["load"]["end"] = load_average()
+    results["seconds"] = time.monotonic() - started
+    return results
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke run of every phase")
+    parser.add_argument("--only", default=",".join(PHASES),
+                        help=f"comma-separated phases to run (default: all of {','.join(PHASES)})")
+    parser.add_argument("--out", help="folder for results.md, results.json and chart.png "
+                                      "(default: docs/bench, or a temporary folder with --quick)")
+    options = parser.parse_args(argv)
+    options.only = [p.strip() for p in options.only.split(",") if p.strip()]
+    unknown = set(options.only) - set(PHASES)
+    if unknown:
+        parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
+    ensure_dependencies()
+    out = Path(options.out) if options.out else (
+        Path(tempfile.gettempdir()) / "tabsession-bench-quick" if options.quick else ROOT / "docs" / "bench")
+    counts = QUICK if options.quick else FULL
+    results = asyncio.run(run(options, counts))
+    out.mkdir(parents=True, exist_ok=True)
+    text = markdown(results)
+    (out / "results.md").write_text(text)
+    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    chart(results, out / "chart.png")
+    print(text)
+    if results["errors"]:
+        print(f"{len(results['errors'])} page or console errors (first 5):", *results["errors"][:5], sep="\n  ")
+    print(f"Wrote {out / 'results.md'}, results.json and chart.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
