@@ -166,6 +166,17 @@ def test_login_page_with_a_stale_reason_fixes_the_url():
         (of_type(commands, cmd.ReplaceUrl), shown(commands))
 
 
+@pytest.mark.parametrize("query", ["reason=bogus", "reason=", "reason=%3Cb%3E", "reason=IDLE"])
+def test_login_page_with_an_unknown_reason_removes_it_from_the_url(query):
+    """A reason that is none of ours (typed, or forged in a link) leaves the URL, so data-reason
+    (absent) equals the URL's reason (CONTRACT rule 8)."""
+
+    _, commands = login_tab(here="/login?" + query + "&next=%2Freports")
+
+    assert ([cmd.ReplaceUrl("/login?next=%2Freports")], [(rec.SIGNED_OUT, None)]) == \
+        (of_type(commands, cmd.ReplaceUrl), shown(commands))
+
+
 @pytest.mark.parametrize("reason,state", [(rec.IDLE, rec.EXPIRED), (rec.REASON_EXPIRED, rec.EXPIRED),
                                           (rec.REASON_SIGNED_OUT, rec.SIGNED_OUT)])
 def test_login_page_shows_the_end_reason_of_its_url(reason, state):

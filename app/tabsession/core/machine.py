@@ -155,8 +155,9 @@ class TabSession:
         else:
             query = urls.parse_query(_query_of(event.here))
             self.next_path = urls.safe_next(query.get("next"))
-            reason = query.get("reason")
-            self.url_reason = reason if reason in rec.REASONS else None
+            # As written, even when it is no reason of ours: data-reason must equal the URL's
+            # reason, so an unknown one is removed from the URL (see _decide_login).
+            self.url_reason = query.get("reason")
         self.memory = rec.decode_tab_memory(event.memory_raw)
         if self.memory is not None and self.locks == ev.WEB_LOCKS:
             self.phase = CLAIMING
