@@ -697,3 +697,164 @@ def test_forged_ended_session_signs_out_cleanly_and_signs_nobody_in(serve, runti
     again.goto(server("/"))
     wait_state(again, "signed-out")
     assert "/login?next=%2F" == path_of(again)
+
+
+# ------------------------------------------------------------------------------ redirects
+
+BAD_NEXT = {
+    "double-slash": "//evil.example",
+    "double-slash-encoded": "%2F%2Fevil.example",
+    "triple-slash": "///evil.example",
+    "backslash": "/%5Cevil.example",
+    "backslash-raw": "/\\evil.example",
+    "backslashes-only": "%5C%5Cevil.example",
+    "https": "https://evil.example",
+    "https-encoded": "https%3A%2F%2Fevil.example",
+    "https-no-slashes": "https:evil.example",
+    "javascript": "javascript:alert(1)",
+    "javascript-encoded": "javascript%3Aalert%281%29",
+    "data": "data:text/html,hi",
+    "encoded-slashes": "%2F%2Fevil",
+    "double-encoded-slashes": "%252F%252Fevil",
+    "slash-then-encoded-slash": "/%252F/evil.example",
+    "dot-segments": "/..//evil.example",
+    "tab-prefixed": "%09//evil.example",
+    "newline-inside": "/%0A/evil.example",
+    "crlf-prefixed": "%0D%0A//evil.example",
+    "nul-inside": "/%00/evil.example",
+    "space-prefixed": "%20//evil.example",
+    "plus-prefixed": "+//evil.example",
+    "nbsp-prefixed": "%C2%A0//evil.example",
+    "login-itself": "%2Flogin",
+    "login-nested": "%2Flogin%3Fnext%3D%252Flogin",
+}
+PYODIDE_BAD_NEXT = ("double-slash", "backslash", "javascript", "tab-prefixed")
+
+
+def on_origin(server, urls):
+    return [url for url in urls if not url.startswith(server.url + "/")]
+
+
+@pytest.mark.parametrize("runtime, name", cases(list(BAD_NEXT), PYODIDE_BAD_NEXT))
+def test_unsafe_next_ends_on_the_app_page(serve, runtime, name, context, wait_state):
+    """Rule 2: `next` must be a same-origin path; each unsafe form ends on `/` after signing in,
+    and again when `/login?next=...` is opened signed in. No navigation ever leaves the origin."""
+    server = serve(runtime)
+    page = context.new_page()
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    navigations = count_navigations(page)
+    url = server("/login") + "?next=" + BAD_NEXT[name]
+
+    page.goto(url)
+    wait_state(page, "signed-out")
+    sign_in(page, wait_state)
+    assert "/" == path_of(page)
+    assert len(navigations) <= MAX_NAVIGATIONS, navigations
+
+    load(page, url, wait_state, "active", navigations)
+    assert "/" == path_of(page)
+    settle(page, navigations)
+    assert ([], []) == (on_origin(server, navigations), dialogs)
+
+
+@pytest.mark.parametrize("runtime", selected_runtimes())
+def test_safe_next_is_followed(serve, runtime, context, wait_state):
+    """The control for the test above: a same-origin path in `next` is where sign-in goes."""
+    server = serve(runtime)
+    page = context.new_page()
+    page.goto(server("/?report=7"))
+    wait_state(page, "signed-out")
+    assert "/login?next=%2F%3Freport%3D7" == path_of(page)
+
+    sign_in(page, wait_state)
+
+    assert "/?report=7" == path_of(page)
+
+
+LOOP_CHECKS = [
+    # (signed in?, path, state it settles in, path it settles on)
+    (False, "/?next=%2Flogin", "signed-out", "/login?next=%2F%3Fnext%3D%252Flogin"),
+    (False, "/login?next=%2Flogin", "signed-out", "/login?next=%2Flogin"),
+    (False, "/login?reason=active-elsewhere", "signed-out", "/login?next=%2F"),
+    (False, "/login?reason=bogus&next=%2F%2Fevil", "signed-out", "/login?next=%2F"),
+    (True, "/login?next=%2Flogin", "active", "/"),
+    (True, "/login?reason=signed-out", "active", "/"),
+    (True, "/login?reason=idle&next=%2Flogin%3Freason%3Didle", "active", "/"),
+]
+
+
+@pytest.mark.parametrize("runtime", selected_runtimes())
+def test_redirects_between_the_pages_never_loop(serve, runtime, context, wait_state):
+    """Rule 10: loads that redirect between `/` and `/login` (stale reasons, next naming the login
+    page, a blocked tab) settle within 3 navigations and stay settled."""
+    server = serve(runtime)
+    page = context.new_page()
+    navigations = count_navigations(page)
+    for signed_in, path, state, final in LOOP_CHECKS:
+        if signed_in and data(page).get("tabState") != "active":
+            page.goto(server("/login"))
+            sign_in(page, wait_state)
+        load(page, server(path), wait_state, state, navigations)
+        page.wait_for_timeout(1000)
+        assert (state, final) == (data(page)["tabState"], path_of(page)), path
+        assert len(navigations) <= MAX_NAVIGATIONS, (path, navigations)
+
+    second = context.new_page()
+    second_navigations = count_navigations(second)
+    second.goto(server("/login"))  # signed in, another tab active: /login -> / -> /login?reason=...
+    wait_state(second, "blocked")
+    second.reload()
+    wait_state(second, "blocked")
+    second.wait_for_timeout(1000)
+    assert "/login?reason=active-elsewhere" == path_of(second)
+    assert len(second_navigations) <= 2 * MAX_NAVIGATIONS, second_navigations
+
+
+# ------------------------------------------------------------------------- HTML injection
+
+HOSTILE_NAMES = {
+    "img-onerror": '<img src=x onerror="window.__pwned=1;alert(1)">',
+    "script-py": '<script type="py">import js; js.window.__pwned = 1</script>',
+    "script-mpy": '<script type="mpy">import js; js.window.__pwned = 1</script>',
+    "py-script-element": "<py-script>import js; js.window.__pwned = 1</py-script>",
+    "svg-onload": '"><svg onload=window.__pwned=1>',
+    "entities": "&lt;b&gt; &amp; &#60;i&#62;",
+}
+PYODIDE_HOSTILE_NAMES = ("img-onerror", "script-py")
+
+_INJECTED = """() => ({
+  pwned: window.__pwned !== undefined,
+  handlers: document.querySelectorAll("[onerror], [onload]").length,
+  userElements: document.querySelectorAll("#user *").length,
+  hostileInTabs: document.querySelectorAll("#tabs img, #tabs svg, #tabs script, #tabs py-script").length,
+  pythonScripts: Array.from(document.querySelectorAll("script, py-script, mpy-script"))
+    .filter((element) => element.textContent.includes("__pwned")).length,
+})"""
+
+
+@pytest.mark.parametrize("runtime, name", cases(list(HOSTILE_NAMES), PYODIDE_HOSTILE_NAMES))
+def test_hostile_user_name_is_shown_as_text_and_runs_nothing(serve, runtime, name, context, wait_state):
+    """Rule 2: a user name that is HTML or a PyScript tag shows as typed in #user, in both tabs
+    of a two-tab session, and nothing of it becomes an element or runs (no dialog, no flag)."""
+    server = serve(runtime, max_tabs=2)
+    user = HOSTILE_NAMES[name]
+    assert len(user) <= 64
+    page = context.new_page()
+    dialogs = []
+    context.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(server("/login"))
+
+    sign_in(page, wait_state, user)
+    second = context.new_page()
+    second.goto(server("/"))
+    wait_state(second, "active")
+    page.wait_for_timeout(1000)  # time for PyScript to pick up a script element, were there one
+
+    for tab in (page, second):
+        assert user == tab.locator("#user").text_content()
+        assert 2 == len(listed_ids(tab))
+        found = tab.evaluate(_INJECTED)
+        assert {"pwned": False, "handlers": 0, "userElements": 0, "hostileInTabs": 0,
+                "pythonScripts": 0} == found
+    assert [] == dialogs
