@@ -858,3 +858,161 @@ def test_hostile_user_name_is_shown_as_text_and_runs_nothing(serve, runtime, nam
         assert {"pwned": False, "handlers": 0, "userElements": 0, "hostileInTabs": 0,
                 "pythonScripts": 0} == found
     assert [] == dialogs
+
+
+# ---------------------------------------------------------------------- back/forward cache
+
+# Records, in the tab's sessionStorage, every moment #app is visible while the tab is not
+# active, and whether #app was visible when a page came back from the back/forward cache (its
+# state attribute is stale then, so any visible #app counts).
+_WATCH_APP = """(() => {
+  const note = (key, entry) => {
+    const list = JSON.parse(sessionStorage.getItem(key) || "[]");
+    list.push(entry);
+    sessionStorage.setItem(key, JSON.stringify(list));
+  };
+  const visible = () => {
+    const app = document.getElementById("app");
+    return !!app && !app.hidden && getComputedStyle(app).display !== "none";
+  };
+  const where = () => location.pathname + location.search;
+  const check = () => {
+    const state = document.documentElement.dataset.tabState;
+    if (visible() && state !== "active") note("probe:leaks", [where(), state]);
+  };
+  new MutationObserver(check).observe(document, {
+    subtree: true, attributes: true, attributeFilter: ["hidden", "data-tab-state"]});
+  addEventListener("pageshow", (event) => {
+    if (!event.persisted) return;
+    note("probe:restored", [where(), visible()]);
+    if (visible()) note("probe:leaks", [where(), "restored from the back/forward cache"]);
+  });
+})();"""
+
+
+@pytest.fixture(scope="session")
+def bfcache_browser(playwright, browser_type_launch_args):
+    """A Chromium with the back/forward cache on (Playwright turns it off by default)."""
+    browser = playwright.chromium.launch(**browser_type_launch_args,
+                                         ignore_default_args=["--disable-back-forward-cache"])
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def bfcache_context(bfcache_browser, server_pool, request, watch_of):
+    """A context of `bfcache_browser`, watched like every other (see insecure_context)."""
+    harness = watch_of.__globals__  # the e2e conftest as pytest loaded it (never import it again)
+    context = bfcache_browser.new_context()
+    watch = harness["BrowserWatch"](context, server_pool.origins)
+    harness["_watches"][context] = watch
+    request.node.stash.setdefault(harness["_WATCHES_KEY"], []).append(watch)
+    context.add_init_script(script=_WATCH_APP)
+    yield context
+    context.close()
+
+
+def probes(page):
+    return page.evaluate("""() => ({
+      leaks: JSON.parse(sessionStorage.getItem("probe:leaks") || "[]"),
+      restored: JSON.parse(sessionStorage.getItem("probe:restored") || "[]"),
+    })""")
+
+
+_END_SESSION_QUIETLY = """() => {
+  const session = JSON.parse(localStorage.getItem("tabsession:session"));
+  localStorage.setItem("tabsession:session", JSON.stringify(
+    {v: 1, token: session.token, ended: "signed-out", at: Date.now() / 1000}));
+  localStorage.removeItem("tabsession:activity");
+}"""
+
+
+@pytest.mark.parametrize("runtime", selected_runtimes())
+def test_page_held_in_the_cache_while_the_session_ends_is_signed_out_when_restored(
+        serve, runtime, bfcache_context, wait_state):
+    """Back/forward cache: an active page is left for another page; while it sits in the cache
+    the session ends through storage alone (as a tab in storage-only mode ends it: no channel
+    message, which would make Chromium evict the cached page). Going Back restores it without
+    showing #app, and it lands on /login?reason=signed-out."""
+    server = serve(runtime)
+    page = bfcache_context.new_page()
+    page.goto(server("/login"))
+    sign_in(page, wait_state)
+    page.goto(server(HELPER_PATH))  # the app page goes into the back/forward cache
+    helper = open_helper(bfcache_context, server)
+    helper.evaluate(_END_SESSION_QUIETLY)
+
+    page.go_back(wait_until="commit")
+    page.wait_for_url(re.compile(r"/login\?reason=signed-out$"), wait_until="commit", timeout=10_000)
+    wait_state(page, "signed-out")
+
+    found = probes(page)
+    assert [["/", False]] == found["restored"], "the page must come back from the cache, #app hidden"
+    assert [] == found["leaks"]
+
+
+@pytest.mark.parametrize("runtime", selected_runtimes())
+def test_back_to_a_cached_page_after_another_tab_signed_out_is_signed_out(
+        serve, runtime, bfcache_context, wait_state):
+    """Back/forward cache: another tab signs out with #logout while an active page sits in the
+    cache (--max-tabs 0, so the other tab asks for no lock the cached page holds). Whether
+    Chromium restores the page or evicts it (a channel message evicts it), Back lands signed out
+    and #app never shows."""
+    server = serve(runtime, max_tabs=0)
+    page = bfcache_context.new_page()
+    page.goto(server("/login"))
+    sign_in(page, wait_state)
+    page.goto(server(HELPER_PATH))
+    other = bfcache_context.new_page()
+    other.goto(server("/"))
+    wait_state(other, "active")
+    other.click("#logout")
+    wait_state(other, "signed-out")
+
+    page.go_back(wait_until="commit")
+    page.wait_for_url(re.compile(r"/login\?reason=signed-out$"), wait_until="commit", timeout=10_000)
+    wait_state(page, "signed-out")
+
+    assert [] == probes(page)["leaks"]
+
+
+@pytest.mark.parametrize("runtime", selected_runtimes())
+def test_page_restored_from_the_cache_while_signed_in_is_active_again(serve, runtime, bfcache_context,
+                                                                      wait_state):
+    """Back/forward cache, session still live: the restored page decides again and is active,
+    with its own id, and #app shows only once it is."""
+    server = serve(runtime)
+    page = bfcache_context.new_page()
+    page.goto(server("/login"))
+    sign_in(page, wait_state)
+    tab_id = data(page)["tabId"]
+    page.goto(server(HELPER_PATH))
+
+    page.go_back(wait_until="commit")
+    wait_state(page, "active")
+
+    page.locator("#app").wait_for(state="visible")
+    found = probes(page)
+    assert ([["/", False]], [], tab_id) == (found["restored"], found["leaks"], data(page)["tabId"])
+
+
+@pytest.mark.parametrize("runtime", selected_runtimes())
+def test_back_after_signing_out_never_shows_the_app(serve, runtime, bfcache_context, wait_state):
+    """Sign in, sign out, then Back and Forward through the tab's history: #app never shows."""
+    server = serve(runtime)
+    page = bfcache_context.new_page()
+    page.goto(server(HELPER_PATH))
+    page.goto(server("/login"))
+    sign_in(page, wait_state)
+    page.click("#logout")
+    wait_state(page, "signed-out")
+
+    page.go_back(wait_until="commit")
+    page.wait_for_url(server(HELPER_PATH), wait_until="commit")
+    page.go_forward(wait_until="commit")
+    wait_state(page, "signed-out")
+
+    page.wait_for_timeout(500)
+    assert "/login?reason=signed-out" == path_of(page)
+    assert not page.locator("#app").is_visible()
+    assert [] == probes(page)["leaks"]
