@@ -9,22 +9,15 @@ import time
 
 import pytest
 
+from tabs import sign_in, state_of, tab_id_of
+
 WITHIN_MS = 1000
 
 
-def tab_state(page):
-    return page.evaluate("() => document.documentElement.dataset.tabState")
 
 
-def tab_id(page):
-    return page.evaluate("() => document.documentElement.dataset.tabId")
 
 
-def sign_in(page, wait_state, name="alice"):
-    page.fill("#login-form input[name=username]", name)
-    page.click("#login-form button[type=submit]")
-    wait_state(page, "active")
-    return page
 
 
 def listed_tabs(page):
@@ -49,13 +42,13 @@ def wait_listed(page, expected, timeout_ms=WITHIN_MS * 2):
 @pytest.fixture
 def first(open_tab, wait_state):
     """One tab signed in and active on `/`."""
-    return sign_in(open_tab("/"), wait_state)
+    return sign_in(open_tab("/"))
 
 
 def test_takeover_moves_the_least_recently_active_tab(serve, runtime, context, new_tab, wait_state):
     """Rule 4 (takeover, max 2): a third tab gets in; the least recently active tab is moved."""
     server = serve(runtime, policy="takeover", max_tabs=2)
-    one = sign_in(new_tab(context, server, "/"), wait_state)
+    one = sign_in(new_tab(context, server, "/"))
     two = new_tab(context, server, "/")
     wait_state(two, "active")
     one.mouse.click(5, 5)  # activity in `one`: now `two` is the least recently active
@@ -67,26 +60,26 @@ def test_takeover_moves_the_least_recently_active_tab(serve, runtime, context, n
     wait_state(two, "moved", WITHIN_MS)
     assert "taken-over" == two.evaluate("() => document.documentElement.dataset.reason")
     assert not two.locator("#app").is_visible()
-    assert "active" == tab_state(one)
+    assert "active" == state_of(one)
 
 
 def test_block_with_a_limit_of_two(serve, runtime, context, new_tab, wait_state):
     """Rule 4 (block, max 2): two tabs are active, the third is refused."""
     server = serve(runtime, max_tabs=2)
-    one = sign_in(new_tab(context, server, "/"), wait_state)
+    one = sign_in(new_tab(context, server, "/"))
     two = new_tab(context, server, "/")
     wait_state(two, "active")
 
     three = new_tab(context, server, "/")
 
     wait_state(three, "blocked")
-    assert ["active", "active"] == [tab_state(one), tab_state(two)]
+    assert ["active", "active"] == [state_of(one), state_of(two)]
 
 
 def test_no_limit_lets_every_tab_in(serve, runtime, context, new_tab, wait_state):
     """--max-tabs 0: every tab is active."""
     server = serve(runtime, max_tabs=0)
-    pages = [sign_in(new_tab(context, server, "/"), wait_state)]
+    pages = [sign_in(new_tab(context, server, "/"))]
     pages += [new_tab(context, server, "/") for _ in range(2)]
 
     for page in pages:
@@ -96,7 +89,7 @@ def test_no_limit_lets_every_tab_in(serve, runtime, context, new_tab, wait_state
 def test_use_here_in_a_moved_tab_takes_the_place_back(serve, runtime, context, new_tab, wait_state):
     """Rule 4: #use-here in a moved tab makes it active and moves the other within 1 s."""
     server = serve(runtime, policy="takeover")
-    one = sign_in(new_tab(context, server, "/"), wait_state)
+    one = sign_in(new_tab(context, server, "/"))
     two = new_tab(context, server, "/")
     wait_state(one, "moved", WITHIN_MS * 5)
 
@@ -115,19 +108,19 @@ def test_duplicated_tab_gets_its_own_id_and_is_a_further_tab(first, context, wai
     wait_booted(copy)
 
     wait_state(copy, "blocked")
-    assert tab_id(copy) != tab_id(first)
-    assert "active" == tab_state(first)
+    assert tab_id_of(copy) != tab_id_of(first)
+    assert "active" == state_of(first)
 
 
 def test_reload_is_not_mistaken_for_a_duplicate(first, wait_state):
     """A reload keeps the tab's id and place, several times in a row."""
-    before = tab_id(first)
+    before = tab_id_of(first)
 
     for _ in range(3):
         first.reload()
         wait_state(first, "active")
 
-    assert before == tab_id(first)
+    assert before == tab_id_of(first)
 
 
 def test_closed_tab_frees_its_place(first, open_tab, wait_state):
@@ -150,13 +143,13 @@ def test_crashed_tab_frees_its_place_and_leaves_the_list(first, open_tab, wait_s
     wait_state(first, "moved", WITHIN_MS)
     first.click("#use-here")
     wait_state(first, "active", WITHIN_MS)
-    crashed_id = tab_id(first)
+    crashed_id = tab_id_of(first)
 
     crash_tab(first)
     waiting.click("#use-here")
 
     wait_state(waiting, "active", WITHIN_MS)
-    wait_listed(waiting, {tab_id(waiting): "active"}, WITHIN_MS * 2)
+    wait_listed(waiting, {tab_id_of(waiting): "active"}, WITHIN_MS * 2)
     assert crashed_id not in listed_tabs(waiting)
 
 
@@ -164,23 +157,23 @@ def test_tab_list_follows_openings_closings_and_states(first, open_tab, wait_sta
     """Rule 9: #tabs lists every open tab with its state and follows changes within 1 s."""
     second = open_tab("/")
     wait_state(second, "blocked")
-    wait_listed(first, {tab_id(first): "active", tab_id(second): "blocked"})
+    wait_listed(first, {tab_id_of(first): "active", tab_id_of(second): "blocked"})
 
     second.click("#use-here")
     wait_state(second, "active")
-    wait_listed(second, {tab_id(first): "moved", tab_id(second): "active"})
-    wait_listed(first, {tab_id(first): "moved", tab_id(second): "active"})
+    wait_listed(second, {tab_id_of(first): "moved", tab_id_of(second): "active"})
+    wait_listed(first, {tab_id_of(first): "moved", tab_id_of(second): "active"})
 
-    first_id = tab_id(first)
+    first_id = tab_id_of(first)
     first.close()
-    wait_listed(second, {tab_id(second): "active"})
+    wait_listed(second, {tab_id_of(second): "active"})
     assert first_id not in listed_tabs(second)
 
 
 def test_logout_reaches_every_tab_and_none_signs_back_in(serve, runtime, context, new_tab, wait_state):
     """Rule 7 with three tabs (max 3): every tab lands signed out; reopening `/` stays signed out."""
     server = serve(runtime, max_tabs=3)
-    pages = [sign_in(new_tab(context, server, "/"), wait_state)]
+    pages = [sign_in(new_tab(context, server, "/"))]
     pages += [new_tab(context, server, "/") for _ in range(2)]
     for page in pages:
         wait_state(page, "active")
@@ -248,7 +241,7 @@ def test_tabs_opened_at_the_same_moment_never_exceed_the_limit(serve, runtime, c
     limit = 3
     rounds, count = (20, 10) if runtime == "micropython" else (2, 4)
     server = serve(runtime, max_tabs=limit)
-    sign_in(new_tab(context, server, "/"), wait_state).close()
+    sign_in(new_tab(context, server, "/")).close()
 
     for round_number in range(rounds):
         pages = _open_together(context, server("/"), count)

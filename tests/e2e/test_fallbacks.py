@@ -10,18 +10,13 @@ import re
 
 import pytest
 
+from tabs import html_data, sign_in
+
 WITHIN_MS = 1000
 
 
-def data(page):
-    return page.evaluate("() => Object.assign({}, document.documentElement.dataset)")
 
 
-def sign_in(page, wait_state, name="alice"):
-    page.fill("#login-form input[name=username]", name)
-    page.click("#login-form button[type=submit]")
-    wait_state(page, "active")
-    return page
 
 
 def open_page(context, url, wait_booted):
@@ -39,19 +34,19 @@ def insecure_server(serve, runtime):
 def test_without_web_locks_the_page_says_so_and_blocks_a_second_tab(insecure_context, insecure_server,
                                                                    insecure_url, wait_state, wait_booted):
     """Storage-only mode: the classic refusal still holds and the page names its mechanism."""
-    first = sign_in(open_page(insecure_context, insecure_url(insecure_server, "/"), wait_booted), wait_state)
+    first = sign_in(open_page(insecure_context, insecure_url(insecure_server, "/"), wait_booted))
 
     second = open_page(insecure_context, insecure_url(insecure_server, "/"), wait_booted)
 
     wait_state(second, "blocked")
-    assert data(first)["coordination"].startswith("storage+")
-    assert "active" == data(first)["tabState"]
+    assert html_data(first)["coordination"].startswith("storage+")
+    assert "active" == html_data(first)["tabState"]
 
 
 def test_without_web_locks_use_here_moves_the_other_tab(insecure_context, insecure_server, insecure_url,
                                                         wait_state, wait_booted):
     """Storage-only mode: #use-here claims the place and the other tab steps down within 1 s."""
-    first = sign_in(open_page(insecure_context, insecure_url(insecure_server, "/"), wait_booted), wait_state)
+    first = sign_in(open_page(insecure_context, insecure_url(insecure_server, "/"), wait_booted))
     second = open_page(insecure_context, insecure_url(insecure_server, "/"), wait_booted)
     wait_state(second, "blocked")
 
@@ -64,20 +59,20 @@ def test_without_web_locks_use_here_moves_the_other_tab(insecure_context, insecu
 def test_without_web_locks_a_duplicate_gets_its_own_id(insecure_context, insecure_server, insecure_url,
                                                        wait_state, wait_booted):
     """Storage-only mode: a window.open copy sees the original's fresh record and takes a new id."""
-    first = sign_in(open_page(insecure_context, insecure_url(insecure_server, "/"), wait_booted), wait_state)
+    first = sign_in(open_page(insecure_context, insecure_url(insecure_server, "/"), wait_booted))
     with insecure_context.expect_page() as opened:
         first.evaluate("() => { window.open(location.href); }")
     copy = opened.value
 
     wait_state(copy, "blocked")
-    assert data(copy)["tabId"] != data(first)["tabId"]
-    assert "active" == data(first)["tabState"]
+    assert html_data(copy)["tabId"] != html_data(first)["tabId"]
+    assert "active" == html_data(first)["tabState"]
 
 
 def test_without_web_locks_sign_out_reaches_every_tab(insecure_context, insecure_server, insecure_url,
                                                       wait_state, wait_booted):
     """Storage-only mode: sign-out everywhere still reaches every tab."""
-    first = sign_in(open_page(insecure_context, insecure_url(insecure_server, "/"), wait_booted), wait_state)
+    first = sign_in(open_page(insecure_context, insecure_url(insecure_server, "/"), wait_booted))
     second = open_page(insecure_context, insecure_url(insecure_server, "/"), wait_booted)
     wait_state(second, "blocked")
 
@@ -104,11 +99,11 @@ def no_channel(context):
 def test_without_broadcast_channel_storage_events_carry_sign_out(no_channel, app_server, new_tab,
                                                                  wait_state):
     """No BroadcastChannel: the page says storage-events, and sign-out still reaches every tab."""
-    first = sign_in(new_tab(no_channel, app_server, "/"), wait_state)
+    first = sign_in(new_tab(no_channel, app_server, "/"))
     second = new_tab(no_channel, app_server, "/")
     wait_state(second, "blocked")
 
-    mechanism = data(first)["coordination"]
+    mechanism = html_data(first)["coordination"]
 
     first.click("#logout")
 
@@ -121,7 +116,7 @@ def test_without_broadcast_channel_storage_events_carry_sign_out(no_channel, app
 def test_without_broadcast_channel_use_here_still_moves_within_a_second(no_channel, app_server, new_tab,
                                                                         wait_state):
     """No BroadcastChannel: a take-over still reaches the displaced tab within 1 s (lock manager)."""
-    first = sign_in(new_tab(no_channel, app_server, "/"), wait_state)
+    first = sign_in(new_tab(no_channel, app_server, "/"))
     second = new_tab(no_channel, app_server, "/")
     wait_state(second, "blocked")
 

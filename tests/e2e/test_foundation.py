@@ -8,35 +8,24 @@ import re
 
 import pytest
 
+from tabs import html_data, path_of, sign_in, state_of
+
 MOVE_WITHIN_MS = 1000
 
 
-def tab_state(page):
-    return page.evaluate("() => document.documentElement.dataset.tabState")
 
 
-def tab_data(page):
-    return page.evaluate("() => Object.assign({}, document.documentElement.dataset)")
 
 
-def path_of(page):
-    return page.evaluate("() => location.pathname + location.search")
 
 
-def sign_in(page, wait_state, name="alice"):
-    """From a signed-out login page, sign in and wait until the app page is active."""
-    page.fill("#login-form input[name=username]", name)
-    page.click("#login-form button[type=submit]")
-    wait_state(page, "active")
-    assert "/" == path_of(page)
-    return page
 
 
 @pytest.fixture
 def signed_in(open_tab, wait_state):
     """One tab, signed in as alice, active on `/`."""
     page = open_tab("/")
-    return sign_in(page, wait_state)
+    return sign_in(page)
 
 
 def test_signed_out_app_page_lands_on_login_with_next(open_tab):
@@ -44,7 +33,7 @@ def test_signed_out_app_page_lands_on_login_with_next(open_tab):
     page = open_tab("/")
 
     assert "/login?next=%2F" == path_of(page)
-    assert "signed-out" == tab_state(page)
+    assert "signed-out" == state_of(page)
     assert page.locator("#login-form").is_visible()
     assert 0 == page.locator("#app").count()  # the login page has no protected content at all
 
@@ -58,7 +47,7 @@ def test_served_page_starts_booting_with_app_hidden(app_server, page):
 
     page.goto(app_server("/"))
 
-    assert "booting" == tab_state(page)
+    assert "booting" == state_of(page)
     assert page.locator("#starting").is_visible()
     assert not page.locator("#app").is_visible()
     page.evaluate("() => document.getElementById('app').hidden = false")
@@ -76,7 +65,7 @@ def test_login_rejects_bad_names_on_the_page(open_tab, name):
     page.locator("#login-error").wait_for(state="visible", timeout=5000)
     assert page.locator("#login-error").inner_text().strip() != ""
     assert path_of(page).startswith("/login")
-    assert "signed-out" == tab_state(page)
+    assert "signed-out" == state_of(page)
 
 
 def test_sign_in_shows_the_name_as_text(open_tab, wait_state):
@@ -84,7 +73,7 @@ def test_sign_in_shows_the_name_as_text(open_tab, wait_state):
     name = '<img src=x onerror="window.__pwned=1">'
     page = open_tab("/login?next=%2F")
 
-    sign_in(page, wait_state, name="  " + name + "  ")
+    sign_in(page, name="  " + name + "  ")
 
     assert name == page.locator("#user").inner_text()
     assert 0 == page.locator("#user img").count()
@@ -93,20 +82,20 @@ def test_sign_in_shows_the_name_as_text(open_tab, wait_state):
 
 def test_sign_in_makes_the_tab_active_and_reload_keeps_it(signed_in, wait_state):
     """Rule 3: the signed-in tab is active with #app visible; a reload keeps it and its id."""
-    first = tab_data(signed_in)
+    first = html_data(signed_in)
 
     signed_in.reload()
     wait_state(signed_in, "active")
 
     assert "active" == first["tabState"]
     assert signed_in.locator("#app").is_visible()
-    assert first["tabId"] == tab_data(signed_in)["tabId"]
+    assert first["tabId"] == html_data(signed_in)["tabId"]
     assert signed_in.locator("#app").is_visible()
 
 
 def test_runtime_attribute_names_the_interpreter(signed_in, runtime):
     """data-runtime says which interpreter the page booted."""
-    assert runtime == tab_data(signed_in)["runtime"]
+    assert runtime == html_data(signed_in)["runtime"]
 
 
 def test_second_tab_is_blocked_and_first_stays_active(signed_in, open_tab, wait_state):
@@ -115,12 +104,12 @@ def test_second_tab_is_blocked_and_first_stays_active(signed_in, open_tab, wait_
     wait_state(second, "blocked")
 
     assert "/login?reason=active-elsewhere" == path_of(second)
-    assert "active-elsewhere" == tab_data(second)["reason"]
+    assert "active-elsewhere" == html_data(second)["reason"]
     assert "already have an active session" in second.locator("#notice").inner_text()
     assert second.locator("#use-here").is_visible()
-    assert "active" == tab_state(signed_in)
+    assert "active" == state_of(signed_in)
     assert signed_in.locator("#app").is_visible()
-    assert tab_data(signed_in)["tabId"] != tab_data(second)["tabId"]
+    assert html_data(signed_in)["tabId"] != html_data(second)["tabId"]
 
 
 def test_use_here_moves_the_session_to_the_blocked_tab(signed_in, open_tab, wait_state):
@@ -131,7 +120,7 @@ def test_use_here_moves_the_session_to_the_blocked_tab(signed_in, open_tab, wait
     second.click("#use-here")
 
     wait_state(signed_in, "moved", MOVE_WITHIN_MS)
-    assert "taken-over" == tab_data(signed_in)["reason"]
+    assert "taken-over" == html_data(signed_in)["reason"]
     assert not signed_in.locator("#app").is_visible()
     assert signed_in.locator("#use-here").is_visible()
     wait_state(second, "active")
@@ -148,7 +137,7 @@ def test_logout_signs_out_every_tab(signed_in, open_tab, wait_state):
     for page in (signed_in, second):
         page.wait_for_url(re.compile(r"/login\?reason=signed-out$"), timeout=MOVE_WITHIN_MS * 5)
         wait_state(page, "signed-out")
-        assert "signed-out" == tab_data(page)["reason"]
+        assert "signed-out" == html_data(page)["reason"]
         assert page.locator("#login-form").is_visible()
 
 

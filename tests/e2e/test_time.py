@@ -9,6 +9,8 @@ import re
 
 import pytest
 
+from tabs import sign_in
+
 IDLE = 60
 WARN = 20
 ABSOLUTE = 300
@@ -27,15 +29,10 @@ def clocked(context):
     return context
 
 
-def sign_in(page, wait_state, name="alice"):
-    page.fill("#login-form input[name=username]", name)
-    page.click("#login-form button[type=submit]")
-    wait_state(page, "active")
-    return page
 
 
 def open_tabs(clocked, timed, new_tab, wait_state, count):
-    pages = [sign_in(new_tab(clocked, timed, "/"), wait_state)]
+    pages = [sign_in(new_tab(clocked, timed, "/"))]
     pages += [new_tab(clocked, timed, "/") for _ in range(count - 1)]
     for page in pages:
         wait_state(page, "active")
