@@ -403,6 +403,9 @@ class Server(ThreadingHTTPServer):
     """Many tabs load at once: one daemon thread per connection."""
 
     daemon_threads = True
+    # socketserver's default backlog is 5: a page that opens many connections at once (ten tabs
+    # booting, a burst of requests) overflowed it on a busy machine and connections were reset.
+    request_queue_size = 128
     # SO_REUSEADDR on POSIX only lets a restarted server bind over connections left in TIME_WAIT;
     # it never lets two servers listen on one port (that still fails with EADDRINUSE). On Windows
     # it would let a second server steal the port, so it is off there.
