@@ -629,7 +629,8 @@ class TabSession:
             record = rec.decode_tab_record(snapshot.tab_raws[tab_id])
             if record is None or record.tab_id != tab_id:
                 commands.append(cmd.Store(cmd.LOCAL, rec.tab_key(tab_id), None))
-            elif live is not None and tab_id not in live and now - record.seen > STALE_RECORD_SECONDS:
+            elif live is not None and tab_id not in live and abs(now - record.seen) > STALE_RECORD_SECONDS:
+                # abs: a dead tab's record dated in the future (forged) would otherwise stay for ever
                 commands.append(cmd.Store(cmd.LOCAL, rec.tab_key(tab_id), None))
             elif self.locks != ev.WEB_LOCKS and now - record.seen > PRUNE_WITHOUT_LOCKS:
                 commands.append(cmd.Store(cmd.LOCAL, rec.tab_key(tab_id), None))
