@@ -69,9 +69,9 @@ FULL = {
     "reach_reps": {"micropython": 10, "pyodide": 3},
     "reach_tabs": 10,
     "many": {"micropython": [10, 25, 50], "pyodide": [10]},
-    "many_reps": {"micropython": 5, "pyodide": 3},
+    "many_reps": {"micropython": 3, "pyodide": 3},
     "memory_tabs": 10,
-    "memory_reps": {"micropython": 3, "pyodide": 2, "js": 3},
+    "memory_reps": {"micropython": 3, "pyodide": 2, "js": 2},
 }
 QUICK = {
     "decision_reps": 2,
@@ -91,6 +91,8 @@ VARIANTS = {
     "bare-pyodide": ("pyodide", "bare PyScript + Pyodide"),
     "app-pyodide": ("pyodide", "tabsession, Pyodide"),
 }
+ACTIONS = {"signout": "sign-out", "takeover": "take-over",
+           "signout_held": "sign-out, next page held (diagnosis)"}
 RUNTIME_SHORT = {"micropython": "mpy", "pyodide": "pyodide"}
 TIMEOUT_MS = {"micropython": 30_000, "pyodide": 90_000}
 
@@ -403,19 +405,32 @@ class Bench:
         await asyncio.gather(*(page.goto(server("/"), wait_until="commit") for page in pages))
         return pages, await wait_until(pages, settled, TIMEOUT_MS[runtime])
 
-    async def reach_signout(self, runtime):
+    async def reach_signout(self, runtime, hold_next=False):
+        """hold_next: a diagnosis. The signed-out tabs' navigation to /login is answered 204, so
+        they stay where they are instead of booting the sign-in page while other tabs still
+        handle the sign-out: what is left is the sign-out itself."""
         server = self.servers.get(f"signout:{runtime}")
         others = self.counts["reach_tabs"]
         context = await self.context(watch_tabs=True)
-        per_tab, all_tabs, wake_ms, actor_ms = [], [], [], []
+        login = re.compile(r"^https?://[^/]+/login(\?|$)")
+
+        async def answer_204(route):
+            await route.fulfill(status=204)
+
+        per_tab, all_tabs, wake_ms, actor_ms, handling_ms = [], [], [], [], []
         for rep in range(self.counts["reach_reps"][runtime]):
             actor = await self.sign_in(context, server, runtime)
             pages, _ = await self.open_tabs(context, server, others, runtime,
                                             lambda states: all(s["state"] == "active" for s in states))
             await asyncio.sleep(0.5)
-            await actor.locator("#logout").click()
+            if hold_next:
+                await context.route(login, answer_204)
+            await actor.locator("#logout").click(no_wait_after=hold_next)
             await wait_until(pages, lambda states: all(s["state"] == "signed-out" for s in states),
                              TIMEOUT_MS[runtime])
+            if hold_next:
+                await asyncio.sleep(0.5)
+                await context.unroute(login, answer_204)
             actor_trace = await read_trace(actor)
             click = last_click(actor_trace, "logout")
             done = first_after(actor_trace, click, lambda e: e["kind"] == "state" and e["state"] != "active")
@@ -427,9 +442,10 @@ class Bench:
                 latencies.append(left["at"] - click if left else None)
                 woke = first_after(trace, click, lambda e: e["kind"] == "wake")
                 wake_ms.append(woke["at"] - click if woke else None)
+                handling_ms.append(left["at"] - woke["at"] if left and woke and woke["at"] <= left["at"] else None)
             per_tab += latencies
             all_tabs.append(max_or_none(latencies))
-            log(f"  sign-out {runtime} rep {rep + 1}: all {others} tabs in {fmt_ms(all_tabs[-1])}"
+            log(f"  sign-out{' (next page held)' if hold_next else ''} {runtime} rep {rep + 1}: all {others} tabs in {fmt_ms(all_tabs[-1])}"
                 f" (each: {', '.join(fmt_ms(v) for v in latencies)}); acting tab left active in"
                 f" {fmt_ms(actor_ms[-1])}, first wake-up per tab: {', '.join(fmt_ms(v) for v in wake_ms[-others:])}")
             for page in context.pages:
@@ -437,14 +453,15 @@ class Bench:
         await context.close()
         return {"per_tab": summarize(per_tab), "all_tabs": summarize(all_tabs),
                 "wake": summarize(wake_ms), "actor_done": summarize(actor_ms),
+                "handling": summarize(handling_ms),
                 "samples": {"per_tab": per_tab, "all_tabs": all_tabs, "wake": wake_ms,
-                            "actor_done": actor_ms}, "tabs": others}
+                            "actor_done": actor_ms, "handling": handling_ms}, "tabs": others}
 
     async def reach_takeover(self, runtime):
         server = self.servers.get(f"takeover:{runtime}")
         others = self.counts["reach_tabs"]
         context = await self.context(watch_tabs=True)
-        per_tab, all_tabs, displaced_ms, actor_ms, wake_ms = [], [], [], [], []
+        per_tab, all_tabs, displaced_ms, actor_ms, wake_ms, handling_ms = [], [], [], [], [], []
         one_active = lambda states: (sum(s["state"] == "active" for s in states) == 1
                                      and all(s["state"] in ("active", "moved") for s in states))
         for rep in range(self.counts["reach_reps"][runtime]):
@@ -481,6 +498,8 @@ class Bench:
                 latencies.append(hit["at"] - click if hit else None)
                 woke = first_after(trace, click, lambda e: e["kind"] == "wake")
                 wake_ms.append(woke["at"] - click if woke else None)
+                # The displaced tab may learn from its lock manager before any message arrives.
+                handling_ms.append(hit["at"] - woke["at"] if hit and woke and woke["at"] <= hit["at"] else None)
                 if page is displaced:
                     displaced_ms.append(latencies[-1])
             per_tab += latencies
@@ -493,15 +512,17 @@ class Bench:
         await context.close()
         return {"per_tab": summarize(per_tab), "all_tabs": summarize(all_tabs),
                 "displaced": summarize(displaced_ms), "actor_done": summarize(actor_ms),
-                "wake": summarize(wake_ms),
+                "wake": summarize(wake_ms), "handling": summarize(handling_ms),
                 "samples": {"per_tab": per_tab, "all_tabs": all_tabs, "displaced": displaced_ms,
-                            "actor_done": actor_ms, "wake": wake_ms}, "tabs": others}
+                            "actor_done": actor_ms, "wake": wake_ms, "handling": handling_ms},
+                "tabs": others}
 
     async def reach(self):
         out = {}
         for runtime in ("micropython", "pyodide"):
             out[f"signout-{RUNTIME_SHORT[runtime]}"] = await self.reach_signout(runtime)
             out[f"takeover-{RUNTIME_SHORT[runtime]}"] = await self.reach_takeover(runtime)
+            out[f"signout_held-{RUNTIME_SHORT[runtime]}"] = await self.reach_signout(runtime, hold_next=True)
         return out
 
     # ----------------------------------------------------------------------------- 3. many
@@ -831,6 +852,8 @@ def targets(results):
     if reach:
         for key, result in reach.items():
             action, runtime = key.split("-")
+            if action not in ("signout", "takeover"):
+                continue  # diagnoses, not targets
             p95 = result["all_tabs"].get("p95")
             n = result["all_tabs"].get("n", 0)
             rows.append((f"{'Sign-out' if action == 'signout' else 'Take-over'} ({runtime}) reaches all"
@@ -878,17 +901,21 @@ def markdown(results):
     if reach:
         tabs = next(iter(reach.values()))["tabs"]
         lines += [f"### One action reaching {tabs} other tabs (click in the acting tab to the change in each)", "",
+                  "Per repetition the last of the tabs to change; each tab: every tab of every repetition."
+                  " Wake-up: the first BroadcastChannel message or storage event a tab received after the"
+                  " click; handling: from that wake-up to the tab's change (min–max over tabs).", "",
                   "| action | runtime | last of the tabs, median (min–max) | last, p95 | each tab, median | each tab, p95 |"
-                  " acting tab done, median | first wake-up per tab, median | repetitions |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  " acting tab done, median | wake-up, median | handling, median (min–max) | repetitions |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for key, r in reach.items():
             action, runtime = key.split("-")
-            name = "sign-out" if action == "signout" else "take-over"
+            name = ACTIONS[action]
             p = r["per_tab"]
             lines.append(f"| {name} | {runtime} | {span(r['all_tabs'])} | "
                          f"{fmt_ms(r['all_tabs'].get('p95'))} | {fmt_ms(p.get('median'))} | "
                          f"{fmt_ms(p.get('p95'))} | {fmt_ms(r['actor_done'].get('median'))} | "
-                         f"{fmt_ms(r['wake'].get('median'))} | {r['all_tabs'].get('n', 0)} |")
+                         f"{fmt_ms(r['wake'].get('median'))} | {span(r['handling'])} | "
+                         f"{r['all_tabs'].get('n', 0)} |")
         lines.append("")
     many = results.get("many")
     if many:
@@ -939,8 +966,12 @@ def chart(results, path):
     import matplotlib.pyplot as plt
 
     panels = [k for k in ("decision", "reach", "many", "memory") if results.get(k)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
-    axes = axes[0]
+    columns = 2 if len(panels) > 2 else len(panels)
+    rows = (len(panels) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(6.2 * columns, 4.6 * rows), squeeze=False)
+    axes = axes.flatten()
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
     for ax, panel in zip(axes, panels):
         data = results[panel]
         if panel == "decision":
@@ -965,8 +996,9 @@ def chart(results, path):
             ax.axhline(50, color="gray", linestyle="--", linewidth=1, label="target 50 ms")
             ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
             ax.set_ylabel("ms")
-            ax.set_title(f"Action reaching all {next(iter(data.values()))['tabs']} other tabs")
-            ax.legend()
+            ax.set_title(f"Action reaching all {next(iter(data.values()))['tabs']} other tabs\n"
+                         "(last tab to change, per repetition)")
+            ax.legend(fontsize=8)
         elif panel == "many":
             for runtime, color in (("micropython", "#4c72b0"), ("pyodide", "#dd8452")):
                 rows = [r for r in data.values() if r["runtime"] == runtime and r["all_decided"].get("n")]
