@@ -893,9 +893,11 @@ def markdown(results):
     if decision:
         lines += ["### Time to a decision (navigation start to `data-tab-state` leaving `booting`)", "",
                   "median (min–max) over " f"{results['counts']['decision_reps']} repetitions", "",
-                  "| page | cold cache | warm cache |", "|---|---|---|"]
+                  "| page | cold cache | warm cache | decided |", "|---|---|---|---|"]
         for variant, r in decision.items():
-            lines.append(f"| {r['what']} (`{variant}`) | {span(r['cold'])} | {span(r['warm'])} |")
+            states = r["samples"]["states"]
+            decided = ", ".join(f"{state} ×{states.count(state)}" for state in sorted(set(map(str, states))))
+            lines.append(f"| {r['what']} (`{variant}`) | {span(r['cold'])} | {span(r['warm'])} | {decided} |")
         lines.append("")
     reach = results.get("reach")
     if reach:
