@@ -8,6 +8,12 @@ a CSP violation or a request to another host, so every flow here also checks CSP
 
 Values are planted in storage from a helper page of the same origin (HELPER_PATH: a stylesheet,
 which runs no app code) or from init scripts, before the app's pages load.
+
+Sections: corrupt storage values; storage unavailable or full; forged messages and records;
+redirects (`next`, loops); HTML injection; the back/forward cache (a browser launched with the
+cache on); tokens, ids and URLs. The server's side (traversal, junk requests) is in
+tests/server/test_serve.py, the core's decoders are fuzzed in tests/unit/test_records.py, and
+forged storage is simulated at length in tests/world/test_world_forged.py.
 """
 
 import json
@@ -18,6 +24,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 APP = Path(__file__).resolve().parents[2] / "app"
 if str(APP) not in sys.path:
@@ -46,6 +53,11 @@ def selected_runtimes():
     if not chosen:
         return RUNTIMES
     return tuple(name.strip() for name in chosen.split(",") if name.strip())
+
+
+def micropython_only():
+    """For cases whose risk lies in JavaScript or the browser, not in the interpreter."""
+    return [runtime for runtime in selected_runtimes() if runtime == "micropython"]
 
 
 def cases(values, pyodide_subset, ids=None):
@@ -250,8 +262,7 @@ CORRUPTIONS = {
     "deep-nesting": lambda fields: "[" * 1000 + "]" * 1000,
     "lone-surrogate": _lone_surrogate,
 }
-PYODIDE_CORRUPTIONS = ("invalid-json", "wrong-types", "nan-literal", "proto-key", "deep-nesting",
-                       "lone-surrogate")
+PYODIDE_CORRUPTIONS = ("invalid-json", "proto-key", "lone-surrogate")
 
 
 def corrupt(name, keys):
@@ -269,7 +280,7 @@ def corrupt(name, keys):
 SINGLE_KEYS = (SESSION_KEY, ACTIVITY_KEY, MEMORY_KEY)
 SHARED_SINGLE_KEYS = (SESSION_KEY, ACTIVITY_KEY)
 SIGNED_IN_CORRUPTIONS = ("invalid-json", "null", "wrong-types", "extra-field", "proto-key", "lone-surrogate")
-PYODIDE_SIGNED_IN_CORRUPTIONS = ("invalid-json", "wrong-types", "lone-surrogate")
+PYODIDE_SIGNED_IN_CORRUPTIONS = ("wrong-types",)
 
 
 @pytest.mark.parametrize("runtime, corruption", cases(list(CORRUPTIONS), PYODIDE_CORRUPTIONS))
@@ -368,7 +379,7 @@ def test_every_corrupt_tab_record_at_once_is_pruned_and_never_listed(serve, runt
 FOUR_MB = {"repeat": "x", "count": 4 * 1024 * 1024}
 
 
-@pytest.mark.parametrize("runtime, key", cases([*LOCAL_KEYS, MEMORY_KEY], (SESSION_KEY, MEMORY_KEY)))
+@pytest.mark.parametrize("runtime, key", cases([*LOCAL_KEYS, MEMORY_KEY], (SESSION_KEY,)))
 def test_four_megabytes_under_a_key_is_no_session(serve, runtime, key, context, wait_state):
     """Rule 10: 4 MB of text under a key, signed out and then signed in: repaired, no loop."""
     server = serve(runtime)
@@ -468,7 +479,7 @@ def test_storage_unusable_from_the_start_is_the_error_state(serve, runtime, faul
     assert {} == shared_keys(context, server)
 
 
-@pytest.mark.parametrize("runtime", selected_runtimes())
+@pytest.mark.parametrize("runtime", micropython_only())
 def test_full_local_storage_is_the_error_state(serve, runtime, context, wait_state):
     """Rule 11 with a really full area: a signed-in profile's new tab cannot keep the session
     (error), and a sign-in on a page that booted before the area filled up fails cleanly: error,
@@ -499,8 +510,7 @@ def test_full_local_storage_is_the_error_state(serve, runtime, context, wait_sta
     assert session is None or records.decode_session(session).__class__ is not records.Session
 
 
-@pytest.mark.parametrize("runtime, failing", cases(["tabsession:", ACTIVITY_KEY, MEMORY_KEY],
-                                                     ("tabsession:", ACTIVITY_KEY)))
+@pytest.mark.parametrize("runtime, failing", cases(["tabsession:", ACTIVITY_KEY, MEMORY_KEY], (ACTIVITY_KEY,)))
 def test_sign_in_that_cannot_be_stored_is_the_error_state_and_leaves_no_session(
         serve, runtime, failing, context, wait_state):
     """A sign-in whose writes throw QuotaExceededError (all of them, or only a later one):
@@ -728,7 +738,7 @@ BAD_NEXT = {
     "login-itself": "%2Flogin",
     "login-nested": "%2Flogin%3Fnext%3D%252Flogin",
 }
-PYODIDE_BAD_NEXT = ("double-slash", "backslash", "javascript", "tab-prefixed")
+PYODIDE_BAD_NEXT = ("double-slash", "javascript")
 
 
 def on_origin(server, urls):
@@ -821,7 +831,7 @@ HOSTILE_NAMES = {
     "svg-onload": '"><svg onload=window.__pwned=1>',
     "entities": "&lt;b&gt; &amp; &#60;i&#62;",
 }
-PYODIDE_HOSTILE_NAMES = ("img-onerror", "script-py")
+PYODIDE_HOSTILE_NAMES = ("script-py",)
 
 _INJECTED = """() => ({
   pwned: window.__pwned !== undefined,
@@ -912,6 +922,32 @@ def bfcache_context(bfcache_browser, server_pool, request, watch_of):
     context.close()
 
 
+def go_back(page):
+    """Back, returning at commit; a restored page that navigates on at once aborts the wait for
+    the back navigation itself (net::ERR_ABORTED), which is fine: the tests wait for the URL."""
+    try:
+        page.go_back(wait_until="commit")
+    except PlaywrightError as error:
+        if "ERR_ABORTED" not in error.message:
+            raise
+
+
+def wait_path(page, expected, timeout_s=10.0):
+    """Wait until the tab shows `expected` (path and query), through any navigations on the way
+    (a restored page may reload and redirect at once: a wait for one navigation is aborted)."""
+    deadline = time.monotonic() + timeout_s
+    seen = None
+    while time.monotonic() < deadline:
+        try:
+            seen = path_of(page)
+            if seen == expected:
+                return
+        except PlaywrightError:
+            pass  # between two documents
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the tab is at {seen!r}, not {expected!r}, after {timeout_s} s")
+
+
 def probes(page):
     return page.evaluate("""() => ({
       leaks: JSON.parse(sessionStorage.getItem("probe:leaks") || "[]"),
@@ -942,8 +978,8 @@ def test_page_held_in_the_cache_while_the_session_ends_is_signed_out_when_restor
     helper = open_helper(bfcache_context, server)
     helper.evaluate(_END_SESSION_QUIETLY)
 
-    page.go_back(wait_until="commit")
-    page.wait_for_url(re.compile(r"/login\?reason=signed-out$"), wait_until="commit", timeout=10_000)
+    go_back(page)
+    wait_path(page, "/login?reason=signed-out")
     wait_state(page, "signed-out")
 
     found = probes(page)
@@ -969,8 +1005,8 @@ def test_back_to_a_cached_page_after_another_tab_signed_out_is_signed_out(
     other.click("#logout")
     wait_state(other, "signed-out")
 
-    page.go_back(wait_until="commit")
-    page.wait_for_url(re.compile(r"/login\?reason=signed-out$"), wait_until="commit", timeout=10_000)
+    go_back(page)
+    wait_path(page, "/login?reason=signed-out")
     wait_state(page, "signed-out")
 
     assert [] == probes(page)["leaks"]
@@ -988,7 +1024,7 @@ def test_page_restored_from_the_cache_while_signed_in_is_active_again(serve, run
     tab_id = data(page)["tabId"]
     page.goto(server(HELPER_PATH))
 
-    page.go_back(wait_until="commit")
+    go_back(page)
     wait_state(page, "active")
 
     page.locator("#app").wait_for(state="visible")
@@ -996,7 +1032,7 @@ def test_page_restored_from_the_cache_while_signed_in_is_active_again(serve, run
     assert ([["/", False]], [], tab_id) == (found["restored"], found["leaks"], data(page)["tabId"])
 
 
-@pytest.mark.parametrize("runtime", selected_runtimes())
+@pytest.mark.parametrize("runtime", micropython_only())
 def test_back_after_signing_out_never_shows_the_app(serve, runtime, bfcache_context, wait_state):
     """Sign in, sign out, then Back and Forward through the tab's history: #app never shows."""
     server = serve(runtime)
