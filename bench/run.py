@@ -67,6 +67,7 @@ USERNAME = "bench"
 FULL = {
     "decision_reps": 10,
     "reach_reps": {"micropython": 10, "pyodide": 3},
+    "held_reps": {"micropython": 5, "pyodide": 2},  # the diagnosis
     "reach_tabs": 10,
     "many": {"micropython": [10, 25, 50], "pyodide": [10]},
     "many_reps": {"micropython": 3, "pyodide": 3},
@@ -76,6 +77,7 @@ FULL = {
 QUICK = {
     "decision_reps": 2,
     "reach_reps": {"micropython": 1, "pyodide": 1},
+    "held_reps": {"micropython": 1, "pyodide": 1},
     "reach_tabs": 5,
     "many": {"micropython": [5, 10], "pyodide": [3]},
     "many_reps": {"micropython": 1, "pyodide": 1},
@@ -155,6 +157,13 @@ TRACE_JS = """
           super.addEventListener("message", () => push(stamp({kind: "wake", via: "message"})));
         }
       };
+    }
+  }
+  // PyScript's own events on the <script type="mpy|py"> element: "ready" when the interpreter
+  // is up and the page's Python is about to run, "done" when it has run.
+  for (const type of ["mpy", "py"]) {
+    for (const name of ["ready", "done"]) {
+      document.addEventListener(type + ":" + name, () => push(stamp({kind: "pyscript", event: name})), true);
     }
   }
   addEventListener("click", (event) => {
@@ -379,7 +388,8 @@ class Bench:
     # ------------------------------------------------------------------------- 1. decision
     async def decision(self):
         reps = self.counts["decision_reps"]
-        results = {variant: {"cold": [], "warm": [], "states": []} for variant in VARIANTS}
+        results = {variant: {"cold": [], "warm": [], "states": [], "cold_ready": [], "warm_ready": []}
+                   for variant in VARIANTS}
         for rep in range(reps):
             for variant, (runtime, _) in VARIANTS.items():  # interleaved: load drifts hit all alike
                 server = self.servers.for_variant(variant)
@@ -390,11 +400,14 @@ class Bench:
                     decision = first_decision(trace)
                     results[variant][label].append(decision["t"] if decision else None)
                     results[variant]["states"].append(decision["state"] if decision else None)
+                    ready = next((e for e in trace if e["kind"] == "pyscript" and e["event"] == "ready"), None)
+                    results[variant][label + "_ready"].append(ready["t"] if ready else None)
                     await page.close()
                 await context.close()
             log(f"  decision rep {rep + 1}/{reps}: " + ", ".join(
                 f"{v} {fmt_ms(r['cold'][-1])}/{fmt_ms(r['warm'][-1])}" for v, r in results.items()))
         return {variant: {"cold": summarize(r["cold"]), "warm": summarize(r["warm"]),
+                          "cold_ready": summarize(r["cold_ready"]), "warm_ready": summarize(r["warm_ready"]),
                           "samples": r, "what": VARIANTS[variant][1]}
                 for variant, r in results.items()}
 
@@ -418,7 +431,7 @@ class Bench:
             await route.fulfill(status=204)
 
         per_tab, all_tabs, wake_ms, actor_ms, handling_ms = [], [], [], [], []
-        for rep in range(self.counts["reach_reps"][runtime]):
+        for rep in range(self.counts["held_reps" if hold_next else "reach_reps"][runtime]):
             actor = await self.sign_in(context, server, runtime)
             pages, _ = await self.open_tabs(context, server, others, runtime,
                                             lambda states: all(s["state"] == "active" for s in states))
@@ -841,6 +854,12 @@ def targets(results):
                 ratio = app["median"] / js["median"]
                 rows.append((f"MicroPython decision, {label}: at most {limit}x the plain-JS check",
                              f"{ratio:.1f}x ({app['median']:.0f} / {js['median']:.0f} ms)", ratio <= limit))
+        for label in ("warm", "cold"):  # what the floor alone gives: explains the ratios above
+            bare, js = decision["bare-mpy"][label], decision["js"][label]
+            if bare.get("n") and js.get("n"):
+                rows.append((f"(reference, no target) bare PyScript + MicroPython, {label}, against the"
+                             f" plain-JS check", f"{bare['median'] / js['median']:.1f}x"
+                             f" ({bare['median']:.0f} / {js['median']:.0f} ms)", None))
         for label in ("cold", "warm"):
             app, bare = decision["app-pyodide"][label], decision["bare-pyodide"][label]
             if app.get("n") and bare.get("n"):
@@ -893,11 +912,16 @@ def markdown(results):
     if decision:
         lines += ["### Time to a decision (navigation start to `data-tab-state` leaving `booting`)", "",
                   "median (min–max) over " f"{results['counts']['decision_reps']} repetitions", "",
-                  "| page | cold cache | warm cache | decided |", "|---|---|---|---|"]
+                  "Python starts: PyScript's `mpy:ready` / `py:ready` event (the interpreter is up and the"
+                  " page's Python is about to run), median.", "",
+                  "| page | cold cache | warm cache | Python starts, cold / warm | decided |",
+                  "|---|---|---|---|---|"]
         for variant, r in decision.items():
             states = r["samples"]["states"]
             decided = ", ".join(f"{state} ×{states.count(state)}" for state in sorted(set(map(str, states))))
-            lines.append(f"| {r['what']} (`{variant}`) | {span(r['cold'])} | {span(r['warm'])} | {decided} |")
+            ready = " / ".join(fmt_ms(r.get(f"{label}_ready", {}).get("median")) for label in ("cold", "warm"))
+            lines.append(f"| {r['what']} (`{variant}`) | {span(r['cold'])} | {span(r['warm'])} | "
+                         f"{ready if '-' != ready.split(' / ')[0] else '-'} | {decided} |")
         lines.append("")
     reach = results.get("reach")
     if reach:
@@ -950,7 +974,7 @@ def markdown(results):
     rows = targets(results)
     if rows:
         lines += ["### Targets (issue 8)", "", "| target | measured | met |", "|---|---|---|"]
-        lines += [f"| {t} | {m} | {'yes' if ok else '**no**'} |" for t, m, ok in rows]
+        lines += [f"| {t} | {m} | {'–' if ok is None else 'yes' if ok else '**no**'} |" for t, m, ok in rows]
         lines.append("")
     m = results["machine"]
     loads = results["load"]
@@ -1075,6 +1099,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke run of every phase")
     parser.add_argument("--only", default=",".join(PHASES),
                         help=f"comma-separated phases to run (default: all of {','.join(PHASES)})")
+    parser.add_argument("--report", metavar="JSON",
+                        help="measure nothing: write results.md and chart.png again from a results.json")
     parser.add_argument("--out", help="folder for results.md, results.json and chart.png "
                                       "(default: docs/bench, or a temporary folder with --quick)")
     options = parser.parse_args(argv)
@@ -1082,6 +1108,16 @@ def main(argv=None):
     unknown = set(options.only) - set(PHASES)
     if unknown:
         parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
+    if options.report:
+        ensure_dependencies()
+        source = Path(options.report)
+        out = Path(options.out) if options.out else source.parent
+        results = json.loads(source.read_text())
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.md").write_text(markdown(results))
+        chart(results, out / "chart.png")
+        print(markdown(results))
+        return 0
     ensure_dependencies()
     out = Path(options.out) if options.out else (
         Path(tempfile.gettempdir()) / "tabsession-bench-quick" if options.quick else ROOT / "docs" / "bench")
