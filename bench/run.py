@@ -94,7 +94,8 @@ VARIANTS = {
     "app-pyodide": ("pyodide", "tabsession, Pyodide"),
 }
 ACTIONS = {"signout": "sign-out", "takeover": "take-over",
-           "signout_held": "sign-out, next page held (diagnosis)"}
+           "signout_held": "sign-out, next page held (diagnosis)",
+           "signout_one": "sign-out reaching 1 tab (diagnosis)"}
 RUNTIME_SHORT = {"micropython": "mpy", "pyodide": "pyodide"}
 TIMEOUT_MS = {"micropython": 30_000, "pyodide": 90_000}
 
@@ -418,12 +419,13 @@ class Bench:
         await asyncio.gather(*(page.goto(server("/"), wait_until="commit") for page in pages))
         return pages, await wait_until(pages, settled, TIMEOUT_MS[runtime])
 
-    async def reach_signout(self, runtime, hold_next=False):
-        """hold_next: a diagnosis. The signed-out tabs' navigation to /login is answered 204, so
+    async def reach_signout(self, runtime, hold_next=False, others=None):
+        """Diagnoses: hold_next answers the signed-out tabs' navigation to /login with 204, so
         they stay where they are instead of booting the sign-in page while other tabs still
-        handle the sign-out: what is left is the sign-out itself."""
+        handle the sign-out; others=1 measures the same action reaching a single tab."""
         server = self.servers.get(f"signout:{runtime}")
-        others = self.counts["reach_tabs"]
+        diagnosis = hold_next or others is not None
+        others = others or self.counts["reach_tabs"]
         context = await self.context(watch_tabs=True)
         login = re.compile(r"^https?://[^/]+/login(\?|$)")
 
@@ -431,7 +433,7 @@ class Bench:
             await route.fulfill(status=204)
 
         per_tab, all_tabs, wake_ms, actor_ms, handling_ms = [], [], [], [], []
-        for rep in range(self.counts["held_reps" if hold_next else "reach_reps"][runtime]):
+        for rep in range(self.counts["held_reps" if diagnosis else "reach_reps"][runtime]):
             actor = await self.sign_in(context, server, runtime)
             pages, _ = await self.open_tabs(context, server, others, runtime,
                                             lambda states: all(s["state"] == "active" for s in states))
@@ -536,6 +538,7 @@ class Bench:
             out[f"signout-{RUNTIME_SHORT[runtime]}"] = await self.reach_signout(runtime)
             out[f"takeover-{RUNTIME_SHORT[runtime]}"] = await self.reach_takeover(runtime)
             out[f"signout_held-{RUNTIME_SHORT[runtime]}"] = await self.reach_signout(runtime, hold_next=True)
+            out[f"signout_one-{RUNTIME_SHORT[runtime]}"] = await self.reach_signout(runtime, others=1)
         return out
 
     # ----------------------------------------------------------------------------- 3. many
