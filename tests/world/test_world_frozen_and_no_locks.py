@@ -1,6 +1,6 @@
 """Frozen tabs that wake up, and the storage-only mode used where Web Locks are missing."""
 
-from fake_browser import World
+from test_world import signed_in_world
 from tabsession.core import events as ev
 from tabsession.core import records as rec
 from tabsession.core.machine import STALE_WITHOUT_LOCKS
@@ -9,13 +9,6 @@ ACTIVE = rec.ACTIVE
 BLOCKED = rec.BLOCKED
 MOVED = rec.MOVED
 SIGNED_OUT = rec.SIGNED_OUT
-
-
-def signed_in_world(**settings):
-    world = World(**settings)
-    tab = world.open("/")
-    world.sign_in(tab, "alice")
-    return world, tab
 
 
 def test_frozen_tab_that_lost_its_slot_steps_down_when_it_wakes():
