@@ -2,8 +2,15 @@
 
 What it gives a test (pytest-playwright supplies `browser`, `new_context`, `context`, `page`):
 
-- the browser: TABSESSION_BROWSER if set, else Playwright's own Chromium if it was downloaded,
-  else Debian's /usr/bin/chromium (`./dev setup` installs it as root); headless, with quiet flags.
+- the browser engine: every test that uses a browser runs once per engine, Chromium and Firefox
+  (test ids show `[chromium-...]`, `[firefox-...]`); TABSESSION_ENGINES=chromium narrows the list
+  and pytest-playwright's `--browser NAME` overrides it (engines.py). An engine that is missing
+  here is left out with its reason, printed at the end of the run. Chromium: TABSESSION_BROWSER
+  if set, else Playwright's own Chromium if it was downloaded, else Debian's /usr/bin/chromium
+  (`./dev setup` installs it as root). Firefox: TABSESSION_FIREFOX, else Debian's firefox-esr,
+  driven through Playwright's `moz-firefox` channel (WebDriver BiDi). Both headless.
+  `browser_name` says which engine a test runs on. WebKit runs the core scenarios of
+  test_engines.py through Selenium (drivers.py).
 
 - `runtime`: parametrized over "micropython" and "pyodide", so a test that uses it (or anything
   built on it) runs once per interpreter. TABSESSION_RUNTIMES=micropython narrows the list.
@@ -47,6 +54,7 @@ import weakref
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import engines
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
@@ -72,11 +80,54 @@ HOW_TO_GET_A_BROWSER = (
 )
 
 
-def pytest_collection_modifyitems(items):
+def pytest_configure(config):
+    """Pick the Playwright engines (unless `--browser` did): those selected and present here."""
+    if config.option.browser:
+        return
+    try:
+        chosen = engines.selected()
+    except engines.EngineChoiceError as error:
+        raise pytest.UsageError(str(error)) from None
+    playwright_engines = []
+    for engine in chosen:
+        if engine == "firefox":
+            reason = engines.firefox_missing()
+            if reason:
+                engines.note_missing("firefox", reason)
+                continue
+        if engine in engines.PLAYWRIGHT_ENGINES:
+            playwright_engines.append(engine)
+    if not playwright_engines:
+        if chosen == ["webkit"]:
+            # Only WebKit: the Playwright-driven tests are skipped, not run on a default engine.
+            config.option.browser = ["chromium"]
+            config.stash[_ONLY_WEBKIT] = True
+            return
+        raise pytest.UsageError(
+            "no Playwright engine to run the browser tests on: "
+            + "; ".join(f"{name}: {why}" for name, why in engines.missing().items()))
+    config.option.browser = playwright_engines
+
+
+_ONLY_WEBKIT = pytest.StashKey()
+
+
+def pytest_terminal_summary(terminalreporter):
+    left_out = engines.missing()
+    if left_out:
+        terminalreporter.section("browser engines left out")
+        for engine, reason in left_out.items():
+            terminalreporter.write_line(f"{engine}: skipped: {reason}")
+
+
+def pytest_collection_modifyitems(config, items):
     here = Path(__file__).parent
+    only_webkit = config.stash.get(_ONLY_WEBKIT, False)
     for item in items:
         if here in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.e2e)
+            if only_webkit and "browser_name" in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.skip(reason="TABSESSION_ENGINES=webkit: Playwright engines not selected"))
 
 
 # --- the browser ----------------------------------------------------------------------------
@@ -103,7 +154,13 @@ def find_chromium(playwright):
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args, playwright, browser_name):
-    """pytest-playwright's launch options plus the browser found here and quiet Chromium flags."""
+    """pytest-playwright's launch options plus the browser found here (and quiet Chromium flags)."""
+    if browser_name == "firefox":
+        executable = engines.firefox_executable()
+        if executable is None:
+            pytest.skip(engines.firefox_missing())
+        # A stock Firefox is driven over WebDriver BiDi: Playwright's `moz-firefox` channel.
+        return {**browser_type_launch_args, "channel": "moz-firefox", "executable_path": executable}
     if browser_name not in (None, "chromium"):
         return browser_type_launch_args
     args = list(CHROMIUM_ARGS)
@@ -441,11 +498,19 @@ def insecure_url(server, path="/"):
 
 
 @pytest.fixture(scope="session")
-def insecure_browser(playwright, browser_type_launch_args):
-    """A second Chromium whose resolver maps INSECURE_HOST to 127.0.0.1 (a flag fixed at launch)."""
-    args = [*browser_type_launch_args.get("args", []),
-            f"--host-resolver-rules=MAP {INSECURE_HOST} 127.0.0.1"]
-    browser = playwright.chromium.launch(**{**browser_type_launch_args, "args": args})
+def insecure_browser(browser_type, browser_name, browser_type_launch_args):
+    """A second browser of the test's engine that resolves INSECURE_HOST to 127.0.0.1, set at
+    launch: Chromium by a resolver flag, Firefox by its `network.dns.localDomains` preference
+    (which answers with the loopback address for the names it lists)."""
+    if browser_name == "firefox":
+        prefs = {**browser_type_launch_args.get("firefox_user_prefs", {}),
+                 "network.dns.localDomains": INSECURE_HOST}
+        options = {**browser_type_launch_args, "firefox_user_prefs": prefs}
+    else:
+        options = {**browser_type_launch_args,
+                   "args": [*browser_type_launch_args.get("args", []),
+                            f"--host-resolver-rules=MAP {INSECURE_HOST} 127.0.0.1"]}
+    browser = browser_type.launch(**options)
     yield browser
     browser.close()
 
@@ -557,8 +622,13 @@ def crash_tab(page):
 
 
 @pytest.fixture(name="crash_tab")
-def crash_tab_fixture():
-    """crash_tab(page): the function above, for tests to use."""
+def crash_tab_fixture(browser_name):
+    """crash_tab(page): the function above, for tests to use. Chromium only: Playwright cannot
+    crash one Firefox tab (no CDP there, and WebDriver BiDi refuses about:crashcontent), so a
+    test that needs it is skipped on Firefox with that reason."""
+    if browser_name != "chromium":
+        pytest.skip(f"no way to crash a single {browser_name} tab from Playwright "
+                    "(CDP Page.crash is Chromium's; BiDi refuses about:crashcontent)")
     return crash_tab
 
 
