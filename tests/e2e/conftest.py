@@ -112,7 +112,12 @@ def pytest_configure(config):
 _ONLY_WEBKIT = pytest.StashKey()
 
 
-def pytest_terminal_summary(terminalreporter):
+def pytest_terminal_summary(terminalreporter, config):
+    twins = config.stash.get(_DROPPED_TWINS, 0)
+    if twins:
+        terminalreporter.write_line(
+            f"{twins} Pyodide cases left out on engines their test is not marked for "
+            "(pyodide_engines marker: heavy files run Pyodide on Chromium only)")
     left_out = engines.missing()
     if left_out:
         terminalreporter.section("browser engines left out")
@@ -123,11 +128,36 @@ def pytest_terminal_summary(terminalreporter):
 def pytest_collection_modifyitems(config, items):
     here = Path(__file__).parent
     only_webkit = config.stash.get(_ONLY_WEBKIT, False)
+    kept, dropped = [], []
     for item in items:
         if here in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.e2e)
             if only_webkit and "browser_name" in getattr(item, "fixturenames", ()):
                 item.add_marker(pytest.mark.skip(reason="TABSESSION_ENGINES=webkit: Playwright engines not selected"))
+            if _pyodide_twin_elsewhere(item):
+                dropped.append(item)
+                continue
+        kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+        config.stash[_DROPPED_TWINS] = len(dropped)
+
+
+_DROPPED_TWINS = pytest.StashKey()
+
+
+def _pyodide_twin_elsewhere(item):
+    """True for a Pyodide case of a test marked `pyodide_engines(...)` on an engine not named.
+
+    The heavy files run in full on one engine; their Pyodide twins elsewhere would only repeat
+    interpreter coverage the other files already give on every engine, at seconds a case."""
+    marker = item.get_closest_marker("pyodide_engines")
+    params = getattr(item, "callspec", None)
+    if marker is None or params is None:
+        return False
+    return (params.params.get("runtime") == "pyodide"
+            and params.params.get("browser_name") not in marker.args)
 
 
 # --- the browser ----------------------------------------------------------------------------

@@ -133,6 +133,7 @@ def test_walk_through_every_session_state(open_tab, context, wait_state, runtime
     assert re.search(r"last used", copy_item.inner_text())
 
     # Use here, by keyboard: the copy becomes active, the first tab is moved and says why.
+    copy.bring_to_front()  # a person switches to the tab first (Firefox types into the front tab)
     copy.keyboard.press("Enter")
     wait_state(first, "moved", WITHIN_MS)
     wait_landed(copy, wait_state, r"/$", "active")
@@ -143,6 +144,7 @@ def test_walk_through_every_session_state(open_tab, context, wait_state, runtime
     assert "The session moved to another tab; this tab is paused." in log_lines(first)
 
     # Use here again from the moved tab (in place, no navigation): focus goes to the heading.
+    first.bring_to_front()
     first.keyboard.press("Enter")
     wait_state(first, "active", WITHIN_MS)
     wait_state(copy, "moved", WITHIN_MS)

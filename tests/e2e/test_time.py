@@ -69,6 +69,7 @@ def test_activity_in_one_tab_keeps_the_others_alive(clocked, timed, new_tab, wai
     one, two = open_tabs(clocked, timed, new_tab, wait_state, 2)
 
     clocked.clock.fast_forward((IDLE - 25) * 1000)
+    two.bring_to_front()
     two.mouse.click(5, 5)
     two.keyboard.press("Shift")
     one.wait_for_timeout(300)  # the activity reaches storage and the other tab
@@ -101,6 +102,7 @@ def test_absolute_timeout_ends_the_session_despite_activity(clocked, timed, new_
     """Activity every 30 s (before each warning) does not keep the session past the absolute timeout."""
     one, two = open_tabs(clocked, timed, new_tab, wait_state, 2)
 
+    one.bring_to_front()  # input goes to the front tab (Firefox fails a click on a background one)
     for _ in range(ABSOLUTE // 30):
         clocked.clock.fast_forward(30 * 1000)
         one.mouse.click(5, 5)
