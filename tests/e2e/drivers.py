@@ -482,10 +482,10 @@ def start_webkit(display, log_path):
         return webdriver.WebKitGTK(options=options, service=service)
 
 
-def webkit_version():
-    """What `MiniBrowser --version` prints, e.g. "WebKitGTK 2.50.6" (it needs no display)."""
+def webkit_version(display):
+    """What `MiniBrowser --version` prints, e.g. "WebKitGTK 2.50.6" (it needs a display)."""
     result = subprocess.run([engines.webkit_browser(), "--version"], capture_output=True, text=True,
-                            timeout=10)
+                            timeout=10, env={**os.environ, "DISPLAY": display})
     return result.stdout.strip()
 
 

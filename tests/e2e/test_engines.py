@@ -32,6 +32,15 @@ def signed_in_tab(browser):
     return sign_in(browser.open_tab("/"))
 
 
+BLOCKED_PATH = re.escape("/login?reason=active-elsewhere")
+
+
+def wait_blocked(tab):
+    """Until the tab is blocked on the login page: it shows `blocked` on `/` for a moment first,
+    and a tab read (or signed out) in that moment is still on its way there."""
+    return tab.wait_for("blocked", path=BLOCKED_PATH)
+
+
 # --- the scenarios ----------------------------------------------------------------------------
 
 
@@ -58,7 +67,7 @@ def second_tab_is_blocked(browser):
 
     second = browser.open_tab("/")
 
-    second.wait_for("blocked", path=re.escape("/login?reason=active-elsewhere"))
+    wait_blocked(second)
     assert "active-elsewhere" == second.data()["reason"]
     assert "already have an active session" in second.text("#notice")
     assert second.is_visible("#use-here")
@@ -71,7 +80,7 @@ def use_here_moves_the_session(browser):
     """Rule 4: #use-here in the blocked tab makes it active and moves the first within 1 s."""
     first = signed_in_tab(browser)
     second = browser.open_tab("/")
-    second.wait_for("blocked")
+    wait_blocked(second)
 
     second.click("#use-here")
 
@@ -88,7 +97,7 @@ def window_open_copy_gets_its_own_id(browser):
 
     copy = first.click_opening_tab("#duplicate-tab")  # a real click: WebKit blocks script popups
 
-    copy.wait_for("blocked")
+    wait_blocked(copy)
     assert copy.data()["tabId"] != first.data()["tabId"]
     assert "active" == first.state()
 
@@ -97,7 +106,7 @@ def sign_out_reaches_every_tab(browser):
     """Rule 7: #logout in one tab sends every tab, a blocked one too, to the signed-out page."""
     first = signed_in_tab(browser)
     second = browser.open_tab("/")
-    second.wait_for("blocked")
+    wait_blocked(second)
 
     first.click("#logout")
 
