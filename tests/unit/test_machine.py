@@ -515,6 +515,29 @@ def test_another_tabs_ended_record_is_followed_with_its_reason(reason, state):
         (shown(commands), navigations(commands), len(of_type(commands, cmd.ReleaseSlot)))
 
 
+def test_a_tab_following_a_logout_leaves_quietly():
+    """Following another tab's logout writes no record and wakes no one, on leaving or hiding:
+    the ended record already told every tab (issue 8: ten tabs announcing made a storm)."""
+    tab = active_tab()
+
+    commands = tab.handle(ev.Observed(T0 + 10, snapshot(ended_raw(rec.REASON_SIGNED_OUT))))
+    commands += tab.handle(ev.PageHidden(T0 + 10))
+
+    assert ([], [None], [rec.SIGNED_OUT]) == \
+        (of_type(commands, cmd.Publish), stored(commands, rec.tab_key(TAB_A)),
+         [command.state for command in of_type(commands, cmd.Show)])
+
+
+def test_the_tab_that_logs_out_announces_it():
+    """The acting tab still writes its record and wakes the others, and again when it hides."""
+    tab = active_tab()
+
+    commands = tab.handle(ev.LogoutClicked(T0 + 30))
+    commands += tab.handle(ev.PageHidden(T0 + 30))
+
+    assert (2, 2) == (len(of_type(commands, cmd.Publish)), len(stored(commands, rec.tab_key(TAB_A))))
+
+
 @pytest.mark.parametrize("state_of", ["moved", "blocked"])
 def test_moved_and_blocked_tabs_follow_a_logout(state_of):
     """A moved tab on / and a blocked tab on /login both follow the logout."""
