@@ -136,7 +136,7 @@ def test_new_tab_on_app_page_signed_out_goes_to_login():
         cmd.Show(rec.SIGNED_OUT, None, FRESH, None),
         store_record(record),
         cmd.Publish(wire.changed(FRESH)),
-        cmd.ShowTabs([cmd.TabView(FRESH, rec.SIGNED_OUT, "app", T0, True)]),
+        # no ShowTabs: the page is about to go
         cmd.Navigate("/login?next=%2F"),
     ] == actual
 
@@ -1017,3 +1017,12 @@ def test_waiting_tabs_ask_to_be_woken_by_the_idle_deadline(state_of):
     actual = tab.next_deadline()
 
     assert actual is not None and actual <= T0 + IDLE
+
+
+def test_a_tab_leaving_for_the_login_page_draws_no_tab_list():
+    """Following a logout, the tab shows its new state and goes: no tab list to draw first."""
+    tab = active_tab(snap=signed_in(tabs=[other_tab(TAB_B)]))
+
+    commands = tab.handle(ev.Observed(T0 + 10, snapshot(ended_raw(rec.REASON_SIGNED_OUT), tabs=[other_tab(TAB_B)])))
+
+    assert ([], ["/login?reason=signed-out"]) == (of_type(commands, cmd.ShowTabs), navigations(commands))

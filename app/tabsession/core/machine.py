@@ -518,7 +518,8 @@ class TabSession:
             commands.append(cmd.ReleaseSlot())
             self.slot = None
         commands.append(self._store_memory())
-        commands += self._settle(state, reason, announce)
+        # No tab list: the page is about to go, and drawing one delayed the navigation.
+        commands += self._settle(state, reason, announce, list_tabs=False)
         self.quiet = not announce
         if reason is None:
             url = urls.login_url(None, self.next_path)
@@ -562,8 +563,9 @@ class TabSession:
         return [cmd.Store(cmd.LOCAL, rec.tab_key(self.tab_id), None), cmd.Publish(self._wake())]
 
     # ----------------------------------------------------------------- helpers
-    def _settle(self, state, reason, announce=True):
-        """Take ``state``; ``announce``: write this tab's record and wake the other tabs."""
+    def _settle(self, state, reason, announce=True, list_tabs=True):
+        """Take ``state``; ``announce``: write this tab's record and wake the other tabs;
+        ``list_tabs``: show the tab list when it changed."""
         if state != self.state:
             self.since = self.latest_now
         self.state = state
@@ -573,7 +575,7 @@ class TabSession:
         commands = [cmd.Show(state, reason, self.tab_id, user)]
         if announce:
             commands += [self._store_record(), cmd.Publish(self._wake())]
-        return commands + self._show_tabs(self.latest_now)
+        return commands + (self._show_tabs(self.latest_now) if list_tabs else [])
 
     def _navigate(self, url):
         self.phase = LEAVING
