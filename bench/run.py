@@ -89,6 +89,7 @@ RUNTIMES = ("micropython", "pyodide")
 # variant -> (runtime of its server, what it is)
 VARIANTS = {
     "js": ("micropython", "plain JavaScript check (seed)"),
+    "floor-mpy": ("micropython", "MicroPython without PyScript (floor)"),
     "bare-mpy": ("micropython", "bare PyScript + MicroPython"),
     "app-mpy": ("micropython", "tabsession, MicroPython"),
     "bare-pyodide": ("pyodide", "bare PyScript + Pyodide"),
@@ -229,7 +230,24 @@ def build_roots(folder):
     (bare / "app").symlink_to(ROOT / "app")  # the config's [files] are fetched, as in the app
     (bare / "static").symlink_to(ROOT / "static")  # the favicon
     roots["bare"] = bare
+    floor = folder / "root-floor"
+    (floor / "static").mkdir(parents=True)
+    shutil.copy(BENCH / "pages" / "floor.html", floor / "index.html")
+    (floor / "static" / "floor.js").write_text(
+        (BENCH / "pages" / "floor.js").read_text().replace("{MICROPYTHON}", micropython_path()))
+    shutil.copy(ROOT / "static" / "favicon.svg", floor / "static" / "favicon.svg")
+    (floor / "vendor").symlink_to(ROOT / "vendor")
+    roots["floor"] = floor
     return roots
+
+
+def micropython_path():
+    """The MicroPython module the app's pyscript.toml names, as an absolute path."""
+    match = re.search(r'^interpreter\s*=\s*"\.(/[^"]+micropython\.mjs)"', (ROOT / "pyscript.toml").read_text(),
+                      re.MULTILINE)
+    if not match:
+        sys.exit("bench: cannot find the MicroPython interpreter in pyscript.toml")
+    return match.group(1)
 
 
 class Server:
@@ -287,8 +305,8 @@ class Servers:
         args = ["--runtime", runtime]
         if kind == "js":
             return args + ["--root", str(self.roots["js"])]
-        if kind == "bare":
-            return args + ["--root", str(self.roots["bare"])]
+        if kind in ("bare", "floor"):
+            return args + ["--root", str(self.roots[kind])]
         return args + {
             "app": [],  # the defaults: block, --max-tabs 1
             "signout": ["--max-tabs", "11"],
@@ -648,6 +666,8 @@ class Bench:
         count = self.counts["memory_tabs"]
         for variant, (runtime, what) in self.variants():
             kind = variant.split("-")[0]
+            if kind == "floor":
+                continue  # a start-up floor only
             server = self.servers.get(f"open:{runtime}") if kind == "app" else self.servers.for_variant(variant)
             state = await self.signed_in_state(server, runtime) if kind == "app" else None
             reps = self.counts["memory_reps"]["js" if kind == "js" else runtime]
@@ -864,7 +884,15 @@ def targets(results):
                 ratio = app["median"] / js["median"]
                 rows.append((f"MicroPython decision, {label}: at most {limit}x the plain-JS check",
                              f"{ratio:.1f}x ({app['median']:.0f} / {js['median']:.0f} ms)", ratio <= limit))
-        for label in ("warm", "cold"):  # what the floor alone gives: explains the ratios above
+        for label in ("warm", "cold"):  # MicroPython without PyScript: what no page can beat
+            app, floor = decision.get("app-mpy", {}).get(label, {}), decision.get("floor-mpy", {}).get(label, {})
+            js = decision["js"][label]
+            if app.get("n") and floor.get("n") and js.get("n"):
+                rows.append((f"(reference, no target) MicroPython without PyScript (the floor), {label},"
+                             f" against the plain-JS check; tabsession over the floor",
+                             f"{floor['median'] / js['median']:.1f}x ({floor['median']:.0f} ms);"
+                             f" tabsession {app['median'] / floor['median']:.1f}x the floor", None))
+        for label in ("warm", "cold"):  # what PyScript alone gives: explains the ratios above
             bare, js = decision.get("bare-mpy", {}).get(label, {}), decision["js"][label]
             if bare.get("n") and js.get("n"):
                 rows.append((f"(reference, no target) bare PyScript + MicroPython, {label}, against the"
