@@ -7,7 +7,8 @@ This module owns:
   `app/`, `static/` assets, and `vendor/<folder>/<file>`; everything else answers 404 (suspicious
   paths 400), and no directory is ever listed;
 - the templating of the pages (the run-time settings as JSON, the `<script type>` of the chosen
-  interpreter) and of `pyscript.toml` (its `interpreter` line);
+  interpreter, and `pyscript.toml` inlined into the entry tag as JSON, see `inline_config`) and
+  of `pyscript.toml` (its `interpreter` line);
 - the response headers: pinned MIME types, the Content-Security-Policy, and one Cache-Control per
   class of file.
 
@@ -18,6 +19,7 @@ settings) and imports nothing outside the Python 3.11 standard library.
 import argparse
 import errno
 import hashlib
+import html
 import json
 import os
 import re
@@ -27,6 +29,7 @@ import socketserver
 import stat
 import sys
 import threading
+import tomllib
 import urllib.parse
 import webbrowser
 from http import HTTPStatus
@@ -118,6 +121,10 @@ SECURITY_HEADERS = (
 NO_STORE = "no-store"  # pages carry the run-time settings; errors must not stick
 NO_CACHE = "no-cache"  # our own sources: revalidated on every load (ETag), so edits show at once
 IMMUTABLE = "public, max-age=31536000, immutable"  # vendor folders are named after their version
+# `/app/...py?v=<VERSION_LENGTH hex digits of the file's SHA-256>`: the URLs the inlined config
+# uses. Immutable while the digits match the file (an edit makes a new URL); otherwise no-cache.
+VERSION_PARAMETER = "v"
+VERSION_LENGTH = 16
 
 
 class Folder(NamedTuple):
@@ -144,6 +151,14 @@ MAX_SECONDS = 31 * 24 * 60 * 60
 SETTINGS_OPEN_TAG = '<script type="application/json" id="tabsession-settings">'
 SETTINGS_CLOSE_TAG = "</script>"
 ENTRY_TAG = '<script type="mpy"'  # the one Python entry point of each page
+# An entry tag naming this config gets it inlined (see inline_config); any other is left alone.
+CONFIG_ATTRIBUTE = 'config="/pyscript.toml"'
+# PyScript 0.7.31's optional plugins, none of which the pages use (its "error" plugin stays: it
+# shows a Python error on the page, which the tests look for). Each one switched on is a module
+# fetched and run before Python starts, for both interpreter types (PLATFORM.md).
+PLUGINS_OFF = ("!codemirror", "!deprecations-manager", "!donkey", "!py-editor", "!py-game", "!py-terminal")
+OTHER_SCRIPT_TYPE = {"mpy": "py", "py": "mpy"}
+ENTRY_SOURCE = re.compile(r'\ssrc="([^"]*)"')
 INTERPRETER_LINE = re.compile(r"^interpreter\s*=.*$", re.MULTILINE)
 ESCAPED_URL_SEPARATOR = re.compile(r"%(2f|5c)", re.IGNORECASE)
 CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
@@ -222,8 +237,12 @@ def settings_json(settings: dict) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def render_page(text: str, settings: dict, runtime: Runtime) -> str:
-    """A page with the run-time settings filled in and its entry point booting `runtime`."""
+def render_page(
+    text: str, settings: dict, runtime: Runtime, config: str | None = None, version=None
+) -> str:
+    """A page with the run-time settings filled in and its entry point booting `runtime`;
+    `config` (JSON) replaces the entry tag's `config="/pyscript.toml"` when it has one, and
+    then `version(url)` names the entry's `src` with its version."""
     if text.count(SETTINGS_OPEN_TAG) != 1:
         raise TemplateError(f"expected exactly one {SETTINGS_OPEN_TAG}")
     start = text.index(SETTINGS_OPEN_TAG) + len(SETTINGS_OPEN_TAG)
@@ -234,7 +253,22 @@ def render_page(text: str, settings: dict, runtime: Runtime) -> str:
     entries = text.count(ENTRY_TAG)
     if entries != 1:
         raise TemplateError(f"expected exactly one {ENTRY_TAG} tag, found {entries}")
-    return text.replace(ENTRY_TAG, f'<script type="{runtime.script_type}"')
+    entry_start = text.index(ENTRY_TAG)
+    entry_end = text.find(">", entry_start)
+    entry = text[entry_start:entry_end]
+    if config is not None and entry.count(CONFIG_ATTRIBUTE) == 1:
+        entry = entry.replace(CONFIG_ATTRIBUTE, f'config="{html.escape(config, quote=True)}"')
+        # The other interpreter type loads its plugins unless told otherwise, even with no script
+        # of its type on the page; a config element (hidden: it is text) tells it.
+        other = OTHER_SCRIPT_TYPE[runtime.script_type]
+        plugins = html.escape(json.dumps({"plugins": list(PLUGINS_OFF)}), quote=False)
+        entry = f'<{other}-config type="json" hidden>{plugins}</{other}-config>\n  ' + entry
+        source = ENTRY_SOURCE.search(entry)
+        if source is not None and version is not None:
+            url = html.escape(version(html.unescape(source.group(1))), quote=True)
+            entry = entry[:source.start(1)] + url + entry[source.end(1):]
+    entry = entry.replace(ENTRY_TAG, f'<script type="{runtime.script_type}"')
+    return text[:entry_start] + entry + text[entry_end:]
 
 
 def render_config(text: str, runtime: Runtime) -> str:
@@ -244,6 +278,68 @@ def render_config(text: str, runtime: Runtime) -> str:
     if count != 1:
         raise TemplateError(f"expected exactly one interpreter line, found {count}")
     return text
+
+
+class SourceVersions:
+    """The version digits of the app's Python files, by path, re-hashed only when a file changes."""
+
+    def __init__(self) -> None:
+        self._known: dict[Path, tuple[int, int, str]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, path: Path) -> str | None:
+        try:
+            info = path.stat()
+            with self._lock:
+                known = self._known.get(path)
+                if known is not None and known[:2] == (info.st_mtime_ns, info.st_size):
+                    return known[2]
+            digits = hashlib.sha256(path.read_bytes()).hexdigest()[:VERSION_LENGTH]
+        except OSError:
+            return None
+        with self._lock:
+            self._known[path] = (info.st_mtime_ns, info.st_size, digits)
+        return digits
+
+
+def inline_config(text: str, runtime: Runtime, root: Path, versions: SourceVersions) -> str:
+    """pyscript.toml as the JSON the pages carry inline in their entry tag, instead of a URL.
+
+    Measured to shorten start-up (PLATFORM.md, issue 8): no request for the config before
+    anything else can start, JSON instead of PyScript's TOML parser (a module of its own), the
+    unused plugins off, and every `[files]` source named with its version (`?v=`), so a warm
+    load takes all of them from the browser's cache instead of revalidating each one.
+    Paths stay relative: the pages live at `/` and `/login`, so they resolve as from
+    `/pyscript.toml`. `/pyscript.toml` itself is still served, unchanged, for other pages.
+    """
+    try:
+        config = tomllib.loads(render_config(text, runtime))
+    except tomllib.TOMLDecodeError as error:
+        raise TemplateError(f"not TOML ({error})") from None
+    files = config.get("files")
+    if isinstance(files, dict):
+        config["files"] = {versioned_url(source, root, versions): target for source, target in files.items()}
+    plugins = config.get("plugins") if isinstance(config.get("plugins"), list) else []
+    config["plugins"] = plugins + [name for name in PLUGINS_OFF if name not in plugins]
+    return json.dumps(config, separators=(",", ":"))
+
+
+def versioned_url(url: str, root: Path, versions: SourceVersions) -> str:
+    """`./app/x.py` -> `./app/x.py?v=<digits>` for a file of the app folder; others unchanged."""
+    if not isinstance(url, str) or "?" in url:
+        return url
+    path = url.removeprefix(".")
+    found = find_folder_file(root, path) if path.startswith("/app/") else None
+    digits = versions(found[0]) if found is not None else None
+    return url if digits is None else f"{url}?{VERSION_PARAMETER}={digits}"
+
+
+def cache_control_for(path: Path, target: str, cache_control: str, versions: SourceVersions) -> str:
+    """A source asked for by its current version may be kept for good; otherwise as given."""
+    query = target.partition("?")[2]
+    if cache_control != NO_CACHE or not query.startswith(VERSION_PARAMETER + "="):
+        return cache_control
+    return IMMUTABLE if query == f"{VERSION_PARAMETER}={versions(path)}" else cache_control
 
 
 # ----------------------------------------------------------------------------------------------
@@ -292,7 +388,14 @@ class RequestHandler(BaseHTTPRequestHandler):
                 found = safe_file(root, [PAGES[path]], frozenset({".html"}))
                 if found is not None:
                     # Read on every request (a few kB): an edited page shows on reload, no restart.
-                    page = render_page(read_text(found), self.server.settings, runtime)
+                    config = None
+                    config_file = safe_file(root, [CONFIG_FILE], frozenset({".toml"}))
+                    if config_file is not None:
+                        config = inline_config(read_text(config_file), runtime, root,
+                                               self.server.versions)
+                    versions = self.server.versions
+                    page = render_page(read_text(found), self.server.settings, runtime, config,
+                                       lambda url: versioned_url(url, root, versions))
                     self.send_text(page, MIME_TYPES[".html"], NO_STORE)
                     return
             elif path == CONFIG_URL:
@@ -304,7 +407,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             else:
                 in_folder = find_folder_file(root, path)
                 if in_folder is not None:
-                    self.send_file(*in_folder)
+                    file, cache_control = in_folder
+                    self.send_file(file, cache_control_for(file, self.target, cache_control, self.server.versions))
                     return
         except TemplateError as error:
             problem = f"{found.name}: {error}"
@@ -420,6 +524,7 @@ class Server(ThreadingHTTPServer):
         self.runtime = runtime
         self.settings = settings
         self.verbose = verbose
+        self.versions = SourceVersions()
         super().__init__(address, RequestHandler)
 
     def server_bind(self) -> None:

@@ -85,9 +85,11 @@ QUICK = {
     "memory_reps": {"micropython": 1, "pyodide": 1, "js": 1},
 }
 PHASES = ("decision", "reach", "many", "memory")
+RUNTIMES = ("micropython", "pyodide")
 # variant -> (runtime of its server, what it is)
 VARIANTS = {
     "js": ("micropython", "plain JavaScript check (seed)"),
+    "floor-mpy": ("micropython", "MicroPython without PyScript (floor)"),
     "bare-mpy": ("micropython", "bare PyScript + MicroPython"),
     "app-mpy": ("micropython", "tabsession, MicroPython"),
     "bare-pyodide": ("pyodide", "bare PyScript + Pyodide"),
@@ -228,7 +230,24 @@ def build_roots(folder):
     (bare / "app").symlink_to(ROOT / "app")  # the config's [files] are fetched, as in the app
     (bare / "static").symlink_to(ROOT / "static")  # the favicon
     roots["bare"] = bare
+    floor = folder / "root-floor"
+    (floor / "static").mkdir(parents=True)
+    shutil.copy(BENCH / "pages" / "floor.html", floor / "index.html")
+    (floor / "static" / "floor.js").write_text(
+        (BENCH / "pages" / "floor.js").read_text().replace("{MICROPYTHON}", micropython_path()))
+    shutil.copy(ROOT / "static" / "favicon.svg", floor / "static" / "favicon.svg")
+    (floor / "vendor").symlink_to(ROOT / "vendor")
+    roots["floor"] = floor
     return roots
+
+
+def micropython_path():
+    """The MicroPython module the app's pyscript.toml names, as an absolute path."""
+    match = re.search(r'^interpreter\s*=\s*"\.(/[^"]+micropython\.mjs)"', (ROOT / "pyscript.toml").read_text(),
+                      re.MULTILINE)
+    if not match:
+        sys.exit("bench: cannot find the MicroPython interpreter in pyscript.toml")
+    return match.group(1)
 
 
 class Server:
@@ -286,8 +305,8 @@ class Servers:
         args = ["--runtime", runtime]
         if kind == "js":
             return args + ["--root", str(self.roots["js"])]
-        if kind == "bare":
-            return args + ["--root", str(self.roots["bare"])]
+        if kind in ("bare", "floor"):
+            return args + ["--root", str(self.roots[kind])]
         return args + {
             "app": [],  # the defaults: block, --max-tabs 1
             "signout": ["--max-tabs", "11"],
@@ -338,7 +357,8 @@ def summarize(values):
 
 
 class Bench:
-    def __init__(self, browser, servers, counts):
+    def __init__(self, browser, servers, counts, runtimes=RUNTIMES):
+        self.runtimes = runtimes
         self.browser = browser
         self.servers = servers
         self.counts = counts
@@ -392,7 +412,7 @@ class Bench:
         results = {variant: {"cold": [], "warm": [], "states": [], "cold_ready": [], "warm_ready": []}
                    for variant in VARIANTS}
         for rep in range(reps):
-            for variant, (runtime, _) in VARIANTS.items():  # interleaved: load drifts hit all alike
+            for variant, (runtime, _) in self.variants():  # interleaved: load drifts hit all alike
                 server = self.servers.for_variant(variant)
                 state = await self.signed_in_state(server, runtime) if variant.startswith("app") else None
                 context = await self.context(storage_state=state)
@@ -410,7 +430,7 @@ class Bench:
         return {variant: {"cold": summarize(r["cold"]), "warm": summarize(r["warm"]),
                           "cold_ready": summarize(r["cold_ready"]), "warm_ready": summarize(r["warm_ready"]),
                           "samples": r, "what": VARIANTS[variant][1]}
-                for variant, r in results.items()}
+                for variant, r in results.items() if r["cold"]}
 
     # ---------------------------------------------------------------------------- 2. reach
     async def open_tabs(self, context, server, count, runtime, settled):
@@ -532,9 +552,14 @@ class Bench:
                             "actor_done": actor_ms, "wake": wake_ms, "handling": handling_ms},
                 "tabs": others}
 
+    def variants(self):
+        """The variants of the runtimes this run measures (the plain-JS check always)."""
+        return [(variant, (runtime, what)) for variant, (runtime, what) in VARIANTS.items()
+                if variant == "js" or runtime in self.runtimes]
+
     async def reach(self):
         out = {}
-        for runtime in ("micropython", "pyodide"):
+        for runtime in self.runtimes:
             out[f"signout-{RUNTIME_SHORT[runtime]}"] = await self.reach_signout(runtime)
             out[f"takeover-{RUNTIME_SHORT[runtime]}"] = await self.reach_takeover(runtime)
             out[f"signout_held-{RUNTIME_SHORT[runtime]}"] = await self.reach_signout(runtime, hold_next=True)
@@ -580,7 +605,7 @@ class Bench:
 
     async def many(self):
         out = {}
-        for runtime in ("micropython", "pyodide"):
+        for runtime in self.runtimes:
             for count in self.counts["many"][runtime]:
                 runs = []
                 for rep in range(self.counts["many_reps"][runtime]):
@@ -639,8 +664,10 @@ class Bench:
     async def memory(self):
         out = {}
         count = self.counts["memory_tabs"]
-        for variant, (runtime, what) in VARIANTS.items():
+        for variant, (runtime, what) in self.variants():
             kind = variant.split("-")[0]
+            if kind == "floor":
+                continue  # a start-up floor only
             server = self.servers.get(f"open:{runtime}") if kind == "app" else self.servers.for_variant(variant)
             state = await self.signed_in_state(server, runtime) if kind == "app" else None
             reps = self.counts["memory_reps"]["js" if kind == "js" else runtime]
@@ -852,19 +879,28 @@ def targets(results):
     decision = results.get("decision")
     if decision:
         for label, limit in (("warm", 3), ("cold", 7)):
-            app, js = decision["app-mpy"][label], decision["js"][label]
+            app, js = decision.get("app-mpy", {}).get(label, {}), decision["js"][label]
             if app.get("n") and js.get("n"):
                 ratio = app["median"] / js["median"]
                 rows.append((f"MicroPython decision, {label}: at most {limit}x the plain-JS check",
                              f"{ratio:.1f}x ({app['median']:.0f} / {js['median']:.0f} ms)", ratio <= limit))
-        for label in ("warm", "cold"):  # what the floor alone gives: explains the ratios above
-            bare, js = decision["bare-mpy"][label], decision["js"][label]
+        for label in ("warm", "cold"):  # MicroPython without PyScript: what no page can beat
+            app, floor = decision.get("app-mpy", {}).get(label, {}), decision.get("floor-mpy", {}).get(label, {})
+            js = decision["js"][label]
+            if app.get("n") and floor.get("n") and js.get("n"):
+                rows.append((f"(reference, no target) MicroPython without PyScript (the floor), {label},"
+                             f" against the plain-JS check; tabsession over the floor",
+                             f"{floor['median'] / js['median']:.1f}x ({floor['median']:.0f} ms);"
+                             f" tabsession {app['median'] / floor['median']:.1f}x the floor", None))
+        for label in ("warm", "cold"):  # what PyScript alone gives: explains the ratios above
+            bare, js = decision.get("bare-mpy", {}).get(label, {}), decision["js"][label]
             if bare.get("n") and js.get("n"):
                 rows.append((f"(reference, no target) bare PyScript + MicroPython, {label}, against the"
                              f" plain-JS check", f"{bare['median'] / js['median']:.1f}x"
                              f" ({bare['median']:.0f} / {js['median']:.0f} ms)", None))
         for label in ("cold", "warm"):
-            app, bare = decision["app-pyodide"][label], decision["bare-pyodide"][label]
+            app = decision.get("app-pyodide", {}).get(label, {})
+            bare = decision.get("bare-pyodide", {}).get(label, {})
             if app.get("n") and bare.get("n"):
                 extra = app["median"] / bare["median"] - 1
                 rows.append((f"Pyodide decision, {label}: at most +15% over bare PyScript + Pyodide",
@@ -1081,7 +1117,7 @@ async def run(options, counts):
             async with async_playwright() as playwright:
                 browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 results["machine"] = machine(browser.version)
-                bench = Bench(browser, servers, counts)
+                bench = Bench(browser, servers, counts, options.runtimes)
                 for phase in options.only:
                     log(f"bench: {phase} (load average {os.getloadavg()[0]:.2f})")
                     phase_started = time.monotonic()
@@ -1106,8 +1142,14 @@ def main(argv=None):
                         help="measure nothing: write results.md and chart.png again from a results.json")
     parser.add_argument("--out", help="folder for results.md, results.json and chart.png "
                                       "(default: docs/bench, or a temporary folder with --quick)")
+    parser.add_argument("--runtimes", default=",".join(RUNTIMES),
+                        help="comma-separated runtimes to measure (default: %(default)s); the"
+                             " plain-JS check is always measured")
     options = parser.parse_args(argv)
     options.only = [p.strip() for p in options.only.split(",") if p.strip()]
+    options.runtimes = [r.strip() for r in options.runtimes.split(",") if r.strip()]
+    if set(options.runtimes) - set(RUNTIMES) or not options.runtimes:
+        parser.error(f"--runtimes: choose from {','.join(RUNTIMES)}")
     unknown = set(options.only) - set(PHASES)
     if unknown:
         parser.error(f"unknown phases: {', '.join(sorted(unknown))}")

@@ -1174,3 +1174,87 @@ def test_a_hundred_connections_at_once_are_all_served(server):
         thread.join(timeout=20)
 
     assert [200] * len(statuses) == statuses
+
+
+# ----------------------------------------------------------------------------------------------
+# The config inlined into the pages, and versioned sources (issue 8: start-up).
+
+INLINE_PAGE = PAGE_TEMPLATE.replace('src="./app/x.py" config="./pyscript.toml"',
+                                    'src="/app/x.py" config="/pyscript.toml"')
+
+
+def inline_tree(tmp_path):
+    root = tmp_path / "root"
+    build_tree(root, tmp_path / "outside")
+    write(root / "index.html", INLINE_PAGE.replace("TITLE", "Index"))
+    return root
+
+
+def entry_config(page: str) -> dict:
+    """The JSON inlined in the entry tag's config attribute."""
+    import html
+    match = re.search(r'<script type="(?:mpy|py)" src="[^"]*" config="([^"]*)"', page)
+    return json.loads(html.unescape(match.group(1)))
+
+
+def test_the_config_is_inlined_with_plugins_off_and_versioned_files(tmp_path):
+    """A page naming /pyscript.toml gets it inline as JSON: the interpreter, the unused plugins
+    off, and each [files] source with its version, so that no request waits for the config."""
+    root = inline_tree(tmp_path)
+    versions = serve.SourceVersions()
+    config = serve.inline_config(CONFIG_TEMPLATE, serve.RUNTIMES["micropython"], root, versions)
+
+    page = serve.render_page(INLINE_PAGE, {}, serve.RUNTIMES["micropython"], config,
+                             lambda url: serve.versioned_url(url, root, versions))
+
+    digits = versions(root / "app" / "x.py")
+    assert ({"interpreter": MICROPYTHON_INTERPRETER, "files": {f"./app/x.py?v={digits}": "x.py"},
+             "plugins": list(serve.PLUGINS_OFF)},
+            True, True) == \
+        (entry_config(page), f'src="/app/x.py?v={digits}"' in page,
+         '<py-config type="json" hidden>' in page)
+
+
+def test_for_pyodide_the_other_config_element_is_for_micropython(tmp_path):
+    """The plugins of the interpreter type not in use are switched off by its own element."""
+    root = inline_tree(tmp_path)
+    config = serve.inline_config(CONFIG_TEMPLATE, serve.RUNTIMES["pyodide"], root, serve.SourceVersions())
+
+    page = serve.render_page(INLINE_PAGE, {}, serve.RUNTIMES["pyodide"], config)
+
+    assert (True, False, serve.RUNTIMES["pyodide"].interpreter) == \
+        ('<mpy-config type="json" hidden>' in page, "<py-config" in page, entry_config(page)["interpreter"])
+
+
+def test_a_page_naming_another_config_is_left_alone():
+    """Only the entry tag's config="/pyscript.toml" is replaced; other pages keep theirs."""
+    page = serve.render_page(PAGE_TEMPLATE, {}, serve.RUNTIMES["micropython"], '{"files": {}}')
+
+    assert ('config="./pyscript.toml"' in page, "-config type" in page) == (True, False)
+
+
+def test_a_source_is_immutable_only_at_its_current_version(tmp_path):
+    """`?v=` with the file's digits may be cached for good; a stale or absent one revalidates."""
+    root = inline_tree(tmp_path)
+    versions = serve.SourceVersions()
+    path = root / "app" / "x.py"
+    digits = versions(path)
+
+    actual = [serve.cache_control_for(path, f"/app/x.py?v={digits}", serve.NO_CACHE, versions),
+              serve.cache_control_for(path, "/app/x.py?v=0000000000000000", serve.NO_CACHE, versions),
+              serve.cache_control_for(path, "/app/x.py", serve.NO_CACHE, versions)]
+    write(path, "print('edited')\n")
+    actual.append(serve.cache_control_for(path, f"/app/x.py?v={digits}", serve.NO_CACHE, versions))
+
+    assert [serve.IMMUTABLE, serve.NO_CACHE, serve.NO_CACHE, serve.NO_CACHE] == actual
+
+
+def test_served_page_and_source_carry_the_version(tmp_path):
+    """Through the server: the page names the versioned source, which comes back immutable."""
+    root = inline_tree(tmp_path)
+    with serving(root, tmp=tmp_path) as running:
+        page = request(running.port, "/").body.decode()
+        url = next(iter(entry_config(page)["files"])).removeprefix(".")
+        response = request(running.port, url)
+
+    assert (200, serve.IMMUTABLE) == (response.status, response.headers["Cache-Control"])

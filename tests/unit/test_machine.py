@@ -136,7 +136,7 @@ def test_new_tab_on_app_page_signed_out_goes_to_login():
         cmd.Show(rec.SIGNED_OUT, None, FRESH, None),
         store_record(record),
         cmd.Publish(wire.changed(FRESH)),
-        cmd.ShowTabs([cmd.TabView(FRESH, rec.SIGNED_OUT, "app", T0, True)]),
+        # no ShowTabs: the page is about to go
         cmd.Navigate("/login?next=%2F"),
     ] == actual
 
@@ -513,6 +513,29 @@ def test_another_tabs_ended_record_is_followed_with_its_reason(reason, state):
 
     assert ([(state, reason)], ["/login?reason=" + reason], 1) == \
         (shown(commands), navigations(commands), len(of_type(commands, cmd.ReleaseSlot)))
+
+
+def test_a_tab_following_a_logout_leaves_quietly():
+    """Following another tab's logout writes no record and wakes no one, on leaving or hiding:
+    the ended record already told every tab (issue 8: ten tabs announcing made a storm)."""
+    tab = active_tab()
+
+    commands = tab.handle(ev.Observed(T0 + 10, snapshot(ended_raw(rec.REASON_SIGNED_OUT))))
+    commands += tab.handle(ev.PageHidden(T0 + 10))
+
+    assert ([], [None], [rec.SIGNED_OUT]) == \
+        (of_type(commands, cmd.Publish), stored(commands, rec.tab_key(TAB_A)),
+         [command.state for command in of_type(commands, cmd.Show)])
+
+
+def test_the_tab_that_logs_out_announces_it():
+    """The acting tab still writes its record and wakes the others, and again when it hides."""
+    tab = active_tab()
+
+    commands = tab.handle(ev.LogoutClicked(T0 + 30))
+    commands += tab.handle(ev.PageHidden(T0 + 30))
+
+    assert (2, 2) == (len(of_type(commands, cmd.Publish)), len(stored(commands, rec.tab_key(TAB_A))))
 
 
 @pytest.mark.parametrize("state_of", ["moved", "blocked"])
@@ -994,3 +1017,12 @@ def test_waiting_tabs_ask_to_be_woken_by_the_idle_deadline(state_of):
     actual = tab.next_deadline()
 
     assert actual is not None and actual <= T0 + IDLE
+
+
+def test_a_tab_leaving_for_the_login_page_draws_no_tab_list():
+    """Following a logout, the tab shows its new state and goes: no tab list to draw first."""
+    tab = active_tab(snap=signed_in(tabs=[other_tab(TAB_B)]))
+
+    commands = tab.handle(ev.Observed(T0 + 10, snapshot(ended_raw(rec.REASON_SIGNED_OUT), tabs=[other_tab(TAB_B)])))
+
+    assert ([], ["/login?reason=signed-out"]) == (of_type(commands, cmd.ShowTabs), navigations(commands))

@@ -377,3 +377,29 @@ def test_decoders_never_raise_on_non_text(value):
     actual = [decode(value) for decode in DECODERS]
 
     assert [None] * len(DECODERS) == actual
+
+
+# ---------------------------------------------------------------- memo (issue 8)
+def test_a_record_text_is_decoded_once():
+    """The same text decodes to the very same value: every look re-reads every record."""
+    raw = rec.TabRecord("a" * 32, rec.ACTIVE, "app", 0, 1.0, 2.0, 3.0, 4.0).encode()
+
+    first, second = rec.decode_tab_record(raw), rec.decode_tab_record(raw)
+
+    assert (True, first) == (first is second, rec.decode_tab_record(str(raw)))
+
+
+def test_the_memo_stays_bounded_under_many_distinct_texts():
+    """Forged traffic with ever new texts cannot grow the memo without end."""
+    for index in range(3 * rec.MEMO_LIMIT):
+        rec.decode_tab_record('{"junk": %d}' % index)
+
+    assert rec.memo_size() <= rec.MEMO_LIMIT
+
+
+def test_memoized_decoders_still_reject_what_is_not_a_record():
+    """Memoizing changes no answer: junk and non-text are still None."""
+    actual = [rec.decode_session("junk"), rec.decode_session("junk"), rec.decode_activity(None),
+              rec.decode_tab_record(42)]
+
+    assert [None, None, None, None] == actual

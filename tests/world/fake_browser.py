@@ -2,7 +2,9 @@
 
 Each ``FakeTab`` drives ``TabSession`` the way the real browser driver does: it feeds events,
 carries out the returned commands in order, and on every wake-up (storage event, channel
-message, timer tick) feeds ``Observed(now, snapshot)``. What a browser does later (a lock
+message, timer tick) it looks at storage and feeds ``Observed(now, snapshot)`` following the
+driver's rules (``core/wakeups.py``): the live tab ids in a snapshot are those of the tab's last
+lock-manager query, and a query is itself a task, asked for only when those rules say so. What a browser does later (a lock
 result, a storage event in another tab, a message, a navigation) is a *task* in one queue;
 ``World.settle()`` runs the queue first-in first-out, or in a shuffled order given a
 ``random.Random``, to try interleavings. A task belongs to one page load: when the tab
@@ -30,8 +32,9 @@ from tabsession.core import events as ev
 from tabsession.core import records as rec
 from tabsession.core import urls
 from tabsession.core import wire
-from tabsession.core.machine import TabSession, slot_lock_name, tab_lock_name
+from tabsession.core.machine import LEAVING, TabSession, slot_lock_name, tab_lock_name
 from tabsession.core.settings import DEFAULTS, Settings
+from tabsession.core.wakeups import WakeUps
 
 T0 = 1700000000.0
 TAB_LOCK_PREFIX = tab_lock_name("")
@@ -102,6 +105,10 @@ class Page:
         self.path = path
         self.alive = True
         self.machine = TabSession(self.world.settings)
+        self.wakeups = WakeUps()
+        self.looks = 0  # storage reads after a wake-up
+        self.feeds = 0  # Observed events fed
+        self.queries = 0  # lock-manager queries
         self.state = rec.BOOTING
         self.reason = None
         self.shown_tab_id = None
@@ -116,8 +123,11 @@ class Page:
 
     def start(self):
         tab = self.tab
+        # The driver asks the lock manager once before it starts the machine.
+        self.wakeups.answered(self.world.live_ids(), {})
         self.feed(ev.Started(self.world.now, self.kind, self.path,
-                             tab.session_storage.get(rec.TAB_MEMORY_KEY), self.world.snapshot(),
+                             tab.session_storage.get(rec.TAB_MEMORY_KEY),
+                             self.world.snapshot(self.wakeups.live_ids),
                              self.world.new_id(), self.world.lock_mode))
 
     def feed(self, event):
@@ -128,8 +138,36 @@ class Page:
                 return
             self.carry_out(command)
 
-    def wake(self):
-        self.feed(ev.Observed(self.world.now, self.world.snapshot()))
+    def wake(self, periodic=False):
+        """A storage event or message (``periodic``: the timer tick, focus, visibility)."""
+        if not self.alive or self.machine.phase == LEAVING:
+            return
+        if self.wakeups.woke(periodic):
+            self.look(periodic)
+
+    def look(self, periodic):
+        world = self.world
+        wakeups = self.wakeups
+        self.looks += 1
+        snapshot = world.snapshot(wakeups.live_ids)
+        if wakeups.worth_feeding(snapshot, self._machine_key(), periodic):
+            self.feeds += 1
+            self.feed(ev.Observed(world.now, snapshot))
+            wakeups.fed(snapshot, self._machine_key())
+        if world.lock_mode == ev.WEB_LOCKS and self.alive and self.machine.phase != LEAVING \
+                and wakeups.should_query(snapshot.tab_raws, periodic):
+            wakeups.query_started()
+            self.queries += 1
+            raws = snapshot.tab_raws
+            self.later(lambda: self.answer(raws))
+
+    def answer(self, raws):
+        periodic = self.wakeups.answered(self.world.live_ids(), raws)
+        if self.machine.phase != LEAVING:
+            self.look(periodic)
+
+    def _machine_key(self):
+        return (self.machine.state, self.machine.phase)
 
     def later(self, action):
         self.world.post(self, action)
@@ -293,16 +331,21 @@ class World:
             if page.alive:
                 action()
 
-    def snapshot(self):
+    def live_ids(self):
+        """What a lock-manager query answers now: the ids of the tabs whose lock is held."""
+        if self.lock_mode != ev.WEB_LOCKS:
+            return None  # nothing tells a tab which others are alive
+        return [name[len(TAB_LOCK_PREFIX):] for name in self.locks.query()
+                if name.startswith(TAB_LOCK_PREFIX)]
+
+    def snapshot(self, live_ids=None):
+        """Storage now, with ``live_ids`` as a tab last heard them (default: the truth now)."""
         tab_raws = {}
         for key, value in self.local.items():
             tab_id = rec.tab_id_from_key(key)
             if tab_id is not None:
                 tab_raws[tab_id] = value
-        live = [name[len(TAB_LOCK_PREFIX):] for name in self.locks.query()
-                if name.startswith(TAB_LOCK_PREFIX)]
-        if self.lock_mode != ev.WEB_LOCKS:
-            live = None  # nothing tells a tab which others are alive
+        live = self.live_ids() if live_ids is None else live_ids
         return ev.Snapshot(self.local.get(rec.SESSION_KEY), self.local.get(rec.ACTIVITY_KEY), tab_raws, live)
 
     def write_local(self, key, value, writer):
@@ -366,7 +409,8 @@ class World:
         self.tabs.remove(tab)
 
     def click_use_here(self, tab, settle=True):
-        tab.page.feed(ev.UseHereClicked(self.now, self.snapshot()))
+        # The driver reads storage with the live ids of its last query.
+        tab.page.feed(ev.UseHereClicked(self.now, self.snapshot(tab.page.wakeups.live_ids)))
         self._maybe_settle(settle)
 
     def logout(self, tab, settle=True):
@@ -398,7 +442,7 @@ class World:
 
     def thaw(self, tab, settle=True):
         self.frozen.discard(tab)
-        tab.page.wake()
+        tab.page.wake(True)
         self._maybe_settle(settle)
 
     def tick(self, settle=True):
@@ -406,11 +450,11 @@ class World:
             if page.tab in self.frozen:
                 continue
             if self.timers == EVERY_TAB:
-                page.wake()
+                page.wake(True)
             else:
                 deadline = page.machine.next_deadline()
                 if deadline is not None and deadline <= self.now:
-                    page.wake()
+                    page.wake(True)
         self._maybe_settle(settle)
 
     def _maybe_settle(self, settle):

@@ -492,3 +492,32 @@ def test_duplicate_of_a_settled_tab_gets_its_own_id_in_any_order():
         ids.add(first.tab_id != copy.tab_id and not world.violations())
 
     assert {True} == ids
+
+
+# ----------------------------------------------------------- wake-up storms (issue 8)
+@pytest.mark.parametrize("seed", [None, 1, 2, 3])
+def test_a_sign_out_is_decided_on_the_first_look_without_the_lock_manager(seed):
+    """Ten tabs reached by a sign-out each decide on their first look at storage, in any order
+    of delivery: no lock-manager round trip first, and the others' writes cost them nothing."""
+    world, first = signed_in_world(max_tabs=11)
+    world.rng = random.Random(seed) if seed is not None else None
+    others = open_many(world, 10)
+    pages = [tab.page for tab in others]
+    for page in pages:
+        page.looks = page.feeds = page.queries = 0
+
+    world.logout(first)
+
+    assert ([(1, 1, 0)] * 10, [SIGNED_OUT] * 11, []) == \
+        ([(page.looks, page.feeds, page.queries) for page in pages], world.states(), world.violations())
+
+
+def test_a_new_tab_is_listed_after_one_query():
+    """A tab that opens is named in storage before the others know it lives: they ask once."""
+    world, first = signed_in_world(max_tabs=2)
+    first.page.queries = 0
+
+    second = world.open("/")
+
+    assert (1, [(first.tab_id, ACTIVE), (second.tab_id, ACTIVE)]) == \
+        (first.page.queries, sorted(views(first)))

@@ -13,8 +13,9 @@ from tabsession.browser.locks import WebLocks, available as locks_available
 from tabsession.core import commands as cmd
 from tabsession.core import events as ev
 from tabsession.core import records
-from tabsession.core.machine import TabSession, slot_lock_name, tab_lock_name
+from tabsession.core.machine import LEAVING, TabSession, slot_lock_name, tab_lock_name
 from tabsession.core.settings import Settings
+from tabsession.core.wakeups import WakeUps
 
 # Re-check at least this often (seconds) even when no deadline is near: the tab list follows
 # crashed tabs through the lock manager, which sends no event.
@@ -39,12 +40,11 @@ class Driver:
         self.machine = TabSession(settings)
         self.web_locks = None
         self.channel = None
-        self.live_ids = None
+        self.wakeups = WakeUps()
+        self.queried_raws = {}
         self.failed = False
         self.slot_order = []
         self.held_slot = None
-        self.querying = False
-        self.query_again = False
         self.started = False
         self.timer = None
         self.last_activity_event = 0.0
@@ -67,7 +67,7 @@ class Driver:
                           ("web-locks" if self.web_locks else "storage") + "+" + self.channel.mechanism)
         self._listen()
         if self.web_locks is not None:
-            self.querying = True
+            self.wakeups.query_started()
             self.web_locks.query()  # start once the live tabs are known
         else:
             self._begin()
@@ -78,7 +78,7 @@ class Driver:
         locks = ev.WEB_LOCKS if self.web_locks is not None else ev.NO_LOCKS
         try:
             memory_raw = storage.read_memory()
-            snapshot = storage.read_snapshot(self.live_ids)
+            snapshot = storage.read_snapshot(self.wakeups.live_ids)
         except storage.StorageError as error:
             self._storage_failed(str(error.args[0]))
             return
@@ -90,8 +90,8 @@ class Driver:
             listen("window", name, self._on_activity, True)
         listen("window", "pagehide", self._on_pagehide)
         listen("window", "pageshow", self._on_pageshow)
-        listen("document", "visibilitychange", lambda event: self.wake())
-        listen("window", "focus", lambda event: self.wake())
+        listen("document", "visibilitychange", self._on_visibility)
+        listen("window", "focus", lambda event: self.wake(True))
 
     # ------------------------------------------------------------ user actions
     def use_here(self):
@@ -117,30 +117,38 @@ class Driver:
             if self.failed:
                 return
 
-    def wake(self):
-        """Something may have changed: look again (after asking which tabs are alive)."""
-        if not self.started or self.failed:
+    def wake(self, periodic=False):
+        """Something may have changed: look again (rules in core/wakeups.py). ``periodic``:
+        the timer's tick, which also asks the lock manager (crashed tabs write nothing)."""
+        if not self.started or self.failed or self.machine.phase == LEAVING:
             return
-        if self.web_locks is None:
-            self._observe()
-        elif self.querying:
-            self.query_again = True
-        else:
-            self.querying = True
+        if self.wakeups.woke(periodic):
+            self._look(periodic)
+
+    def _look(self, periodic):
+        snapshot = self._snapshot()
+        if snapshot is None:
+            return
+        wakeups = self.wakeups
+        if wakeups.worth_feeding(snapshot, self._machine_key(), periodic):
+            self.feed(ev.Observed(time.time(), snapshot))
+            wakeups.fed(snapshot, self._machine_key())
+            self._arm_timer()
+        if self.web_locks is not None and not self.failed and self.machine.phase != LEAVING \
+                and wakeups.should_query(snapshot.tab_raws, periodic):
+            wakeups.query_started()
+            self.queried_raws = snapshot.tab_raws
             self.web_locks.query()
 
-    def _observe(self):
-        snapshot = self._snapshot()
-        if snapshot is not None:
-            self.feed(ev.Observed(time.time(), snapshot))
-        self._arm_timer()
+    def _machine_key(self):
+        return (self.machine.state, self.machine.phase)
 
     def _snapshot(self):
         """What storage holds now, or None once reading it failed (the error state follows)."""
         if self.failed:
             return None
         try:
-            return storage.read_snapshot(self.live_ids)
+            return storage.read_snapshot(self.wakeups.live_ids)
         except storage.StorageError as error:
             self._storage_failed(str(error.args[0]))
             return None
@@ -152,7 +160,7 @@ class Driver:
     def _on_timer(self):
         self.timer = None
         self.view.tick(time.time())
-        self.wake()
+        self.wake(True)
         self._arm_timer()
 
     def _arm_timer(self):
@@ -184,17 +192,16 @@ class Driver:
                 self.feed(ev.SlotLost(time.time(), slot))
 
     def _on_held_names(self, names):
-        self.querying = False
+        live_ids = None
         if names is not None:
-            self.live_ids = [tab_id for tab_id in (records.tab_id_from_key(name) for name in names)
-                             if tab_id is not None]
+            live_ids = [tab_id for tab_id in (records.tab_id_from_key(name) for name in names)
+                        if tab_id is not None]
+        periodic = self.wakeups.answered(live_ids, self.queried_raws)
         if not self.started:
             self._begin()
             return
-        self._observe()
-        if self.query_again:
-            self.query_again = False
-            self.wake()
+        if not self.failed and self.machine.phase != LEAVING:
+            self._look(periodic)  # one look covers every wake-up that came during the query
 
     # ------------------------------------------------------------- page events
     def _on_activity(self, event):
@@ -204,6 +211,14 @@ class Driver:
         self.last_activity_event = now
         if self.started:
             self.feed(ev.UserActive(now))
+
+    def _on_visibility(self, event):
+        # Only on becoming visible (time may have passed while hidden). A page becomes hidden on
+        # its way out too (reload, navigation), before pagehide: a look then, now that looks are
+        # immediate, could end a session whose deadline passed and let the reload lose the
+        # reason (tests/e2e/test_time.py). The next page decides anyway.
+        if str(document.visibilityState) == "visible":
+            self.wake(True)
 
     def _on_pagehide(self, event):
         self.view.leaving()

@@ -102,6 +102,7 @@ class TabSession:
         self.shown_tabs = None
         self.shown_clock = None
         self.signing_in = False
+        self.quiet = False  # left following another tab's sign-out, without announcing it
 
     # ----------------------------------------------------------------- dispatch
     def handle(self, event):
@@ -403,12 +404,18 @@ class TabSession:
         return [self._store_memory()] + self._settle(rec.MOVED, rec.TAKEN_OVER)
 
     def _session_gone(self, session, now):
-        """Another tab ended the session (or it vanished): follow it to the login page."""
+        """Another tab ended the session (or it vanished): follow it to the login page.
+
+        Quietly: the tab that ended it has already told everyone, and every tab reads the same
+        ended record. Announcing our own departure as well (a record write and a message per
+        tab, to every tab) made a sign-out across ten tabs a storm of wake-ups (issue 8); the
+        record goes when this page hides, which other tabs' lists follow.
+        """
         reason = rec.REASON_SIGNED_OUT
         if isinstance(session, rec.EndedSession) and self.session is not None \
                 and session.token == self.session.token:
             reason = session.reason
-        return self._leave_for_login(reason, now)
+        return self._leave_for_login(reason, now, announce=False)
 
     def _ended_by_deadline(self, now):
         """Commands that end the session when a deadline has already passed (activity that
@@ -503,7 +510,7 @@ class TabSession:
                     cmd.Store(cmd.LOCAL, rec.ACTIVITY_KEY, None)]
         return commands + self._leave_for_login(reason, now)
 
-    def _leave_for_login(self, reason, now):
+    def _leave_for_login(self, reason, now, announce=True):
         state = rec.EXPIRED if reason in (rec.IDLE, rec.REASON_EXPIRED) else rec.SIGNED_OUT
         self.memory = rec.TabMemory(self.tab_id, None, None, False)
         commands = []
@@ -511,7 +518,9 @@ class TabSession:
             commands.append(cmd.ReleaseSlot())
             self.slot = None
         commands.append(self._store_memory())
-        commands += self._settle(state, reason)
+        # No tab list: the page is about to go, and drawing one delayed the navigation.
+        commands += self._settle(state, reason, announce, list_tabs=False)
+        self.quiet = not announce
         if reason is None:
             url = urls.login_url(None, self.next_path)
         else:
@@ -548,19 +557,25 @@ class TabSession:
     def _on_page_hidden(self, event):
         if self.tab_id is None:
             return []
+        if self.quiet:
+            # Following a sign-out: the removal's storage event is enough for the tab lists.
+            return [cmd.Store(cmd.LOCAL, rec.tab_key(self.tab_id), None)]
         return [cmd.Store(cmd.LOCAL, rec.tab_key(self.tab_id), None), cmd.Publish(self._wake())]
 
     # ----------------------------------------------------------------- helpers
-    def _settle(self, state, reason):
+    def _settle(self, state, reason, announce=True, list_tabs=True):
+        """Take ``state``; ``announce``: write this tab's record and wake the other tabs;
+        ``list_tabs``: show the tab list when it changed."""
         if state != self.state:
             self.since = self.latest_now
         self.state = state
         self.reason = reason
         self.phase = SETTLED
         user = self.session.user if isinstance(self.session, rec.Session) else None
-        commands = [cmd.Show(state, reason, self.tab_id, user), self._store_record(),
-                    cmd.Publish(self._wake())]
-        return commands + self._show_tabs(self.latest_now)
+        commands = [cmd.Show(state, reason, self.tab_id, user)]
+        if announce:
+            commands += [self._store_record(), cmd.Publish(self._wake())]
+        return commands + (self._show_tabs(self.latest_now) if list_tabs else [])
 
     def _navigate(self, url):
         self.phase = LEAVING

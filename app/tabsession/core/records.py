@@ -165,7 +165,35 @@ def _is_slot(value):
     return value is None or (type(value) is int and 0 <= value < 1000)
 
 
-def decode_session(raw):
+# Every wake-up re-reads the whole snapshot and the machine decodes each record in it, several
+# times per look (tab list, pruning, deadlines), in every tab at once: on MicroPython that was
+# most of a look's cost (issue 8). Records are immutable values and their texts rarely change,
+# so decoded ones are kept by their exact text; the memo is emptied when it grows past a bound
+# (forged traffic can make many distinct texts).
+MEMO_LIMIT = 256
+_memo = {}
+
+
+def _memoized(decode):
+    def cached(raw):
+        if not isinstance(raw, str):
+            return decode(raw)
+        key = (decode, raw)
+        if key in _memo:
+            return _memo[key]
+        value = decode(raw)
+        if len(_memo) >= MEMO_LIMIT:
+            _memo.clear()
+        _memo[key] = value
+        return value
+    return cached
+
+
+def memo_size():
+    return len(_memo)
+
+
+def _decode_session(raw):
     """A Session, an EndedSession, or None for anything else."""
     data = _load(raw, ("token", "user", "signed_in_at"))
     if data is not None:
@@ -178,14 +206,14 @@ def decode_session(raw):
     return None
 
 
-def decode_activity(raw):
+def _decode_activity(raw):
     data = _load(raw, ("token", "at"))
     if data is not None and is_id(data["token"]) and is_time(data["at"]):
         return Activity(data["token"], data["at"])
     return None
 
 
-def decode_tab_record(raw):
+def _decode_tab_record(raw):
     data = _load(raw, ("id", "state", "page", "slot", "opened", "last_active", "since", "seen"))
     if data is None:
         return None
@@ -195,6 +223,11 @@ def decode_tab_record(raw):
         return None
     return TabRecord(data["id"], data["state"], data["page"], data["slot"], data["opened"],
                      data["last_active"], data["since"], data["seen"])
+
+
+decode_session = _memoized(_decode_session)
+decode_activity = _memoized(_decode_activity)
+decode_tab_record = _memoized(_decode_tab_record)
 
 
 def decode_tab_memory(raw):
