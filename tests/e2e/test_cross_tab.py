@@ -108,6 +108,9 @@ def test_duplicated_tab_gets_its_own_id_and_is_a_further_tab(first, context, wai
     copy = opened.value
     wait_booted(copy)
 
+    # A refused tab is `blocked` on `/` for a moment before it moves to the login page: read it
+    # once it has landed there, not in that moment (its document is about to go).
+    copy.wait_for_url("**/login?reason=active-elsewhere")
     wait_state(copy, "blocked")
     assert tab_id_of(copy) != tab_id_of(first)
     assert "active" == state_of(first)
