@@ -46,6 +46,7 @@ class Driver:
         self.slot_order = []
         self.held_slot = None
         self.started = False
+        self.hidden = False  # pagehide came: this document decides nothing more
         self.timer = None
         self.last_activity_event = 0.0
         self._tick_callback = callback(self._on_timer)
@@ -120,7 +121,7 @@ class Driver:
     def wake(self, periodic=False):
         """Something may have changed: look again (rules in core/wakeups.py). ``periodic``:
         the timer's tick, which also asks the lock manager (crashed tabs write nothing)."""
-        if not self.started or self.failed or self.machine.phase == LEAVING:
+        if not self.started or self.failed or self.hidden or self.machine.phase == LEAVING:
             return
         if self.wakeups.woke(periodic):
             self._look(periodic)
@@ -200,7 +201,7 @@ class Driver:
         if not self.started:
             self._begin()
             return
-        if not self.failed and self.machine.phase != LEAVING:
+        if not self.failed and not self.hidden and self.machine.phase != LEAVING:
             self._look(periodic)  # one look covers every wake-up that came during the query
 
     # ------------------------------------------------------------- page events
@@ -221,6 +222,10 @@ class Driver:
             self.wake(True)
 
     def _on_pagehide(self, event):
+        # Unloading, or going into the back/forward cache, whose restore reloads (_on_pageshow).
+        # A look in between (visibilitychange on restore comes before the reload) would act on
+        # stale memory and make the reloaded page lose the reason (test_hardening.py, bfcache).
+        self.hidden = True
         self.view.leaving()
         if self.started:
             self.feed(ev.PageHidden(time.time()))
