@@ -633,7 +633,9 @@ def wait_booted(page, timeout_ms=None):
 def new_tab(context, server, path="/"):
     """Open `path` of `server` in a new page of `context` and wait until it has booted."""
     page = context.new_page()
-    response = page.goto(server(path))
+    # To the commit only: a tab that decides fast may navigate on (to /login) before its `load`
+    # event, which Firefox reports as an aborted goto. wait_booted follows navigations.
+    response = page.goto(server(path), wait_until="commit")
     assert response is not None and response.ok, f"GET {server(path)} answered {response and response.status}"
     wait_booted(page, server.boot_timeout_ms)
     return page
