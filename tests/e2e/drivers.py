@@ -65,13 +65,8 @@ def _describe(data, path):
 # --- Playwright -------------------------------------------------------------------------------
 
 
-class PlaywrightTab:
-    def __init__(self, browser, page):
-        self.browser = browser
-        self.page = page
-
-    def _read(self):
-        return self.page.evaluate("() => {" + _READ_PAGE + "}")
+class _Tab:
+    """What both tab drivers read and wait for the same way; each gives `_read()` and `_pause()`."""
 
     def data(self):
         return self._read()["data"]
@@ -83,12 +78,22 @@ class PlaywrightTab:
         return self._read()["path"]
 
     def wait_for(self, state, path=None, timeout_ms=None):
-        return _wait_for(self, state, path, timeout_ms or self.browser.boot_timeout_ms,
-                         lambda: self.page.wait_for_timeout(POLL_S * 1000))
+        return _wait_for(self, state, path, timeout_ms or self.browser.boot_timeout_ms, self._pause)
 
     def wait_booted(self, timeout_ms=None):
-        return _wait_booted(self, timeout_ms or self.browser.boot_timeout_ms,
-                            lambda: self.page.wait_for_timeout(POLL_S * 1000))
+        return _wait_booted(self, timeout_ms or self.browser.boot_timeout_ms, self._pause)
+
+
+class PlaywrightTab(_Tab):
+    def __init__(self, browser, page):
+        self.browser = browser
+        self.page = page
+
+    def _read(self):
+        return self.page.evaluate("() => {" + _READ_PAGE + "}")
+
+    def _pause(self):
+        self.page.wait_for_timeout(POLL_S * 1000)
 
     def fill(self, selector, text):
         self.page.fill(selector, text, timeout=ELEMENT_TIMEOUT_MS)
@@ -231,7 +236,7 @@ return {
 }""" % json.dumps(PROBLEMS_KEY)
 
 
-class WebKitTab:
+class WebKitTab(_Tab):
     def __init__(self, browser, handle):
         self.browser = browser
         self.handle = handle
@@ -251,22 +256,8 @@ class WebKitTab:
         except WebDriverException:  # mid-navigation: no document for a moment
             return None
 
-    def data(self):
-        return self._read()["data"]
-
-    def state(self):
-        return self.data().get("tabState")
-
-    def path(self):
-        return self._read()["path"]
-
-    def wait_for(self, state, path=None, timeout_ms=None):
-        return _wait_for(self, state, path, timeout_ms or self.browser.boot_timeout_ms,
-                         lambda: time.sleep(POLL_S))
-
-    def wait_booted(self, timeout_ms=None):
-        return _wait_booted(self, timeout_ms or self.browser.boot_timeout_ms,
-                            lambda: time.sleep(POLL_S))
+    def _pause(self):
+        time.sleep(POLL_S)
 
     def _element(self, selector, visible=True):
         """The element at `selector` once it is there (and displayed), across navigations."""
