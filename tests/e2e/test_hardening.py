@@ -180,6 +180,16 @@ def settle(page, navigations):
     assert len(navigations) <= MAX_NAVIGATIONS, f"{len(navigations)} navigations: {navigations}"
 
 
+def park(page, server):
+    """Take an app page to the helper page, so that no running app code sees what is planted next.
+
+    A running tab notices a corrupt session on its next look and goes to the login page on its
+    own; a goto racing that navigation is aborted (Firefox: NS_BINDING_ABORTED). Parked, the
+    planted values meet only the load under test.
+    """
+    page.goto(server(HELPER_PATH))
+
+
 def load(page, url, wait_state, state, navigations):
     """Navigate and wait for `state`, counting the navigations from here on."""
     navigations.clear()
@@ -339,6 +349,7 @@ def test_corrupt_values_signed_in(serve, runtime, corruption, context, wait_stat
     wait_repaired(page, others)
     settle(page, navigations)
 
+    park(page, server)
     plant(page, *corrupt(corruption, SINGLE_KEYS))
     load(page, server("/"), wait_state, "signed-out", navigations)
     assert "/login?next=%2F" == path_of(page)
@@ -399,6 +410,7 @@ def test_four_megabytes_under_a_key_is_no_session(serve, runtime, key, context, 
     settle(page, navigations)
 
     sign_in(page, wait_state)
+    park(page, server)
     plant(page, local, session)
     expected = "signed-out" if key == SESSION_KEY else "active"
     load(page, server("/"), wait_state, expected, navigations)
