@@ -166,6 +166,23 @@ def test_login_page_with_a_stale_reason_fixes_the_url():
         (of_type(commands, cmd.ReplaceUrl), shown(commands))
 
 
+@pytest.mark.parametrize("token, expected", [
+    (TOKEN, ("/login?reason=signed-out&next=%2Freports", rec.SIGNED_OUT, rec.REASON_SIGNED_OUT)),
+    ("2" * 32, ("/login?next=%2Freports", rec.SIGNED_OUT, None)),
+    (None, ("/login?next=%2Freports", rec.SIGNED_OUT, None)),
+])
+def test_refused_tab_arriving_after_the_end_takes_its_sessions_reason(token, expected):
+    """reason=active-elsewhere, and the session has ended since: a tab that remembers that session's
+    token was refused by it, and ends with it; any other tab is plainly signed out."""
+    raw = rec.TabMemory(TAB_A, token, None, False).encode()
+
+    _, commands = booted(page="login", here="/login?reason=active-elsewhere&next=%2Freports",
+                         snap=snapshot(ended_raw(rec.REASON_SIGNED_OUT)), memory_raw=raw)
+
+    [(state, reason)] = shown(commands)
+    assert expected == ([command.url for command in of_type(commands, cmd.ReplaceUrl)][0], state, reason)
+
+
 @pytest.mark.parametrize("query", ["reason=bogus", "reason=", "reason=%3Cb%3E", "reason=IDLE"])
 def test_login_page_with_an_unknown_reason_removes_it_from_the_url(query):
     """A reason that is none of ours (typed, or forged in a link) leaves the URL, so data-reason
@@ -306,13 +323,15 @@ def test_slot_granted_makes_the_tab_active():
 
 
 def test_slots_busy_under_block_refuses_the_tab():
-    """No free slot under block: blocked/active-elsewhere and off to the login page."""
+    """No free slot under block: blocked/active-elsewhere and off to the login page, remembering
+    the session's token but no slot."""
     tab, _ = booted(snap=signed_in(tabs=[other_tab(TAB_B)]))
 
     commands = tab.handle(ev.SlotsBusy(T0))
 
-    assert ([(rec.BLOCKED, rec.ACTIVE_ELSEWHERE)], ["/login?reason=active-elsewhere"], [], None) == \
-        (shown(commands), navigations(commands), of_type(commands, cmd.StealSlot), tab.memory.token)
+    assert ([(rec.BLOCKED, rec.ACTIVE_ELSEWHERE)], ["/login?reason=active-elsewhere"], [], TOKEN, None) == \
+        (shown(commands), navigations(commands), of_type(commands, cmd.StealSlot), tab.memory.token,
+         tab.memory.slot)
 
 
 def test_blocked_deep_link_keeps_next():

@@ -331,6 +331,15 @@ class World:
             if page.alive:
                 action()
 
+    def run_until(self, done):
+        """Run pending tasks in order until ``done()`` holds (a moment in the middle of a flow)."""
+        while not done():
+            if not self.tasks:
+                raise WorldError("the moment never came")
+            page, action = self.tasks.pop(0)
+            if page.alive:
+                action()
+
     def live_ids(self):
         """What a lock-manager query answers now: the ids of the tabs whose lock is held."""
         if self.lock_mode != ev.WEB_LOCKS:

@@ -439,6 +439,26 @@ def test_logout_while_a_tab_is_starting_reaches_it():
     assert ([SIGNED_OUT, SIGNED_OUT], []) == (world.states(), world.violations())
 
 
+@pytest.mark.parametrize("how", ["logout", "idle"])
+def test_an_end_reaches_a_refused_tab_on_its_way_to_the_login_page(how):
+    """B is refused and leaving / for the login page when A's session ends: B lands with the
+    session's reason (rule 7: /login?reason=signed-out), not as a plain signed-out tab."""
+    world, first = signed_in_world()
+    second = world.open("/", settle=False)
+    world.run_until(lambda: second.state == BLOCKED)
+    assert "/" == second.path  # the navigation to the login page is still pending
+
+    if how == "logout":
+        world.logout(first)
+    else:
+        world.advance(900)
+
+    reason = rec.REASON_SIGNED_OUT if how == "logout" else rec.IDLE
+    state = SIGNED_OUT if how == "logout" else EXPIRED
+    assert [(state, reason, "/login?reason=" + reason)] * 2 == \
+        [(tab.state, tab.reason, tab.path) for tab in world.tabs]
+
+
 # ---------------------------------------------- timers as the real driver sets them
 def test_deadline_timers_end_every_tab_when_one_is_active():
     """With only requested timers firing, the active tab ends the session and wakes the others."""

@@ -219,10 +219,16 @@ class TabSession:
                 return self._settle(rec.BLOCKED, rec.ACTIVE_ELSEWHERE)
             return self._navigate(self.next_path)
         reason = self.url_reason if self.url_reason in rec.END_REASONS else None
+        if reason is None and isinstance(session, rec.EndedSession) and self.memory.token == session.token:
+            # This tab was in that session (refused, on its way here) when it ended: it ends
+            # with it, as every tab of the session does (rule 7).
+            reason = session.reason
         commands = []
         if reason != self.url_reason:
             # The URL claims a reason that no longer applies: keep data-reason equal to the URL.
-            commands.append(cmd.ReplaceUrl(urls.login_url(reason, self.next_path)))
+            # The same URL a tab that follows the end gets (see _leave_for_login).
+            next_path = self.next_path if reason is None else self._next_if_not_home()
+            commands.append(cmd.ReplaceUrl(urls.login_url(reason, next_path)))
         state = rec.EXPIRED if reason in (rec.IDLE, rec.REASON_EXPIRED) else rec.SIGNED_OUT
         return commands + self._settle(state, reason)
 
@@ -293,7 +299,9 @@ class TabSession:
     def _refused(self, now):
         if self.settings.policy == TAKEOVER:
             return self._take_a_place(self._victim_slot(self.snapshot, now), now)
-        self.memory = rec.TabMemory(self.tab_id, None, None, False)
+        # The token goes with the tab to the login page: should the session end before that page
+        # decides, the tab still knows it was in the session (see _decide_login).
+        self.memory = rec.TabMemory(self.tab_id, self.session.token, None, False)
         commands = [self._store_memory()]
         commands += self._settle(rec.BLOCKED, rec.ACTIVE_ELSEWHERE)
         return commands + self._navigate(urls.login_url(rec.ACTIVE_ELSEWHERE, self._next_if_not_home()))
