@@ -92,6 +92,7 @@ VARIANTS = {
     "floor-mpy": ("micropython", "MicroPython without PyScript (floor)"),
     "bare-mpy": ("micropython", "bare PyScript + MicroPython"),
     "app-mpy": ("micropython", "tabsession, MicroPython"),
+    "appsrc-mpy": ("micropython", "tabsession, MicroPython, sources instead of bundles"),
     "bare-pyodide": ("pyodide", "bare PyScript + Pyodide"),
     "app-pyodide": ("pyodide", "tabsession, Pyodide"),
 }
@@ -238,6 +239,19 @@ def build_roots(folder):
     shutil.copy(ROOT / "static" / "favicon.svg", floor / "static" / "favicon.svg")
     (floor / "vendor").symlink_to(ROOT / "vendor")
     roots["floor"] = floor
+    # The app itself, without the bytecode bundles set-up built (tools/precompile.py): what MicroPython
+    # costs when it fetches and compiles every module on every load.
+    source = folder / "root-appsrc"
+    (source / "vendor").mkdir(parents=True)
+    for name in ("index.html", "login.html", "pyscript.toml"):
+        shutil.copy(ROOT / name, source / name)
+    for name in ("app", "static"):
+        (source / name).symlink_to(ROOT / name)
+    for runtime in (ROOT / "vendor").iterdir():
+        # Copies: serve.py refuses a file whose real path leaves its folder (a symlink out of it).
+        if runtime.name.startswith(("pyscript-", "micropython-")):
+            shutil.copytree(runtime, source / "vendor" / runtime.name)
+    roots["appsrc"] = source
     return roots
 
 
@@ -305,7 +319,7 @@ class Servers:
         args = ["--runtime", runtime]
         if kind == "js":
             return args + ["--root", str(self.roots["js"])]
-        if kind in ("bare", "floor"):
+        if kind in ("bare", "floor", "appsrc"):
             return args + ["--root", str(self.roots[kind])]
         return args + {
             "app": [],  # the defaults: block, --max-tabs 1
@@ -426,7 +440,7 @@ class Bench:
                     await page.close()
                 await context.close()
             log(f"  decision rep {rep + 1}/{reps}: " + ", ".join(
-                f"{v} {fmt_ms(r['cold'][-1])}/{fmt_ms(r['warm'][-1])}" for v, r in results.items()))
+                f"{v} {fmt_ms(r['cold'][-1])}/{fmt_ms(r['warm'][-1])}" for v, r in results.items() if r["cold"]))
         return {variant: {"cold": summarize(r["cold"]), "warm": summarize(r["warm"]),
                           "cold_ready": summarize(r["cold_ready"]), "warm_ready": summarize(r["warm_ready"]),
                           "samples": r, "what": VARIANTS[variant][1]}
@@ -666,8 +680,8 @@ class Bench:
         count = self.counts["memory_tabs"]
         for variant, (runtime, what) in self.variants():
             kind = variant.split("-")[0]
-            if kind == "floor":
-                continue  # a start-up floor only
+            if kind in ("floor", "appsrc"):
+                continue  # start-up variants only
             server = self.servers.get(f"open:{runtime}") if kind == "app" else self.servers.for_variant(variant)
             state = await self.signed_in_state(server, runtime) if kind == "app" else None
             reps = self.counts["memory_reps"]["js" if kind == "js" else runtime]

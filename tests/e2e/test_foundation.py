@@ -98,6 +98,25 @@ def test_runtime_attribute_names_the_interpreter(signed_in, runtime):
     assert runtime == html_data(signed_in)["runtime"]
 
 
+def test_micropython_imports_the_app_as_bundles_and_pyodide_as_sources(app_server, context, runtime,
+                                                                       wait_state):
+    """Issue 8: a MicroPython page fetches each app package as one bytecode bundle (set-up's
+    tools/precompile.py) instead of its sources, and decides from it; Pyodide loads the sources."""
+    page = context.new_page()
+    fetched = []
+    page.on("request", lambda request: fetched.append(request.url))
+    page.goto(app_server("/"), wait_until="commit")
+    wait_state(page, "signed-out")
+
+    bundles = sorted({re.sub(r"-[0-9a-f]+\.mpy$", "", url.rsplit("/", 1)[1]) for url in fetched
+                      if re.search(r"/vendor/mpy-[^/]+/[a-z]+-[0-9a-f]+\.mpy$", url)})  # / and /login
+    sources = [url for url in fetched if re.search(r"/app/tabsession/.+\.py", url)]
+    if runtime == "micropython":
+        assert (["pages", "tabsession"], []) == (bundles, sources)
+    else:
+        assert ([], True) == (bundles, len(sources) >= 10)
+
+
 def test_second_tab_is_blocked_and_first_stays_active(signed_in, open_tab, wait_state):
     """Rule 4 (block, max 1): a second tab is refused with the classic message."""
     second = open_tab("/")
