@@ -94,7 +94,14 @@ VARIANTS = {
     "app-mpy": ("micropython", "tabsession, MicroPython"),
     "bare-pyodide": ("pyodide", "bare PyScript + Pyodide"),
     "app-pyodide": ("pyodide", "tabsession, Pyodide"),
+    # The app's page `/` and its real Python (core, browser adapter, demo view) on Pyodide loaded
+    # directly, PyScript replaced by a small shim (bench/pages/snap.js); the same page booting
+    # from a memory snapshot that already holds the core imported, and without one.
+    "direct-pyodide": ("pyodide", "tabsession, Pyodide without PyScript, no snapshot"),
+    "snap-pyodide": ("pyodide", "tabsession, Pyodide from a memory snapshot, without PyScript"),
 }
+# Variants whose page is the app's protected page, which decides `active` only when signed in.
+SIGNED_IN = ("app", "direct", "snap")
 ACTIONS = {"signout": "sign-out", "takeover": "take-over",
            "signout_held": "sign-out, next page held (diagnosis)",
            "signout_one": "sign-out reaching 1 tab (diagnosis)"}
@@ -178,6 +185,9 @@ TRACE_JS = """
 READ_TRACE = "() => JSON.parse(sessionStorage.getItem('__bench.trace') || '[]')"
 READ_STATE = """() => ({state: document.documentElement.getAttribute('data-tab-state'),
   id: document.documentElement.getAttribute('data-tab-id'), path: location.pathname + location.search})"""
+# How the bench's own Pyodide pages booted (bench/pages/snap.js); nulls on other pages.
+READ_BOOT = """() => ({boot: document.documentElement.getAttribute('data-boot'),
+  verify_ms: document.documentElement.getAttribute('data-snapshot-verify-ms')})"""
 DECIDED = 'html[data-tab-state]:not([data-tab-state="booting"])'
 
 
@@ -238,6 +248,85 @@ def build_roots(folder):
     shutil.copy(ROOT / "static" / "favicon.svg", floor / "static" / "favicon.svg")
     (floor / "vendor").symlink_to(ROOT / "vendor")
     roots["floor"] = floor
+    roots.update(build_snap_roots(folder))
+    return roots
+
+
+def pyodide_path():
+    """The local Pyodide module (vendor/pyodide-<version>/pyodide.mjs), as an absolute path."""
+    found = sorted(ROOT.glob("vendor/pyodide-*/pyodide.mjs"))
+    if len(found) != 1:
+        sys.exit(f"bench: expected one vendor/pyodide-*/pyodide.mjs, found {len(found)}: run ./dev setup")
+    return "/" + found[0].relative_to(ROOT).as_posix()
+
+
+def app_files():
+    """pyscript.toml's [files] as [url, path in the interpreter's file system], the URLs carrying
+    the version digits serve.py's inlined config uses (`?v=` + 16 hex digits of the SHA-256), so
+    the browser caches them exactly as it does for the app's own pages."""
+    import hashlib
+    import tomllib
+
+    files = tomllib.loads((ROOT / "pyscript.toml").read_text())["files"]
+    out = []
+    for source, target in files.items():
+        digits = hashlib.sha256((ROOT / source).read_bytes()).hexdigest()[:16]
+        out.append([source.removeprefix(".") + "?v=" + digits, target.removeprefix("./")])
+    return out
+
+
+def early_modules(files):
+    """The modules a snapshot holds imported: the package `tabsession` and its pure core."""
+    names = []
+    for _, path in files:
+        if path == "tabsession/__init__.py" or path.startswith("tabsession/core/"):
+            name = path.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+            names.append(name)
+    return sorted(names, key=lambda name: (name.count("."), name))
+
+
+SNAPSHOT_URL = "/vendor/snapshot/pyodide-memory.wasm"  # serve.py serves vendor/<folder>/<file>
+
+
+def build_snap_roots(folder):
+    """The app's page `/` with PyScript replaced by bench/pages/snap.js, twice: `snap` (boots from
+    the memory snapshot at SNAPSHOT_URL, built later by build_snapshot) and `direct` (without).
+    serve.py refuses files whose real path leaves the served folder, so the snapshot cannot sit
+    beside links into the app's vendor/: the Pyodide files are copied (13 MB) into a vendor/
+    folder of the bench's own, which also receives the snapshot. Nothing lands in the app's tree."""
+    roots = {}
+    pyodide = pyodide_path()
+    vendor = folder / "vendor"
+    for name in (pyodide.rsplit("/", 1)[0], pyscript_core_path().rsplit("/", 1)[0]):
+        (vendor / name.split("/", 2)[2]).mkdir(parents=True)
+    for source in (ROOT / pyodide.lstrip("/")).parent.iterdir():
+        shutil.copy(source, vendor / source.parent.name / source.name)
+    core = pyscript_core_path()  # serve.py checks that PyScript is set up, though never loaded here
+    shutil.copy(ROOT / core.lstrip("/"), vendor / core.split("/", 2)[2])
+    (vendor / "snapshot").mkdir()
+    files = app_files()
+    entry = re.search(r'<script type="mpy" src="/app/([^"]+)"', (ROOT / "index.html").read_text())
+    page = (ROOT / "index.html").read_text().replace(
+        f'<script type="module" src="{pyscript_core_path()}"></script>',
+        '<script type="module" src="/static/snap.js"></script>')
+    if "/static/snap.js" not in page or not entry:
+        sys.exit("bench: cannot find PyScript's core.js or the entry script in index.html")
+    entry_path = next(path for url, path in files if url.startswith("/app/" + entry.group(1) + "?"))
+    for kind, snapshot in (("snap", SNAPSHOT_URL), ("direct", "")):
+        root = folder / f"root-{kind}"
+        (root / "static").mkdir(parents=True)
+        (root / "index.html").write_text(page)
+        for name in ("app.css", "favicon.svg"):
+            shutil.copy(ROOT / "static" / name, root / "static" / name)
+        text = (BENCH / "pages" / "snap.js").read_text()
+        for key, value in (("{PYODIDE}", pyodide), ("{SNAPSHOT}", snapshot), ("{FILES}", json.dumps(files)),
+                           ("{EARLY}", json.dumps(early_modules(files))), ("{ENTRY}", entry_path)):
+            text = text.replace(key, value)
+        (root / "static" / "snap.js").write_text(text)
+        (root / "vendor").symlink_to(vendor)
+        (root / "app").symlink_to(ROOT / "app")
+        roots[kind] = root
+    roots["snapshot_folder"] = vendor / "snapshot"
     return roots
 
 
@@ -305,7 +394,7 @@ class Servers:
         args = ["--runtime", runtime]
         if kind == "js":
             return args + ["--root", str(self.roots["js"])]
-        if kind in ("bare", "floor"):
+        if kind in ("bare", "floor", "snap", "direct"):
             return args + ["--root", str(self.roots[kind])]
         return args + {
             "app": [],  # the defaults: block, --max-tabs 1
@@ -399,6 +488,95 @@ class Bench:
             await context.close()
         return self.signed_in[server.url]
 
+    async def state_for(self, variant):
+        """The storage a variant's contexts start with: signed in for the app's page `/`. The
+        bench's own roots have no sign-in page, so their session is the app server's, moved to
+        their origin (the same localStorage items; nothing in them names the origin)."""
+        kind = variant.split("-")[0]
+        if kind not in SIGNED_IN:
+            return None
+        runtime = VARIANTS[variant][0]
+        server = self.servers.for_variant(variant)
+        if kind == "app":
+            return await self.signed_in_state(server, runtime)
+        state = json.loads(json.dumps(await self.signed_in_state(self.servers.get(f"app:{runtime}"), runtime)))
+        for origin in state.get("origins", []):
+            origin["origin"] = server.url
+        return state
+
+    # ------------------------------------------------------------------ the memory snapshot
+    async def build_snapshot(self):
+        """Build the Pyodide memory snapshot the `snap` page boots from, in this browser: the page
+        at `/?snapshot=build` (bench/pages/snap.js) hands it over as a download."""
+        import zlib
+
+        server = self.servers.get("snap:pyodide")
+        target = self.servers.roots["snapshot_folder"] / SNAPSHOT_URL.rsplit("/", 1)[1]
+        context = await self.browser.new_context(accept_downloads=True)
+        page = await context.new_page()
+        started = time.monotonic()
+        async with page.expect_download(timeout=TIMEOUT_MS["pyodide"]) as info:
+            await page.goto(server("/?snapshot=build"), wait_until="commit")
+        download = await info.value
+        await download.save_as(target)
+        seconds = time.monotonic() - started
+        import hashlib
+
+        data = target.read_bytes()
+        manifest = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+                    "pyodide": pyodide_path().split("/")[2].removeprefix("pyodide-")}
+        target.with_suffix(".json").write_text(json.dumps(manifest))
+        in_page_ms = float(await page.evaluate(
+            "() => document.documentElement.getAttribute('data-snapshot-ms')"))
+        await context.close()
+        compress_started = time.monotonic()
+        deflated = len(zlib.compress(data, 6))
+        info = {"bytes": len(data), "deflate_bytes": deflated,
+                "deflate_seconds": round(time.monotonic() - compress_started, 2),
+                "build_seconds": round(seconds, 2), "snapshot_call_ms": round(in_page_ms),
+                "pyodide": pyodide_path().split("/")[2]}
+        log(f"  snapshot: {len(data) / 1e6:.1f} MB ({deflated / 1e6:.1f} MB deflated), built in {seconds:.1f} s"
+            f" (page load to download; writing and importing the core + makeMemorySnapshot {in_page_ms:.0f} ms)")
+        return info
+
+    async def snapshot_robustness(self):
+        """Damaged copies of the snapshot: what the page does with each (it should say so on the
+        console and boot without the snapshot)."""
+        folder = self.servers.roots["snapshot_folder"]
+        good = (folder / SNAPSHOT_URL.rsplit("/", 1)[1]).read_bytes()
+        cases = damaged_snapshots(good)
+        for name, data in cases.items():
+            if data is not None:
+                (folder / f"{name}.wasm").write_bytes(data)
+        server = self.servers.get("snap:pyodide")
+        state = await self.state_for("snap-pyodide")
+        out = {}
+        for name, verify in ((name, verify) for verify in ("", "0", "none") for name in cases):
+            context = await self.browser.new_context(storage_state=state)
+            await context.add_init_script(script=TRACE_JS % {"tabs": "false"})
+            page = await context.new_page()
+            messages = []
+            page.on("console", lambda m: m.type in ("warning", "error") and messages.append(
+                f"{m.type}: {m.text[:240]}"))
+            page.on("pageerror", lambda error: messages.append(f"pageerror: {str(error)[:240]}"))
+            await page.goto(server(f"/?snapshot-file={name}.wasm" + (f"&verify={verify}" if verify else "")),
+                            wait_until="commit")
+            try:
+                await page.locator(DECIDED).wait_for(state="attached", timeout=TIMEOUT_MS["pyodide"])
+                decided = first_decision(await read_trace(page))
+            except Exception:  # noqa: BLE001 - a page that never decided is the finding
+                decided = None
+            boot = await page.evaluate("""() => ({boot: document.documentElement.getAttribute('data-boot'),
+              problem: document.documentElement.getAttribute('data-boot-problem')})""")
+            await context.close()
+            key = name + {"": "", "0": ",no-digest", "none": ",no-page-checks"}[verify]
+            out[key] = {"what": DAMAGE[name], "page_checks": CHECKS[verify], "boot": boot["boot"],
+                        "problem": boot["problem"], "state": decided["state"] if decided else None,
+                        "decided_ms": decided["t"] if decided else None, "console": messages[:6]}
+            log(f"  damaged snapshot {key}: booted {boot['boot']}, decided"
+                f" {out[key]['state']} in {fmt_ms(out[key]['decided_ms'])}; {boot['problem'] or ''}")
+        return out
+
     async def load(self, context, url, runtime):
         """Open `url` in a new tab of `context`; the page and its trace once it has decided."""
         page = await context.new_page()
@@ -409,15 +587,20 @@ class Bench:
     # ------------------------------------------------------------------------- 1. decision
     async def decision(self):
         reps = self.counts["decision_reps"]
-        results = {variant: {"cold": [], "warm": [], "states": [], "cold_ready": [], "warm_ready": []}
+        results = {variant: {"cold": [], "warm": [], "states": [], "cold_ready": [], "warm_ready": [],
+                             "boots": []}
                    for variant in VARIANTS}
+        snapshot = None
+        if any(variant == "snap-pyodide" for variant, _ in self.variants()):
+            snapshot = await self.build_snapshot()
         for rep in range(reps):
             for variant, (runtime, _) in self.variants():  # interleaved: load drifts hit all alike
                 server = self.servers.for_variant(variant)
-                state = await self.signed_in_state(server, runtime) if variant.startswith("app") else None
+                state = await self.state_for(variant)
                 context = await self.context(storage_state=state)
                 for label in ("cold", "warm"):
                     page, trace = await self.load(context, server("/"), runtime)
+                    results[variant]["boots"].append(await page.evaluate(READ_BOOT))
                     decision = first_decision(trace)
                     results[variant][label].append(decision["t"] if decision else None)
                     results[variant]["states"].append(decision["state"] if decision else None)
@@ -427,10 +610,14 @@ class Bench:
                 await context.close()
             log(f"  decision rep {rep + 1}/{reps}: " + ", ".join(
                 f"{v} {fmt_ms(r['cold'][-1])}/{fmt_ms(r['warm'][-1])}" for v, r in results.items()))
-        return {variant: {"cold": summarize(r["cold"]), "warm": summarize(r["warm"]),
-                          "cold_ready": summarize(r["cold_ready"]), "warm_ready": summarize(r["warm_ready"]),
-                          "samples": r, "what": VARIANTS[variant][1]}
-                for variant, r in results.items() if r["cold"]}
+        out = {variant: {"cold": summarize(r["cold"]), "warm": summarize(r["warm"]),
+                         "cold_ready": summarize(r["cold_ready"]), "warm_ready": summarize(r["warm_ready"]),
+                         "samples": r, "what": VARIANTS[variant][1]}
+               for variant, r in results.items() if r["cold"]}
+        if snapshot is not None:
+            snapshot["damaged"] = await self.snapshot_robustness()
+            out["snap-pyodide"]["snapshot"] = snapshot
+        return out
 
     # ---------------------------------------------------------------------------- 2. reach
     async def open_tabs(self, context, server, count, runtime, settled):
@@ -666,8 +853,8 @@ class Bench:
         count = self.counts["memory_tabs"]
         for variant, (runtime, what) in self.variants():
             kind = variant.split("-")[0]
-            if kind == "floor":
-                continue  # a start-up floor only
+            if kind in ("floor", "snap", "direct"):
+                continue  # start-up experiments only
             server = self.servers.get(f"open:{runtime}") if kind == "app" else self.servers.for_variant(variant)
             state = await self.signed_in_state(server, runtime) if kind == "app" else None
             reps = self.counts["memory_reps"]["js" if kind == "js" else runtime]
@@ -736,6 +923,51 @@ async def clear_session(context, server):
     await page.goto(server("/login"), wait_until="commit")
     await page.evaluate("() => localStorage.clear()")
     await page.close()
+
+
+# What each damaged copy of a snapshot is (see damaged_snapshots).
+DAMAGE = {
+    "other-build": "one byte of the header's Pyodide build id changed (what a snapshot of another"
+                   " Pyodide version or build looks like)",
+    "truncated-half": "cut to its first half",
+    "truncated-page": "its last 64 KiB cut off (still whole wasm pages)",
+    "flipped-header": "one byte of its JSON header inverted",
+    "flipped-image": "one byte in the middle of the memory image inverted",
+    "flipped-spread": "one byte of every 64 KiB of the memory image inverted",
+    "missing": "no such file (HTTP 404)",
+}
+
+
+# What the snap page checks itself before handing a snapshot to Pyodide, by its `verify` parameter.
+CHECKS = {"": "layout and SHA-256 against the manifest", "0": "layout only", "none": "none (Pyodide's own)"}
+
+
+def damaged_snapshots(good):
+    """{name: bytes (None: no file)} for every kind of damage in DAMAGE, from a good snapshot.
+
+    The layout read here is Pyodide 314's (API.makeSnapshot): little-endian 32-bit words, [1] the
+    offset of the memory image, [2] the length of the JSON header that starts at byte 48, [4:12]
+    the build id."""
+    image = int.from_bytes(good[4:8], "little")
+    header = int.from_bytes(good[8:12], "little")
+    if not 48 < image < len(good) or header <= 0:
+        raise ValueError("not a Pyodide memory snapshot")
+
+    def flipped(offsets):
+        data = bytearray(good)
+        for offset in offsets:
+            data[offset] ^= 0xFF
+        return bytes(data)
+
+    return {
+        "other-build": flipped([16]),
+        "truncated-half": good[:len(good) // 2 // 4 * 4],
+        "truncated-page": good[:-65536],
+        "flipped-header": flipped([48 + header // 2]),
+        "flipped-image": flipped([image + (len(good) - image) // 2]),
+        "flipped-spread": flipped(range(image + 32768, len(good), 65536)),
+        "missing": None,
+    }
 
 
 def first_decision(trace):
