@@ -609,7 +609,7 @@ class Bench:
                     await page.close()
                 await context.close()
             log(f"  decision rep {rep + 1}/{reps}: " + ", ".join(
-                f"{v} {fmt_ms(r['cold'][-1])}/{fmt_ms(r['warm'][-1])}" for v, r in results.items()))
+                f"{v} {fmt_ms(r['cold'][-1])}/{fmt_ms(r['warm'][-1])}" for v, r in results.items() if r["cold"]))
         out = {variant: {"cold": summarize(r["cold"]), "warm": summarize(r["warm"]),
                          "cold_ready": summarize(r["cold_ready"]), "warm_ready": summarize(r["warm_ready"]),
                          "samples": r, "what": VARIANTS[variant][1]}
@@ -1130,6 +1130,18 @@ def targets(results):
                 rows.append((f"(reference, no target) bare PyScript + MicroPython, {label}, against the"
                              f" plain-JS check", f"{bare['median'] / js['median']:.1f}x"
                              f" ({bare['median']:.0f} / {js['median']:.0f} ms)", None))
+        for label in ("cold", "warm"):  # the memory snapshot against the same page without it
+            snap = decision.get("snap-pyodide", {}).get(label, {})
+            direct = decision.get("direct-pyodide", {}).get(label, {})
+            app = decision.get("app-pyodide", {}).get(label, {})
+            if snap.get("n") and direct.get("n"):
+                rows.append((f"(reference, no target) Pyodide without PyScript, {label}: from a memory snapshot"
+                             f" against the same page without one" + (", and against the app on PyScript"
+                                                                       if app.get("n") else ""),
+                             f"{snap['median'] / direct['median']:.2f}x ({snap['median']:.0f} /"
+                             f" {direct['median']:.0f} ms)" + (f"; {snap['median'] / app['median']:.2f}x"
+                                                              f" ({app['median']:.0f} ms)" if app.get("n") else ""),
+                             None))
         for label in ("cold", "warm"):
             app = decision.get("app-pyodide", {}).get(label, {})
             bare = decision.get("bare-pyodide", {}).get(label, {})
@@ -1177,6 +1189,35 @@ def targets(results):
     return rows
 
 
+def snapshot_lines(snapshot, boots):
+    """The report's section on the Pyodide memory snapshot (`snap-pyodide`): its size and build
+    time, how the measured loads booted, and what each damaged copy did."""
+    mb = lambda n: f"{n / 1e6:.1f} MB"
+    how = ", ".join(f"{name} ×{count}" for name, count in sorted(
+        {b.get("boot"): sum(1 for c in boots if c.get("boot") == b.get("boot")) for b in boots}.items(),
+        key=lambda item: str(item[0])))
+    verify = [float(b["verify_ms"]) for b in boots if b.get("verify_ms")]
+    lines = ["### Pyodide memory snapshot (`snap-pyodide`; an experiment, not a supported feature)", "",
+             f"Built by the bench in this browser from Pyodide {snapshot['pyodide'].removeprefix('pyodide-')}"
+             f" (private `_makeSnapshot` option, the core imported, `makeMemorySnapshot()`), never committed:"
+             f" {mb(snapshot['bytes'])} ({mb(snapshot['deflate_bytes'])} deflated), page load to saved file"
+             f" {snapshot['build_seconds']:.1f} s, of which writing and importing the core and making the snapshot"
+             f" {snapshot['snapshot_call_ms']} ms. Measured loads booted: {how or '-'}."
+             + (f" The page's SHA-256 check of the file took {statistics.median(verify):.0f} ms (median)."
+                if verify else ""), ""]
+    damaged = snapshot.get("damaged")
+    if damaged:
+        lines += ["Damaged copies (each one load, signed in, cold):", "",
+                  "| damage | the page's own checks | booted | decided | what the page said |",
+                  "|---|---|---|---|---|"]
+        for r in damaged.values():
+            said = (r["problem"] or "-").replace("|", "/")
+            lines.append(f"| {r['what']} | {r['page_checks']} | {r['boot']} | {r['state'] or 'never'}"
+                         f" in {fmt_ms(r['decided_ms'])} | {said} |")
+        lines.append("")
+    return lines
+
+
 def markdown(results):
     lines = []
     decision = results.get("decision")
@@ -1194,6 +1235,9 @@ def markdown(results):
             lines.append(f"| {r['what']} (`{variant}`) | {span(r['cold'])} | {span(r['warm'])} | "
                          f"{ready if '-' != ready.split(' / ')[0] else '-'} | {decided} |")
         lines.append("")
+    snapshot = (decision or {}).get("snap-pyodide", {}).get("snapshot")
+    if snapshot:
+        lines += snapshot_lines(snapshot, decision["snap-pyodide"]["samples"].get("boots", []))
     reach = results.get("reach")
     if reach:
         tabs = next(iter(reach.values()))["tabs"]
