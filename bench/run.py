@@ -99,9 +99,10 @@ VARIANTS = {
     # from a memory snapshot that already holds the core imported, and without one.
     "direct-pyodide": ("pyodide", "tabsession, Pyodide without PyScript, no snapshot"),
     "snap-pyodide": ("pyodide", "tabsession, Pyodide from a memory snapshot, without PyScript"),
+    "snapgz-pyodide": ("pyodide", "tabsession, Pyodide from a gzipped memory snapshot, without PyScript"),
 }
 # Variants whose page is the app's protected page, which decides `active` only when signed in.
-SIGNED_IN = ("app", "direct", "snap")
+SIGNED_IN = ("app", "direct", "snap", "snapgz")
 ACTIONS = {"signout": "sign-out", "takeover": "take-over",
            "signout_held": "sign-out, next page held (diagnosis)",
            "signout_one": "sign-out reaching 1 tab (diagnosis)"}
@@ -187,7 +188,8 @@ READ_STATE = """() => ({state: document.documentElement.getAttribute('data-tab-s
   id: document.documentElement.getAttribute('data-tab-id'), path: location.pathname + location.search})"""
 # How the bench's own Pyodide pages booted (bench/pages/snap.js); nulls on other pages.
 READ_BOOT = """() => ({boot: document.documentElement.getAttribute('data-boot'),
-  verify_ms: document.documentElement.getAttribute('data-snapshot-verify-ms')})"""
+  verify_ms: document.documentElement.getAttribute('data-snapshot-verify-ms'),
+  marks: JSON.parse(document.documentElement.getAttribute('data-boot-marks') || 'null')})"""
 DECIDED = 'html[data-tab-state]:not([data-tab-state="booting"])'
 
 
@@ -286,6 +288,9 @@ def early_modules(files):
 
 
 SNAPSHOT_URL = "/vendor/snapshot/pyodide-memory.wasm"  # serve.py serves vendor/<folder>/<file>
+# The same, gzipped: the page inflates it with DecompressionStream while it downloads. Named .zip
+# only because serve.py's allow-list has no .gz (it is a gzip stream, not a zip archive).
+SNAPSHOT_GZ_URL = "/vendor/snapshot/pyodide-memory.gz.zip"
 
 
 def build_snap_roots(folder):
@@ -312,7 +317,7 @@ def build_snap_roots(folder):
     if "/static/snap.js" not in page or not entry:
         sys.exit("bench: cannot find PyScript's core.js or the entry script in index.html")
     entry_path = next(path for url, path in files if url.startswith("/app/" + entry.group(1) + "?"))
-    for kind, snapshot in (("snap", SNAPSHOT_URL), ("direct", "")):
+    for kind, snapshot in (("snap", SNAPSHOT_URL), ("snapgz", SNAPSHOT_GZ_URL), ("direct", "")):
         root = folder / f"root-{kind}"
         (root / "static").mkdir(parents=True)
         (root / "index.html").write_text(page)
@@ -394,7 +399,7 @@ class Servers:
         args = ["--runtime", runtime]
         if kind == "js":
             return args + ["--root", str(self.roots["js"])]
-        if kind in ("bare", "floor", "snap", "direct"):
+        if kind in ("bare", "floor", "snap", "snapgz", "direct"):
             return args + ["--root", str(self.roots[kind])]
         return args + {
             "app": [],  # the defaults: block, --max-tabs 1
@@ -508,7 +513,7 @@ class Bench:
     async def build_snapshot(self):
         """Build the Pyodide memory snapshot the `snap` page boots from, in this browser: the page
         at `/?snapshot=build` (bench/pages/snap.js) hands it over as a download."""
-        import zlib
+        import gzip
 
         server = self.servers.get("snap:pyodide")
         target = self.servers.roots["snapshot_folder"] / SNAPSHOT_URL.rsplit("/", 1)[1]
@@ -530,12 +535,14 @@ class Bench:
             "() => document.documentElement.getAttribute('data-snapshot-ms')"))
         await context.close()
         compress_started = time.monotonic()
-        deflated = len(zlib.compress(data, 6))
-        info = {"bytes": len(data), "deflate_bytes": deflated,
-                "deflate_seconds": round(time.monotonic() - compress_started, 2),
+        packed = gzip.compress(data, 6)
+        (target.parent / SNAPSHOT_GZ_URL.rsplit("/", 1)[1]).write_bytes(packed)
+        deflated = len(packed)
+        info = {"bytes": len(data), "gzip_bytes": deflated,
+                "gzip_seconds": round(time.monotonic() - compress_started, 2),
                 "build_seconds": round(seconds, 2), "snapshot_call_ms": round(in_page_ms),
                 "pyodide": pyodide_path().split("/")[2]}
-        log(f"  snapshot: {len(data) / 1e6:.1f} MB ({deflated / 1e6:.1f} MB deflated), built in {seconds:.1f} s"
+        log(f"  snapshot: {len(data) / 1e6:.1f} MB ({deflated / 1e6:.1f} MB gzipped), built in {seconds:.1f} s"
             f" (page load to download; writing and importing the core + makeMemorySnapshot {in_page_ms:.0f} ms)")
         return info
 
@@ -614,6 +621,12 @@ class Bench:
                          "cold_ready": summarize(r["cold_ready"]), "warm_ready": summarize(r["warm_ready"]),
                          "samples": r, "what": VARIANTS[variant][1]}
                for variant, r in results.items() if r["cold"]}
+        for r in out.values():  # where the bench's own Pyodide pages spent their time, by step
+            for label, boots in (("cold", r["samples"]["boots"][0::2]), ("warm", r["samples"]["boots"][1::2])):
+                marks = [b["marks"] for b in boots if b and b.get("marks")]
+                if marks:
+                    r.setdefault("marks", {})[label] = {
+                        name: statistics.median(m[name] for m in marks if name in m) for name in marks[0]}
         if snapshot is not None:
             snapshot["damaged"] = await self.snapshot_robustness()
             out["snap-pyodide"]["snapshot"] = snapshot
@@ -853,7 +866,7 @@ class Bench:
         count = self.counts["memory_tabs"]
         for variant, (runtime, what) in self.variants():
             kind = variant.split("-")[0]
-            if kind in ("floor", "snap", "direct"):
+            if kind in ("floor", "snap", "snapgz", "direct"):
                 continue  # start-up experiments only
             server = self.servers.get(f"open:{runtime}") if kind == "app" else self.servers.for_variant(variant)
             state = await self.signed_in_state(server, runtime) if kind == "app" else None
@@ -1189,9 +1202,10 @@ def targets(results):
     return rows
 
 
-def snapshot_lines(snapshot, boots):
+def snapshot_lines(snapshot, boots, steps=None):
     """The report's section on the Pyodide memory snapshot (`snap-pyodide`): its size and build
-    time, how the measured loads booted, and what each damaged copy did."""
+    time, how the measured loads booted, where the time went (`steps`: {variant: {"cold"|"warm":
+    {step: median ms since navigation start}}}), and what each damaged copy did."""
     mb = lambda n: f"{n / 1e6:.1f} MB"
     how = ", ".join(f"{name} ×{count}" for name, count in sorted(
         {b.get("boot"): sum(1 for c in boots if c.get("boot") == b.get("boot")) for b in boots}.items(),
@@ -1200,11 +1214,22 @@ def snapshot_lines(snapshot, boots):
     lines = ["### Pyodide memory snapshot (`snap-pyodide`; an experiment, not a supported feature)", "",
              f"Built by the bench in this browser from Pyodide {snapshot['pyodide'].removeprefix('pyodide-')}"
              f" (private `_makeSnapshot` option, the core imported, `makeMemorySnapshot()`), never committed:"
-             f" {mb(snapshot['bytes'])} ({mb(snapshot['deflate_bytes'])} deflated), page load to saved file"
+             f" {mb(snapshot['bytes'])} ({mb(snapshot['gzip_bytes'])} gzipped, in"
+             f" {snapshot['gzip_seconds']:.1f} s, for `snapgz-pyodide`), page load to saved file"
              f" {snapshot['build_seconds']:.1f} s, of which writing and importing the core and making the snapshot"
              f" {snapshot['snapshot_call_ms']} ms. Measured loads booted: {how or '-'}."
              + (f" The page's SHA-256 check of the file took {statistics.median(verify):.0f} ms (median)."
                 if verify else ""), ""]
+    if steps:
+        lines += ["Steps of the bench's own Pyodide pages (bench/pages/snap.js), median ms since navigation"
+                  " start, cold / warm:", ""]
+        for variant, by_label in steps.items():
+            names = list(by_label.get("cold") or by_label.get("warm"))
+            lines.append(f"- `{variant}`: " + ", ".join(
+                f"{name.replace('_', ' ')} " + " / ".join(
+                    fmt_ms(by_label.get(label, {}).get(name)) for label in ("cold", "warm"))
+                for name in names))
+        lines.append("")
     damaged = snapshot.get("damaged")
     if damaged:
         lines += ["Damaged copies (each one load, signed in, cold):", "",
@@ -1237,7 +1262,8 @@ def markdown(results):
         lines.append("")
     snapshot = (decision or {}).get("snap-pyodide", {}).get("snapshot")
     if snapshot:
-        lines += snapshot_lines(snapshot, decision["snap-pyodide"]["samples"].get("boots", []))
+        lines += snapshot_lines(snapshot, decision["snap-pyodide"]["samples"].get("boots", []),
+                                {v: r["marks"] for v, r in decision.items() if r.get("marks")})
     reach = results.get("reach")
     if reach:
         tabs = next(iter(reach.values()))["tabs"]
@@ -1421,6 +1447,8 @@ def main(argv=None):
     parser.add_argument("--runtimes", default=",".join(RUNTIMES),
                         help="comma-separated runtimes to measure (default: %(default)s); the"
                              " plain-JS check is always measured")
+    parser.add_argument("--decision-reps", type=int, metavar="N",
+                        help="repetitions of the decision phase (default: 10, or 2 with --quick)")
     options = parser.parse_args(argv)
     options.only = [p.strip() for p in options.only.split(",") if p.strip()]
     options.runtimes = [r.strip() for r in options.runtimes.split(",") if r.strip()]
@@ -1442,7 +1470,9 @@ def main(argv=None):
     ensure_dependencies()
     out = Path(options.out) if options.out else (
         Path(tempfile.gettempdir()) / "tabsession-bench-quick" if options.quick else ROOT / "docs" / "bench")
-    counts = QUICK if options.quick else FULL
+    counts = dict(QUICK if options.quick else FULL)
+    if options.decision_reps:
+        counts["decision_reps"] = options.decision_reps
     results = asyncio.run(run(options, counts))
     out.mkdir(parents=True, exist_ok=True)
     text = markdown(results)

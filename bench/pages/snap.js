@@ -34,11 +34,22 @@ const EARLY = {EARLY};
 const ENTRY = "{ENTRY}";
 const BUILD = params.get("snapshot") === "build";
 const root = document.documentElement;
+// Where the time goes: ms since navigation start at each step, in <html data-boot-marks> (JSON).
+const marks = {};
+const mark = (name) => {
+  marks[name] = Math.round(performance.now());
+  root.setAttribute("data-boot-marks", JSON.stringify(marks));
+};
+mark("module");
 
 const fetchOk = async (url, how) => {
   const response = await fetch(url);
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  return how === "bytes" ? new Uint8Array(await response.arrayBuffer()) : response.text();
+  if (how !== "bytes") return response.text();
+  if (!url.endsWith(".gz.zip")) return new Uint8Array(await response.arrayBuffer());
+  // A gzip stream (named .zip for serve.py's allow-list): inflated as it arrives.
+  const inflated = response.body.pipeThrough(new DecompressionStream("gzip"));
+  return new Uint8Array(await new Response(inflated).arrayBuffer());
 };
 
 // Which files the page still needs: with a snapshot, the core's modules are already imported.
@@ -58,7 +69,7 @@ const snapshotBytes = snapshotAsked ? fetchOk(snapshotUrl, "bytes") : null;
 snapshotBytes?.catch(() => {});  // handled where it is awaited
 // The manifest bench/run.py writes beside the snapshot: {sha256, bytes, pyodide}.
 const manifest = snapshotAsked && VERIFY
-  ? fetchOk("{SNAPSHOT}".replace(/\.[^./]*$/, ".json")).then(JSON.parse) : null;
+  ? fetchOk("{SNAPSHOT}".replace(/(\.gz)?\.[^./]*$/, ".json")).then(JSON.parse) : null;
 manifest?.catch(() => {});
 
 async function writeFiles(pyodide, files) {
@@ -104,7 +115,9 @@ async function boot() {
   if (snapshotAsked) {
     try {
       const bytes = await snapshotBytes;
+      mark("snapshot_fetched");
       await checkSnapshot(bytes);
+      mark("snapshot_checked");
       const pyodide = await loadPyodide({ indexURL: INDEX_URL, _loadSnapshot: bytes });
       // The snapshot's import of the core must have survived (a damaged image may not say so
       // otherwise).
@@ -153,13 +166,17 @@ async function build(pyodide, files) {
 }
 
 const { pyodide, files, boot: how } = await boot();
+mark("pyodide_loaded");
 root.setAttribute("data-boot", how);
 if (BUILD) {
   await build(pyodide, files);
 } else {
   await writeFiles(pyodide, files);
+  mark("files_written");
   if (how !== "snapshot") importEarly(pyodide);  // what the snapshot holds, done here: like for like
   pyodide.runPython(SHIM);
+  mark("core_imported_shim_run");
   document.dispatchEvent(new Event("py:ready"));  // the bench's "Python starts" mark, as PyScript's
   pyodide.runPython(await source(FILES.find(([, path]) => path === ENTRY)));
+  mark("entry_ran");
 }

@@ -67,14 +67,23 @@ def test_app_files_are_versioned_like_serve_py():
 
 
 def test_report_section():
-    snapshot = {"pyodide": "pyodide-314.0.7", "bytes": 31_457_408, "deflate_bytes": 6_155_846,
+    snapshot = {"pyodide": "pyodide-314.0.7", "bytes": 31_457_408, "gzip_bytes": 6_155_846, "gzip_seconds": 0.9,
                 "build_seconds": 2.3, "snapshot_call_ms": 49,
                 "damaged": {"missing": {"what": "no such file", "page_checks": "none", "boot": "fallback",
                                         "problem": "Error: a|b", "state": "active", "decided_ms": 2059.0}}}
     boots = [{"boot": "snapshot", "verify_ms": "40.0"}, {"boot": "snapshot", "verify_ms": "30.0"},
              {"boot": "fallback", "verify_ms": None}]
     text = "\n".join(run.snapshot_lines(snapshot, boots))
-    assert "31.5 MB (6.2 MB deflated)" in text
+    assert "31.5 MB (6.2 MB gzipped, in 0.9 s, for `snapgz-pyodide`)" in text
     assert "fallback ×1, snapshot ×2" in text
     assert "35 ms (median)" in text
     assert "| no such file | none | fallback | active in 2059 ms | Error: a/b |" in text
+
+
+def test_report_steps():
+    snapshot = {"pyodide": "pyodide-314.0.7", "bytes": 1, "gzip_bytes": 1, "gzip_seconds": 0.1, "build_seconds": 1.0,
+                "snapshot_call_ms": 1}
+    steps = {"snap-pyodide": {"cold": {"module": 20, "pyodide_loaded": 700},
+                              "warm": {"module": 10, "pyodide_loaded": 600}}}
+    text = "\n".join(run.snapshot_lines(snapshot, [], steps))
+    assert "- `snap-pyodide`: module 20 ms / 10 ms, pyodide loaded 700 ms / 600 ms" in text
