@@ -12,6 +12,13 @@ Chromium with Playwright, and measures side by side, several repetitions each:
    - `bare-mpy`, `bare-pyodide`: a PyScript page whose Python only sets the attribute
      (bench/pages/bare.html) with the app's own pyscript.toml and local interpreters,
    - `app-mpy`, `app-pyodide`: the app's protected page `/`, signed in.
+   - `direct-pyodide`, `snap-pyodide`, `snapgz-pyodide` (the memory-snapshot experiment of
+     issue 8): the same page `/` and its real Python (core, browser adapter, demo view) on
+     Pyodide loaded directly, PyScript replaced by a small shim (bench/pages/snap.js): without
+     a snapshot; from a memory snapshot that holds the pure core already imported (built at the
+     start of the run in this browser, into the run's temporary folder, never committed); and
+     from the same snapshot gzipped. Then damaged copies of the snapshot, one load each, show
+     what the page does with them (it should boot without the snapshot and say so).
    Every variant is served by serve.py itself: the bench pages through its `--root` option (a
    temporary folder holding the bench page as index.html beside links to the app's vendor/
    and app/ folders), so they get the same headers, caching and CSP as the app. Nothing is
@@ -401,6 +408,8 @@ class Servers:
             return args + ["--root", str(self.roots["js"])]
         if kind in ("bare", "floor", "snap", "snapgz", "direct"):
             return args + ["--root", str(self.roots[kind])]
+        if kind.startswith("open-"):  # a bench root without a tab limit (the memory phase)
+            return args + ["--root", str(self.roots[kind.removeprefix("open-")]), "--max-tabs", "0"]
         return args + {
             "app": [],  # the defaults: block, --max-tabs 1
             "signout": ["--max-tabs", "11"],
@@ -493,7 +502,7 @@ class Bench:
             await context.close()
         return self.signed_in[server.url]
 
-    async def state_for(self, variant):
+    async def state_for(self, variant, server=None):
         """The storage a variant's contexts start with: signed in for the app's page `/`. The
         bench's own roots have no sign-in page, so their session is the app server's, moved to
         their origin (the same localStorage items; nothing in them names the origin)."""
@@ -501,7 +510,7 @@ class Bench:
         if kind not in SIGNED_IN:
             return None
         runtime = VARIANTS[variant][0]
-        server = self.servers.for_variant(variant)
+        server = server or self.servers.for_variant(variant)
         if kind == "app":
             return await self.signed_in_state(server, runtime)
         state = json.loads(json.dumps(await self.signed_in_state(self.servers.get(f"app:{runtime}"), runtime)))
@@ -510,6 +519,12 @@ class Bench:
         return state
 
     # ------------------------------------------------------------------ the memory snapshot
+    async def ensure_snapshot(self):
+        """The snapshot's facts, built on first use (once per run)."""
+        if getattr(self, "snapshot", None) is None:
+            self.snapshot = await self.build_snapshot()
+        return self.snapshot
+
     async def build_snapshot(self):
         """Build the Pyodide memory snapshot the `snap` page boots from, in this browser: the page
         at `/?snapshot=build` (bench/pages/snap.js) hands it over as a download."""
@@ -599,7 +614,7 @@ class Bench:
                    for variant in VARIANTS}
         snapshot = None
         if any(variant == "snap-pyodide" for variant, _ in self.variants()):
-            snapshot = await self.build_snapshot()
+            snapshot = await self.ensure_snapshot()
         for rep in range(reps):
             for variant, (runtime, _) in self.variants():  # interleaved: load drifts hit all alike
                 server = self.servers.for_variant(variant)
@@ -866,10 +881,17 @@ class Bench:
         count = self.counts["memory_tabs"]
         for variant, (runtime, what) in self.variants():
             kind = variant.split("-")[0]
-            if kind in ("floor", "snap", "snapgz", "direct"):
-                continue  # start-up experiments only
-            server = self.servers.get(f"open:{runtime}") if kind == "app" else self.servers.for_variant(variant)
-            state = await self.signed_in_state(server, runtime) if kind == "app" else None
+            if kind in ("floor", "snapgz"):
+                continue  # start-up experiments only (snapgz: the same page in memory as snap)
+            if kind == "app":
+                server = self.servers.get(f"open:{runtime}")
+            elif kind in SIGNED_IN:  # the bench's copies of the app's page, without a tab limit
+                server = self.servers.get(f"open-{kind}:{runtime}")
+            else:
+                server = self.servers.for_variant(variant)
+            if kind == "snap":
+                await self.ensure_snapshot()
+            state = await self.state_for(variant, server)
             reps = self.counts["memory_reps"]["js" if kind == "js" else runtime]
             out[variant] = {"what": what, "tabs": count}
             for mode, shared in (("own_process", False), ("shared_process", True)):

@@ -65,7 +65,7 @@ const source = ([url, path]) => {
 // Fetches start at once, in parallel with Pyodide's own downloads: with a snapshot only the
 // files it does not hold, when building only the ones it will hold, otherwise all.
 for (const file of wanted(BUILD ? true : snapshotAsked ? false : null)) source(file).catch(() => {});
-const snapshotBytes = snapshotAsked ? fetchOk(snapshotUrl, "bytes") : null;
+let snapshotBytes = snapshotAsked ? fetchOk(snapshotUrl, "bytes") : null;
 snapshotBytes?.catch(() => {});  // handled where it is awaited
 // The manifest bench/run.py writes beside the snapshot: {sha256, bytes, pyodide}.
 const manifest = snapshotAsked && VERIFY
@@ -118,7 +118,11 @@ async function boot() {
       mark("snapshot_fetched");
       await checkSnapshot(bytes);
       mark("snapshot_checked");
+      snapshotBytes = null;
       const pyodide = await loadPyodide({ indexURL: INDEX_URL, _loadSnapshot: bytes });
+      // Pyodide copied the image into its memory; its config would keep the file's bytes alive
+      // (31 MB per tab) for the page's lifetime.
+      if (pyodide._api?.config) pyodide._api.config._loadSnapshot = null;
       // The snapshot's import of the core must have survived (a damaged image may not say so
       // otherwise).
       pyodide.runPython(`import sys\nassert all(n in sys.modules for n in ${JSON.stringify(EARLY)})`);
