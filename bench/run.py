@@ -12,6 +12,13 @@ Chromium with Playwright, and measures side by side, several repetitions each:
    - `bare-mpy`, `bare-pyodide`: a PyScript page whose Python only sets the attribute
      (bench/pages/bare.html) with the app's own pyscript.toml and local interpreters,
    - `app-mpy`, `app-pyodide`: the app's protected page `/`, signed in.
+   - `direct-pyodide`, `snap-pyodide`, `snapgz-pyodide` (the memory-snapshot experiment of
+     issue 8): the same page `/` and its real Python (core, browser adapter, demo view) on
+     Pyodide loaded directly, PyScript replaced by a small shim (bench/pages/snap.js): without
+     a snapshot; from a memory snapshot that holds the pure core already imported (built at the
+     start of the run in this browser, into the run's temporary folder, never committed); and
+     from the same snapshot gzipped. Then damaged copies of the snapshot, one load each, show
+     what the page does with them (it should boot without the snapshot and say so).
    Every variant is served by serve.py itself: the bench pages through its `--root` option (a
    temporary folder holding the bench page as index.html beside links to the app's vendor/
    and app/ folders), so they get the same headers, caching and CSP as the app. Nothing is
@@ -95,7 +102,15 @@ VARIANTS = {
     "appsrc-mpy": ("micropython", "tabsession, MicroPython, sources instead of bundles"),
     "bare-pyodide": ("pyodide", "bare PyScript + Pyodide"),
     "app-pyodide": ("pyodide", "tabsession, Pyodide"),
+    # The app's page `/` and its real Python (core, browser adapter, demo view) on Pyodide loaded
+    # directly, PyScript replaced by a small shim (bench/pages/snap.js); the same page booting
+    # from a memory snapshot that already holds the core imported, and without one.
+    "direct-pyodide": ("pyodide", "tabsession, Pyodide without PyScript, no snapshot"),
+    "snap-pyodide": ("pyodide", "tabsession, Pyodide from a memory snapshot, without PyScript"),
+    "snapgz-pyodide": ("pyodide", "tabsession, Pyodide from a gzipped memory snapshot, without PyScript"),
 }
+# Variants whose page is the app's protected page, which decides `active` only when signed in.
+SIGNED_IN = ("app", "appsrc", "direct", "snap", "snapgz")
 ACTIONS = {"signout": "sign-out", "takeover": "take-over",
            "signout_held": "sign-out, next page held (diagnosis)",
            "signout_one": "sign-out reaching 1 tab (diagnosis)"}
@@ -179,6 +194,10 @@ TRACE_JS = """
 READ_TRACE = "() => JSON.parse(sessionStorage.getItem('__bench.trace') || '[]')"
 READ_STATE = """() => ({state: document.documentElement.getAttribute('data-tab-state'),
   id: document.documentElement.getAttribute('data-tab-id'), path: location.pathname + location.search})"""
+# How the bench's own Pyodide pages booted (bench/pages/snap.js); nulls on other pages.
+READ_BOOT = """() => ({boot: document.documentElement.getAttribute('data-boot'),
+  verify_ms: document.documentElement.getAttribute('data-snapshot-verify-ms'),
+  marks: JSON.parse(document.documentElement.getAttribute('data-boot-marks') || 'null')})"""
 DECIDED = 'html[data-tab-state]:not([data-tab-state="booting"])'
 
 
@@ -252,6 +271,88 @@ def build_roots(folder):
         if runtime.name.startswith(("pyscript-", "micropython-")):
             shutil.copytree(runtime, source / "vendor" / runtime.name)
     roots["appsrc"] = source
+    roots.update(build_snap_roots(folder))
+    return roots
+
+
+def pyodide_path():
+    """The local Pyodide module (vendor/pyodide-<version>/pyodide.mjs), as an absolute path."""
+    found = sorted(ROOT.glob("vendor/pyodide-*/pyodide.mjs"))
+    if len(found) != 1:
+        sys.exit(f"bench: expected one vendor/pyodide-*/pyodide.mjs, found {len(found)}: run ./dev setup")
+    return "/" + found[0].relative_to(ROOT).as_posix()
+
+
+def app_files():
+    """pyscript.toml's [files] as [url, path in the interpreter's file system], the URLs carrying
+    the version digits serve.py's inlined config uses (`?v=` + 16 hex digits of the SHA-256), so
+    the browser caches them exactly as it does for the app's own pages."""
+    import hashlib
+    import tomllib
+
+    files = tomllib.loads((ROOT / "pyscript.toml").read_text())["files"]
+    out = []
+    for source, target in files.items():
+        digits = hashlib.sha256((ROOT / source).read_bytes()).hexdigest()[:16]
+        out.append([source.removeprefix(".") + "?v=" + digits, target.removeprefix("./")])
+    return out
+
+
+def early_modules(files):
+    """The modules a snapshot holds imported: the package `tabsession` and its pure core."""
+    names = []
+    for _, path in files:
+        if path == "tabsession/__init__.py" or path.startswith("tabsession/core/"):
+            name = path.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+            names.append(name)
+    return sorted(names, key=lambda name: (name.count("."), name))
+
+
+SNAPSHOT_URL = "/vendor/snapshot/pyodide-memory.wasm"  # serve.py serves vendor/<folder>/<file>
+# The same, gzipped: the page inflates it with DecompressionStream while it downloads. Named .zip
+# only because serve.py's allow-list has no .gz (it is a gzip stream, not a zip archive).
+SNAPSHOT_GZ_URL = "/vendor/snapshot/pyodide-memory.gz.zip"
+
+
+def build_snap_roots(folder):
+    """The app's page `/` with PyScript replaced by bench/pages/snap.js, twice: `snap` (boots from
+    the memory snapshot at SNAPSHOT_URL, built later by build_snapshot) and `direct` (without).
+    serve.py refuses files whose real path leaves the served folder, so the snapshot cannot sit
+    beside links into the app's vendor/: the Pyodide files are copied (13 MB) into a vendor/
+    folder of the bench's own, which also receives the snapshot. Nothing lands in the app's tree."""
+    roots = {}
+    pyodide = pyodide_path()
+    vendor = folder / "vendor"
+    for name in (pyodide.rsplit("/", 1)[0], pyscript_core_path().rsplit("/", 1)[0]):
+        (vendor / name.split("/", 2)[2]).mkdir(parents=True)
+    for source in (ROOT / pyodide.lstrip("/")).parent.iterdir():
+        shutil.copy(source, vendor / source.parent.name / source.name)
+    core = pyscript_core_path()  # serve.py checks that PyScript is set up, though never loaded here
+    shutil.copy(ROOT / core.lstrip("/"), vendor / core.split("/", 2)[2])
+    (vendor / "snapshot").mkdir()
+    files = app_files()
+    entry = re.search(r'<script type="mpy" src="/app/([^"]+)"', (ROOT / "index.html").read_text())
+    page = (ROOT / "index.html").read_text().replace(
+        f'<script type="module" src="{pyscript_core_path()}"></script>',
+        '<script type="module" src="/static/snap.js"></script>')
+    if "/static/snap.js" not in page or not entry:
+        sys.exit("bench: cannot find PyScript's core.js or the entry script in index.html")
+    entry_path = next(path for url, path in files if url.startswith("/app/" + entry.group(1) + "?"))
+    for kind, snapshot in (("snap", SNAPSHOT_URL), ("snapgz", SNAPSHOT_GZ_URL), ("direct", "")):
+        root = folder / f"root-{kind}"
+        (root / "static").mkdir(parents=True)
+        (root / "index.html").write_text(page)
+        for name in ("app.css", "favicon.svg"):
+            shutil.copy(ROOT / "static" / name, root / "static" / name)
+        text = (BENCH / "pages" / "snap.js").read_text()
+        for key, value in (("{PYODIDE}", pyodide), ("{SNAPSHOT}", snapshot), ("{FILES}", json.dumps(files)),
+                           ("{EARLY}", json.dumps(early_modules(files))), ("{ENTRY}", entry_path)):
+            text = text.replace(key, value)
+        (root / "static" / "snap.js").write_text(text)
+        (root / "vendor").symlink_to(vendor)
+        (root / "app").symlink_to(ROOT / "app")
+        roots[kind] = root
+    roots["snapshot_folder"] = vendor / "snapshot"
     return roots
 
 
@@ -319,8 +420,10 @@ class Servers:
         args = ["--runtime", runtime]
         if kind == "js":
             return args + ["--root", str(self.roots["js"])]
-        if kind in ("bare", "floor", "appsrc"):
+        if kind in ("bare", "floor", "appsrc", "snap", "snapgz", "direct"):
             return args + ["--root", str(self.roots[kind])]
+        if kind.startswith("open-"):  # a bench root without a tab limit (the memory phase)
+            return args + ["--root", str(self.roots[kind.removeprefix("open-")]), "--max-tabs", "0"]
         return args + {
             "app": [],  # the defaults: block, --max-tabs 1
             "signout": ["--max-tabs", "11"],
@@ -413,6 +516,103 @@ class Bench:
             await context.close()
         return self.signed_in[server.url]
 
+    async def state_for(self, variant, server=None):
+        """The storage a variant's contexts start with: signed in for the app's page `/`. The
+        bench's own roots have no sign-in page, so their session is the app server's, moved to
+        their origin (the same localStorage items; nothing in them names the origin)."""
+        kind = variant.split("-")[0]
+        if kind not in SIGNED_IN:
+            return None
+        runtime = VARIANTS[variant][0]
+        server = server or self.servers.for_variant(variant)
+        if kind in ("app", "appsrc"):  # served with their own sign-in page
+            return await self.signed_in_state(server, runtime)
+        state = json.loads(json.dumps(await self.signed_in_state(self.servers.get(f"app:{runtime}"), runtime)))
+        for origin in state.get("origins", []):
+            origin["origin"] = server.url
+        return state
+
+    # ------------------------------------------------------------------ the memory snapshot
+    async def ensure_snapshot(self):
+        """The snapshot's facts, built on first use (once per run)."""
+        if getattr(self, "snapshot", None) is None:
+            self.snapshot = await self.build_snapshot()
+        return self.snapshot
+
+    async def build_snapshot(self):
+        """Build the Pyodide memory snapshot the `snap` page boots from, in this browser: the page
+        at `/?snapshot=build` (bench/pages/snap.js) hands it over as a download."""
+        import gzip
+
+        server = self.servers.get("snap:pyodide")
+        target = self.servers.roots["snapshot_folder"] / SNAPSHOT_URL.rsplit("/", 1)[1]
+        context = await self.browser.new_context(accept_downloads=True)
+        page = await context.new_page()
+        started = time.monotonic()
+        async with page.expect_download(timeout=TIMEOUT_MS["pyodide"]) as info:
+            await page.goto(server("/?snapshot=build"), wait_until="commit")
+        download = await info.value
+        await download.save_as(target)
+        seconds = time.monotonic() - started
+        import hashlib
+
+        data = target.read_bytes()
+        manifest = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+                    "pyodide": pyodide_path().split("/")[2].removeprefix("pyodide-")}
+        target.with_suffix(".json").write_text(json.dumps(manifest))
+        in_page_ms = float(await page.evaluate(
+            "() => document.documentElement.getAttribute('data-snapshot-ms')"))
+        await context.close()
+        compress_started = time.monotonic()
+        packed = gzip.compress(data, 6)
+        (target.parent / SNAPSHOT_GZ_URL.rsplit("/", 1)[1]).write_bytes(packed)
+        deflated = len(packed)
+        info = {"bytes": len(data), "gzip_bytes": deflated,
+                "gzip_seconds": round(time.monotonic() - compress_started, 2),
+                "build_seconds": round(seconds, 2), "snapshot_call_ms": round(in_page_ms),
+                "pyodide": pyodide_path().split("/")[2]}
+        log(f"  snapshot: {len(data) / 1e6:.1f} MB ({deflated / 1e6:.1f} MB gzipped), built in {seconds:.1f} s"
+            f" (page load to download; writing and importing the core + makeMemorySnapshot {in_page_ms:.0f} ms)")
+        return info
+
+    async def snapshot_robustness(self):
+        """Damaged copies of the snapshot: what the page does with each (it should say so on the
+        console and boot without the snapshot)."""
+        folder = self.servers.roots["snapshot_folder"]
+        good = (folder / SNAPSHOT_URL.rsplit("/", 1)[1]).read_bytes()
+        cases = damaged_snapshots(good)
+        for name, data in cases.items():
+            if data is not None:
+                (folder / f"{name}.wasm").write_bytes(data)
+        server = self.servers.get("snap:pyodide")
+        state = await self.state_for("snap-pyodide")
+        out = {}
+        for name, verify in ((name, verify) for verify in ("", "0", "none") for name in cases):
+            context = await self.browser.new_context(storage_state=state)
+            await context.add_init_script(script=TRACE_JS % {"tabs": "false"})
+            page = await context.new_page()
+            messages = []
+            page.on("console", lambda m: m.type in ("warning", "error") and messages.append(
+                f"{m.type}: {m.text[:240]}"))
+            page.on("pageerror", lambda error: messages.append(f"pageerror: {str(error)[:240]}"))
+            await page.goto(server(f"/?snapshot-file={name}.wasm" + (f"&verify={verify}" if verify else "")),
+                            wait_until="commit")
+            try:
+                await page.locator(DECIDED).wait_for(state="attached", timeout=TIMEOUT_MS["pyodide"])
+                decided = first_decision(await read_trace(page))
+            except Exception:  # noqa: BLE001 - a page that never decided is the finding
+                decided = None
+            boot = await page.evaluate("""() => ({boot: document.documentElement.getAttribute('data-boot'),
+              problem: document.documentElement.getAttribute('data-boot-problem')})""")
+            await context.close()
+            key = name + {"": "", "0": ",no-digest", "none": ",no-page-checks"}[verify]
+            out[key] = {"what": DAMAGE[name], "page_checks": CHECKS[verify], "boot": boot["boot"],
+                        "problem": boot["problem"], "state": decided["state"] if decided else None,
+                        "decided_ms": decided["t"] if decided else None, "console": messages[:6]}
+            log(f"  damaged snapshot {key}: booted {boot['boot']}, decided"
+                f" {out[key]['state']} in {fmt_ms(out[key]['decided_ms'])}; {boot['problem'] or ''}")
+        return out
+
     async def load(self, context, url, runtime):
         """Open `url` in a new tab of `context`; the page and its trace once it has decided."""
         page = await context.new_page()
@@ -423,15 +623,20 @@ class Bench:
     # ------------------------------------------------------------------------- 1. decision
     async def decision(self):
         reps = self.counts["decision_reps"]
-        results = {variant: {"cold": [], "warm": [], "states": [], "cold_ready": [], "warm_ready": []}
+        results = {variant: {"cold": [], "warm": [], "states": [], "cold_ready": [], "warm_ready": [],
+                             "boots": []}
                    for variant in VARIANTS}
+        snapshot = None
+        if any(variant == "snap-pyodide" for variant, _ in self.variants()):
+            snapshot = await self.ensure_snapshot()
         for rep in range(reps):
             for variant, (runtime, _) in self.variants():  # interleaved: load drifts hit all alike
                 server = self.servers.for_variant(variant)
-                state = await self.signed_in_state(server, runtime) if variant.startswith("app") else None
+                state = await self.state_for(variant)
                 context = await self.context(storage_state=state)
                 for label in ("cold", "warm"):
                     page, trace = await self.load(context, server("/"), runtime)
+                    results[variant]["boots"].append(await page.evaluate(READ_BOOT))
                     decision = first_decision(trace)
                     results[variant][label].append(decision["t"] if decision else None)
                     results[variant]["states"].append(decision["state"] if decision else None)
@@ -441,10 +646,20 @@ class Bench:
                 await context.close()
             log(f"  decision rep {rep + 1}/{reps}: " + ", ".join(
                 f"{v} {fmt_ms(r['cold'][-1])}/{fmt_ms(r['warm'][-1])}" for v, r in results.items() if r["cold"]))
-        return {variant: {"cold": summarize(r["cold"]), "warm": summarize(r["warm"]),
-                          "cold_ready": summarize(r["cold_ready"]), "warm_ready": summarize(r["warm_ready"]),
-                          "samples": r, "what": VARIANTS[variant][1]}
-                for variant, r in results.items() if r["cold"]}
+        out = {variant: {"cold": summarize(r["cold"]), "warm": summarize(r["warm"]),
+                         "cold_ready": summarize(r["cold_ready"]), "warm_ready": summarize(r["warm_ready"]),
+                         "samples": r, "what": VARIANTS[variant][1]}
+               for variant, r in results.items() if r["cold"]}
+        for r in out.values():  # where the bench's own Pyodide pages spent their time, by step
+            for label, boots in (("cold", r["samples"]["boots"][0::2]), ("warm", r["samples"]["boots"][1::2])):
+                marks = [b["marks"] for b in boots if b and b.get("marks")]
+                if marks:
+                    r.setdefault("marks", {})[label] = {
+                        name: statistics.median(m[name] for m in marks if name in m) for name in marks[0]}
+        if snapshot is not None:
+            snapshot["damaged"] = await self.snapshot_robustness()
+            out["snap-pyodide"]["snapshot"] = snapshot
+        return out
 
     # ---------------------------------------------------------------------------- 2. reach
     async def open_tabs(self, context, server, count, runtime, settled):
@@ -680,10 +895,17 @@ class Bench:
         count = self.counts["memory_tabs"]
         for variant, (runtime, what) in self.variants():
             kind = variant.split("-")[0]
-            if kind in ("floor", "appsrc"):
-                continue  # start-up variants only
-            server = self.servers.get(f"open:{runtime}") if kind == "app" else self.servers.for_variant(variant)
-            state = await self.signed_in_state(server, runtime) if kind == "app" else None
+            if kind in ("floor", "snapgz", "appsrc"):
+                continue  # start-up experiments only (snapgz: the same page in memory as snap)
+            if kind == "app":
+                server = self.servers.get(f"open:{runtime}")
+            elif kind in SIGNED_IN:  # the bench's copies of the app's page, without a tab limit
+                server = self.servers.get(f"open-{kind}:{runtime}")
+            else:
+                server = self.servers.for_variant(variant)
+            if kind == "snap":
+                await self.ensure_snapshot()
+            state = await self.state_for(variant, server)
             reps = self.counts["memory_reps"]["js" if kind == "js" else runtime]
             out[variant] = {"what": what, "tabs": count}
             for mode, shared in (("own_process", False), ("shared_process", True)):
@@ -750,6 +972,51 @@ async def clear_session(context, server):
     await page.goto(server("/login"), wait_until="commit")
     await page.evaluate("() => localStorage.clear()")
     await page.close()
+
+
+# What each damaged copy of a snapshot is (see damaged_snapshots).
+DAMAGE = {
+    "other-build": "one byte of the header's Pyodide build id changed (what a snapshot of another"
+                   " Pyodide version or build looks like)",
+    "truncated-half": "cut to its first half",
+    "truncated-page": "its last 64 KiB cut off (still whole wasm pages)",
+    "flipped-header": "one byte of its JSON header inverted",
+    "flipped-image": "one byte in the middle of the memory image inverted",
+    "flipped-spread": "one byte of every 64 KiB of the memory image inverted",
+    "missing": "no such file (HTTP 404)",
+}
+
+
+# What the snap page checks itself before handing a snapshot to Pyodide, by its `verify` parameter.
+CHECKS = {"": "layout and SHA-256 against the manifest", "0": "layout only", "none": "none (Pyodide's own)"}
+
+
+def damaged_snapshots(good):
+    """{name: bytes (None: no file)} for every kind of damage in DAMAGE, from a good snapshot.
+
+    The layout read here is Pyodide 314's (API.makeSnapshot): little-endian 32-bit words, [1] the
+    offset of the memory image, [2] the length of the JSON header that starts at byte 48, [4:12]
+    the build id."""
+    image = int.from_bytes(good[4:8], "little")
+    header = int.from_bytes(good[8:12], "little")
+    if not 48 < image < len(good) or header <= 0:
+        raise ValueError("not a Pyodide memory snapshot")
+
+    def flipped(offsets):
+        data = bytearray(good)
+        for offset in offsets:
+            data[offset] ^= 0xFF
+        return bytes(data)
+
+    return {
+        "other-build": flipped([16]),
+        "truncated-half": good[:len(good) // 2 // 4 * 4],
+        "truncated-page": good[:-65536],
+        "flipped-header": flipped([48 + header // 2]),
+        "flipped-image": flipped([image + (len(good) - image) // 2]),
+        "flipped-spread": flipped(range(image + 32768, len(good), 65536)),
+        "missing": None,
+    }
 
 
 def first_decision(trace):
@@ -912,6 +1179,18 @@ def targets(results):
                 rows.append((f"(reference, no target) bare PyScript + MicroPython, {label}, against the"
                              f" plain-JS check", f"{bare['median'] / js['median']:.1f}x"
                              f" ({bare['median']:.0f} / {js['median']:.0f} ms)", None))
+        for label in ("cold", "warm"):  # the memory snapshot against the same page without it
+            snap = decision.get("snap-pyodide", {}).get(label, {})
+            direct = decision.get("direct-pyodide", {}).get(label, {})
+            app = decision.get("app-pyodide", {}).get(label, {})
+            if snap.get("n") and direct.get("n"):
+                rows.append((f"(reference, no target) Pyodide without PyScript, {label}: from a memory snapshot"
+                             f" against the same page without one" + (", and against the app on PyScript"
+                                                                       if app.get("n") else ""),
+                             f"{snap['median'] / direct['median']:.2f}x ({snap['median']:.0f} /"
+                             f" {direct['median']:.0f} ms)" + (f"; {snap['median'] / app['median']:.2f}x"
+                                                              f" ({app['median']:.0f} ms)" if app.get("n") else ""),
+                             None))
         for label in ("cold", "warm"):
             app = decision.get("app-pyodide", {}).get(label, {})
             bare = decision.get("bare-pyodide", {}).get(label, {})
@@ -959,6 +1238,47 @@ def targets(results):
     return rows
 
 
+def snapshot_lines(snapshot, boots, steps=None):
+    """The report's section on the Pyodide memory snapshot (`snap-pyodide`): its size and build
+    time, how the measured loads booted, where the time went (`steps`: {variant: {"cold"|"warm":
+    {step: median ms since navigation start}}}), and what each damaged copy did."""
+    mb = lambda n: f"{n / 1e6:.1f} MB"
+    how = ", ".join(f"{name} ×{count}" for name, count in sorted(
+        {b.get("boot"): sum(1 for c in boots if c.get("boot") == b.get("boot")) for b in boots}.items(),
+        key=lambda item: str(item[0])))
+    verify = [float(b["verify_ms"]) for b in boots if b.get("verify_ms")]
+    lines = ["### Pyodide memory snapshot (`snap-pyodide`; an experiment, not a supported feature)", "",
+             f"Built by the bench in this browser from Pyodide {snapshot['pyodide'].removeprefix('pyodide-')}"
+             f" (private `_makeSnapshot` option, the core imported, `makeMemorySnapshot()`), never committed:"
+             f" {mb(snapshot['bytes'])} ({mb(snapshot['gzip_bytes'])} gzipped, in"
+             f" {snapshot['gzip_seconds']:.1f} s, for `snapgz-pyodide`), page load to saved file"
+             f" {snapshot['build_seconds']:.1f} s, of which writing and importing the core and making the snapshot"
+             f" {snapshot['snapshot_call_ms']} ms. Measured loads booted: {how or '-'}."
+             + (f" The page's SHA-256 check of the file took {statistics.median(verify):.0f} ms (median)."
+                if verify else ""), ""]
+    if steps:
+        lines += ["Steps of the bench's own Pyodide pages (bench/pages/snap.js), median ms since navigation"
+                  " start, cold / warm:", ""]
+        for variant, by_label in steps.items():
+            names = list(by_label.get("cold") or by_label.get("warm"))
+            lines.append(f"- `{variant}`: " + ", ".join(
+                f"{name.replace('_', ' ')} " + " / ".join(
+                    fmt_ms(by_label.get(label, {}).get(name)) for label in ("cold", "warm"))
+                for name in names))
+        lines.append("")
+    damaged = snapshot.get("damaged")
+    if damaged:
+        lines += ["Damaged copies (each one load, signed in, cold):", "",
+                  "| damage | the page's own checks | booted | decided | what the page said |",
+                  "|---|---|---|---|---|"]
+        for r in damaged.values():
+            said = (r["problem"] or "-").replace("|", "/")
+            lines.append(f"| {r['what']} | {r['page_checks']} | {r['boot']} | {r['state'] or 'never'}"
+                         f" in {fmt_ms(r['decided_ms'])} | {said} |")
+        lines.append("")
+    return lines
+
+
 def markdown(results):
     lines = []
     decision = results.get("decision")
@@ -976,6 +1296,10 @@ def markdown(results):
             lines.append(f"| {r['what']} (`{variant}`) | {span(r['cold'])} | {span(r['warm'])} | "
                          f"{ready if '-' != ready.split(' / ')[0] else '-'} | {decided} |")
         lines.append("")
+    snapshot = (decision or {}).get("snap-pyodide", {}).get("snapshot")
+    if snapshot:
+        lines += snapshot_lines(snapshot, decision["snap-pyodide"]["samples"].get("boots", []),
+                                {v: r["marks"] for v, r in decision.items() if r.get("marks")})
     reach = results.get("reach")
     if reach:
         tabs = next(iter(reach.values()))["tabs"]
@@ -1159,6 +1483,8 @@ def main(argv=None):
     parser.add_argument("--runtimes", default=",".join(RUNTIMES),
                         help="comma-separated runtimes to measure (default: %(default)s); the"
                              " plain-JS check is always measured")
+    parser.add_argument("--decision-reps", type=int, metavar="N",
+                        help="repetitions of the decision phase (default: 10, or 2 with --quick)")
     options = parser.parse_args(argv)
     options.only = [p.strip() for p in options.only.split(",") if p.strip()]
     options.runtimes = [r.strip() for r in options.runtimes.split(",") if r.strip()]
@@ -1180,7 +1506,9 @@ def main(argv=None):
     ensure_dependencies()
     out = Path(options.out) if options.out else (
         Path(tempfile.gettempdir()) / "tabsession-bench-quick" if options.quick else ROOT / "docs" / "bench")
-    counts = QUICK if options.quick else FULL
+    counts = dict(QUICK if options.quick else FULL)
+    if options.decision_reps:
+        counts["decision_reps"] = options.decision_reps
     results = asyncio.run(run(options, counts))
     out.mkdir(parents=True, exist_ok=True)
     text = markdown(results)
