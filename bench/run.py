@@ -185,6 +185,21 @@ TRACE_JS = """
       document.addEventListener(type + ":" + name, () => push(stamp({kind: "pyscript", event: name})), true);
     }
   }
+  // The rule every page keeps (issue 8 asks the bench to check it): the protected element #app
+  // is never rendered while the tab is not active. Looked at on every animation frame, which is
+  // before every paint (a page in the background paints nothing and gets no frames).
+  let paintedEarly = false;
+  const watchPaint = () => {
+    const app = document.getElementById("app");
+    const state = document.documentElement && document.documentElement.getAttribute("data-tab-state");
+    if (!paintedEarly && app && state !== "active"
+        && (app.checkVisibility ? app.checkVisibility() : app.getClientRects().length > 0)) {
+      paintedEarly = true;
+      push(stamp({kind: "painted-early", state}));
+    }
+    requestAnimationFrame(watchPaint);
+  };
+  requestAnimationFrame(watchPaint);
   addEventListener("click", (event) => {
     const target = event.target && event.target.closest ? event.target.closest("[id]") : null;
     push(stamp({kind: "click", id: target ? target.id : ""}));
@@ -624,7 +639,7 @@ class Bench:
     async def decision(self):
         reps = self.counts["decision_reps"]
         results = {variant: {"cold": [], "warm": [], "states": [], "cold_ready": [], "warm_ready": [],
-                             "boots": []}
+                             "boots": [], "painted_early": 0}
                    for variant in VARIANTS}
         snapshot = None
         if any(variant == "snap-pyodide" for variant, _ in self.variants()):
@@ -640,6 +655,7 @@ class Bench:
                     decision = first_decision(trace)
                     results[variant][label].append(decision["t"] if decision else None)
                     results[variant]["states"].append(decision["state"] if decision else None)
+                    results[variant]["painted_early"] += painted_early(trace)
                     ready = next((e for e in trace if e["kind"] == "pyscript" and e["event"] == "ready"), None)
                     results[variant][label + "_ready"].append(ready["t"] if ready else None)
                     await page.close()
@@ -823,13 +839,14 @@ class Bench:
         active = sum(s["state"] == "active" for s in final)
         blocked = sum(s["state"] == "blocked" for s in final)
         peak = peak_active(traces)
+        early = sum(painted_early(trace) for trace in traces)
         correct = (not timed_out and len(decided_at) == count and active == min(count, limit)
-                   and blocked == count - active and peak <= limit)
+                   and blocked == count - active and peak <= limit and early == 0)
         return {
             "all_decided_ms": (max(decided_at) - started) if len(decided_at) == count else None,
             "median_decided_ms": statistics.median([at - started for at in decided_at]) if decided_at else None,
             "active": active, "blocked": blocked, "peak_active": peak, "correct": correct,
-            "timed_out": timed_out,
+            "timed_out": timed_out, "painted_early": early,
         }
 
     async def many(self):
@@ -1017,6 +1034,11 @@ def damaged_snapshots(good):
         "flipped-spread": flipped(range(image + 32768, len(good), 65536)),
         "missing": None,
     }
+
+
+def painted_early(trace):
+    """How many documents of this trace rendered #app while the tab was not active."""
+    return sum(1 for entry in trace if entry["kind"] == "painted-early")
 
 
 def first_decision(trace):
@@ -1235,7 +1257,27 @@ def targets(results):
             rows.append(("MicroPython memory per tab under 15 MB PSS: each tab in its own renderer,"
                          " net of a plain-JS tab", f"{net:.1f} MB ({own['median']:.1f} MB in all,"
                          f" {js['median']:.1f} MB for a plain-JS tab)", net < 15))
+    early = painted_early_counts(results)
+    if early["loads"]:
+        rows.append(("No protected content painted before the decision (#app rendered on a frame while"
+                     " the tab was not active)",
+                     f"{early['painted']} of {early['loads']} page loads (decision: the app's pages signed in;"
+                     " many: every tab of every run)", early["painted"] == 0))
     return rows
+
+
+def painted_early_counts(results):
+    """{"painted": documents that rendered #app while not active, "loads": documents watched}."""
+    painted = loads = 0
+    for variant, r in (results.get("decision") or {}).items():
+        if variant.split("-")[0] in SIGNED_IN:  # the pages that hold an #app
+            painted += r["samples"].get("painted_early", 0)
+            loads += len(r["samples"]["states"])
+    for result in (results.get("many") or {}).values():
+        for run in result["runs"]:
+            painted += run.get("painted_early", 0)
+            loads += result["tabs"]
+    return {"painted": painted, "loads": loads}
 
 
 def snapshot_lines(snapshot, boots, steps=None):
@@ -1292,6 +1334,8 @@ def markdown(results):
         for variant, r in decision.items():
             states = r["samples"]["states"]
             decided = ", ".join(f"{state} ×{states.count(state)}" for state in sorted(set(map(str, states))))
+            if r["samples"].get("painted_early"):
+                decided += f"; **#app rendered before active ×{r['samples']['painted_early']}**"
             ready = " / ".join(fmt_ms(r.get(f"{label}_ready", {}).get("median")) for label in ("cold", "warm"))
             lines.append(f"| {r['what']} (`{variant}`) | {span(r['cold'])} | {span(r['warm'])} | "
                          f"{ready if '-' != ready.split(' / ')[0] else '-'} | {decided} |")
