@@ -12,6 +12,8 @@ Chromium with Playwright, and measures side by side, several repetitions each:
    - `bare-mpy`, `bare-pyodide`: a PyScript page whose Python only sets the attribute
      (bench/pages/bare.html) with the app's own pyscript.toml and local interpreters,
    - `app-mpy`, `app-pyodide`: the app's protected page `/`, signed in.
+   - `appsrc-mpy`: the same, served without the bytecode bundles set-up builds
+     (tools/precompile.py), so MicroPython fetches and compiles every source.
    - `direct-pyodide`, `snap-pyodide`, `snapgz-pyodide` (the memory-snapshot experiment of
      issue 8): the same page `/` and its real Python (core, browser adapter, demo view) on
      Pyodide loaded directly, PyScript replaced by a small shim (bench/pages/snap.js): without
