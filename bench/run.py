@@ -302,17 +302,18 @@ def pyodide_path():
 
 def app_files():
     """pyscript.toml's [files] as [url, path in the interpreter's file system], the URLs carrying
-    the version digits serve.py's inlined config uses (`?v=` + 16 hex digits of the SHA-256), so
-    the browser caches them exactly as it does for the app's own pages."""
-    import hashlib
+    the version digits serve.py's inlined config uses (`serve.versioned_url`), so the browser
+    caches them exactly as it does for the app's own pages."""
     import tomllib
 
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import serve
+
     files = tomllib.loads((ROOT / "pyscript.toml").read_text())["files"]
-    out = []
-    for source, target in files.items():
-        digits = hashlib.sha256((ROOT / source).read_bytes()).hexdigest()[:16]
-        out.append([source.removeprefix(".") + "?v=" + digits, target.removeprefix("./")])
-    return out
+    versions = serve.SourceVersions()
+    return [[serve.versioned_url(source, ROOT, versions).removeprefix("."), target.removeprefix("./")]
+            for source, target in files.items()]
 
 
 def early_modules(files):

@@ -24,6 +24,7 @@ from the sources.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -130,9 +131,7 @@ def precompile() -> str:
     removed = built = 0
     for stale in VENDOR.glob(PREFIX + "*"):
         if stale != folder:
-            for entry in stale.iterdir():
-                entry.unlink()
-            stale.rmdir()
+            shutil.rmtree(stale)  # bundles for another MicroPython version
             removed += 1
     folder.mkdir(exist_ok=True)
     versions = serve.SourceVersions()
