@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from live_server import LiveServer
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 SERVE_PY = REPOSITORY / "serve.py"
@@ -160,16 +161,6 @@ class Response(NamedTuple):
     body: bytes
 
 
-class Running(NamedTuple):
-    process: subprocess.Popen
-    first_line: str
-    port: int
-    stderr_path: Path
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
-
-
 def exchange(port: int, data: bytes) -> bytes:
     """Send bytes on a fresh connection; everything the server answers until it closes."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
@@ -198,28 +189,19 @@ def request(port: int, target: str, method: str = "GET", headers: dict | None = 
     return parse_response(exchange(port, data), method)
 
 
-def start(root: Path, *options: str, tmp: Path, env: dict | None = None) -> Running:
-    """serve.py on a free port, once it has printed its first line."""
-    stderr_path = tmp / f"stderr-{time.monotonic_ns()}.txt"
-    with open(stderr_path, "wb") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, str(SERVE_PY), "--port", "0", "--root", str(root), *options],
-            stdout=subprocess.PIPE, stderr=stderr, text=True, env=env,
-        )
-    first_line = process.stdout.readline().rstrip("\n")
-    match = FIRST_LINE.fullmatch(first_line)
-    if match is None:
-        process.kill()
-        raise AssertionError(f"unexpected first line {first_line!r}: {stderr_path.read_text()}")
-    return Running(process, first_line, int(match.group(1)), stderr_path)
+def start(root: Path, *options: str, tmp: Path, env: dict | None = None) -> LiveServer:
+    """serve.py serving `root` on a free port, once it answers (tests/support/live_server.py);
+    its first line is checked in full."""
+    running = LiveServer("--root", str(root), *options, logs_in=tmp, env=env).start()
+    if FIRST_LINE.fullmatch(running.first_line) is None:
+        running.stop()
+        raise AssertionError(f"unexpected first line {running.first_line!r}: {running.stderr()}")
+    return running
 
 
-def stop(running: Running, signum: int = signal.SIGINT) -> int:
-    running.process.send_signal(signum)
-    try:
-        return running.process.wait(timeout=5)
-    finally:
-        running.process.stdout.close()
+def stop(running: LiveServer, signum: int = signal.SIGINT) -> int:
+    """Stop with `signum` (killed after a timeout); the exit status."""
+    return running.stop(signum)
 
 
 @contextmanager
@@ -228,8 +210,7 @@ def serving(root: Path, *options: str, tmp: Path, env: dict | None = None):
     try:
         yield running
     finally:
-        if running.process.poll() is None:
-            stop(running)
+        stop(running)
 
 
 def run_serve(*arguments: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -1055,12 +1036,9 @@ def test_tab_closing_mid_download_prints_no_traceback(server):
 )
 def test_real_repository_is_served_from_any_working_directory(tmp_path):
     """Without --root, serve.py serves the folder it lives in, whatever the working directory."""
-    process = subprocess.Popen(
-        [sys.executable, str(SERVE_PY), "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-    )
+    running = LiveServer(logs_in=tmp_path / "logs", cwd=tmp_path).start()
     try:
-        port = int(FIRST_LINE.fullmatch(process.stdout.readline().rstrip("\n")).group(1))
+        port = int(FIRST_LINE.fullmatch(running.first_line).group(1))
         expected = (200, 200, 200, 404, 404)
 
         actual = (
@@ -1071,8 +1049,7 @@ def test_real_repository_is_served_from_any_working_directory(tmp_path):
             request(port, "/.git/config").status,
         )
     finally:
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=5)
+        running.stop(signal.SIGINT)
 
     assert expected == actual
 
