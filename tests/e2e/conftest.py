@@ -45,11 +45,8 @@ context: each tab fetches the runtime again from the local server.
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import weakref
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -59,7 +56,11 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVE_PY = ROOT / "serve.py"
+SUPPORT = str(ROOT / "tests" / "support")  # live_server.py, shared with the server tests and the bench
+if SUPPORT not in sys.path:
+    sys.path.insert(0, SUPPORT)
+
+import live_server  # noqa: E402
 
 RUNTIMES = ("micropython", "pyodide")
 # How long a tab may stay `booting` (a cold Pyodide start is about 3 s alone, 12 s for ten tabs).
@@ -206,18 +207,15 @@ def browser_type_launch_args(browser_type_launch_args, playwright, browser_name)
 # --- live servers ---------------------------------------------------------------------------
 
 
-class LiveServer:
-    """One running `serve.py`. `server.url` is its origin; `server("/path")` a full address."""
+class LiveServer(live_server.LiveServer):
+    """One running `serve.py` of a runtime and options (tests/support/live_server.py starts and
+    stops it). `server.url` is its origin; `server("/path")` a full address."""
 
-    def __init__(self, runtime, options, process, url, log_dir):
+    def __init__(self, runtime, options, logs_in):
+        super().__init__("--runtime", runtime, *option_flags(options), logs_in=logs_in, name="server",
+                         start_timeout_s=SERVER_START_TIMEOUT_S)
         self.runtime = runtime
-        self.options = options
-        self.process = process
-        self.url = url
-        self.log_dir = log_dir
-
-    def __call__(self, path="/"):
-        return self.url + (path if path.startswith("/") else "/" + path)
+        self.options = dict(options)
 
     def __repr__(self):
         return f"LiveServer({self.url}, runtime={self.runtime}, options={self.options})"
@@ -226,82 +224,18 @@ class LiveServer:
     def boot_timeout_ms(self):
         return BOOT_TIMEOUT_MS[self.runtime]
 
-    def stderr(self):
-        return (self.log_dir / "stderr.txt").read_text(errors="replace")
 
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+option_flags = live_server.option_flags
 
 
-def option_flags(options):
-    """{"max_tabs": 2, "policy": "takeover"} -> ["--max-tabs", "2", "--policy", "takeover"]."""
-    flags = []
-    for name, value in sorted(options.items()):
-        if value is None or value is False:
-            continue
-        flags.append("--" + name.replace("_", "-"))
-        if value is not True:
-            flags.append(str(value))
-    return flags
-
-
-def _start_server(runtime, options, log_dir):
-    if not SERVE_PY.exists():
-        pytest.fail(f"{SERVE_PY} does not exist yet: the end-to-end tests need the app", pytrace=False)
-    log_dir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, str(SERVE_PY), "--port", "0", "--runtime", runtime, *option_flags(options)]
-    with open(log_dir / "stdout.txt", "wb") as stdout, open(log_dir / "stderr.txt", "wb") as stderr:
-        # Logs go to files, not pipes: a pipe nobody reads fills up and blocks the server.
-        process = subprocess.Popen(
-            command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr
-        )
-
-    def give_up(problem):
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        stderr_text = (log_dir / "stderr.txt").read_text(errors="replace").strip()
-        pytest.fail(
-            f"{' '.join(command[1:])}: {problem}\n--- its stderr ---\n{stderr_text or '(empty)'}",
-            pytrace=False,
-        )
-
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    first_line = None
-    while first_line is None:
-        text = (log_dir / "stdout.txt").read_text(errors="replace")
-        if "\n" in text:
-            first_line = text.split("\n", 1)[0]
-        elif process.poll() is not None:
-            give_up(f"exited with status {process.returncode} before printing its URL")
-        elif time.monotonic() > deadline:
-            give_up(f"printed no URL within {SERVER_START_TIMEOUT_S} s")
-        else:
-            time.sleep(0.02)
-    match = re.search(r"https?://[^\s/]+", first_line)
-    if not match:
-        give_up(f"its first line names no URL: {first_line!r}")
-    url = match.group(0)
-
-    while True:  # it printed the URL; wait until it answers (any HTTP status will do)
-        try:
-            urllib.request.urlopen(url + "/", timeout=2).close()
-            break
-        except urllib.error.HTTPError:
-            break
-        except OSError as error:
-            if process.poll() is not None:
-                give_up(f"exited with status {process.returncode}")
-            if time.monotonic() > deadline:
-                give_up(f"does not answer at {url}: {error}")
-            time.sleep(0.05)
-    return LiveServer(runtime, dict(options), process, url, log_dir)
+def _start_server(runtime, options, logs_in):
+    if not live_server.SERVE_PY.exists():
+        pytest.fail(f"{live_server.SERVE_PY} does not exist yet: the end-to-end tests need the app",
+                    pytrace=False)
+    try:
+        return LiveServer(runtime, options, logs_in).start()
+    except live_server.ServerStartError as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 class ServerPool:
@@ -323,7 +257,7 @@ class ServerPool:
                 pytrace=False,
             )
         if server is None:
-            server = _start_server(runtime, options, self._log_root / f"server-{len(self._servers)}")
+            server = _start_server(runtime, options, self._log_root)
             self._servers[key] = server
         return server
 
