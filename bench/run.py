@@ -60,6 +60,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
+if str(ROOT / "tests" / "support") not in sys.path:  # live_server.py, shared with the tests
+    sys.path.insert(0, str(ROOT / "tests" / "support"))
+
+import live_server  # noqa: E402
+
 CHROMIUM = os.environ.get("TABSESSION_BROWSER", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -383,41 +388,18 @@ def micropython_path():
     return match.group(1)
 
 
-class Server:
-    """serve.py as a subprocess on a free port; `url` is the origin."""
+class Server(live_server.LiveServer):
+    """serve.py with the bench's defaults on a free port (tests/support/live_server.py starts and
+    stops it); `url` is the origin. A server that does not come up ends the run."""
 
     def __init__(self, name, args, logs):
-        self.name = name
-        self.args = [*SERVER_DEFAULTS, *args]
-        self.logs = logs
-        self.process = None
-        self.url = None
+        super().__init__(*SERVER_DEFAULTS, *args, logs_in=logs, name=f"serve-{name}")
 
     def start(self):
-        stderr = open(self.logs / f"serve-{self.name}.log", "w")
-        self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "serve.py"), "--port", "0", *self.args],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True, stdin=subprocess.DEVNULL)
-        first = self.process.stdout.readline()
-        match = re.search(r"https?://[^\s/]+", first)
-        if not match:
-            self.stop()
-            sys.exit(f"bench: serve.py {' '.join(self.args)} printed no URL: {first!r}"
-                     f" (see {self.logs / f'serve-{self.name}.log'})")
-        self.url = match.group(0)
-        return self
-
-    def __call__(self, path="/"):
-        return self.url + path
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        try:
+            return super().start()
+        except live_server.ServerStartError as error:
+            sys.exit(f"bench: {error}")
 
 
 class Servers:
