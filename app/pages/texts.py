@@ -16,6 +16,10 @@ STATE_MESSAGES = {
               "blocked in the settings). Allow site data for this site, then reload the page."),
 }
 
+# The detail instead, in a blocked or moved tab, once the other tab has gone.
+PLACE_FREE_DETAIL = ("The other tab was closed, so a place is free: choose Use here to continue "
+                     "in this tab. No other tab will be paused.")
+
 # A more precise title where the reason says more than the state does.
 REASON_TITLES = {
     "signed-out": "You signed out.",
@@ -56,6 +60,8 @@ LOG_TAB_OPENED = "opened ({page}, {state})."
 LOG_TAB_NAVIGATED = "went to the {page} ({state})."
 LOG_TAB_CLOSED = "closed."
 LOG_TAB_CHANGED = "{before} → {after}."
+LOG_PLACE_FREE = "The other tab was closed: a place is free."
+LOG_PLACE_TAKEN = "The free place was taken by another tab."
 LOG_WARNING_ON = "Idle warning: no activity for a while."
 LOG_WARNING_OFF = "Idle time restarted: the warning is gone."
 LOG_LOGIN_ERROR = "Sign-in refused: "

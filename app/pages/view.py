@@ -172,10 +172,15 @@ class DemoView:
                 focus("app-title")  # the focused Use here button just disappeared
         else:
             self.announce(title + " " + detail)
-        self.log(self.log_line(state, change.reason))
+        if change.previous == state:  # only session.place_free changed
+            self.log(texts.LOG_PLACE_FREE if session.place_free else texts.LOG_PLACE_TAKEN)
+        else:
+            self.log(self.log_line(state, change.reason))
 
     def message(self, state, reason):
         title, detail = texts.STATE_MESSAGES.get(state, ("", ""))
+        if state in ("blocked", "moved") and self.session.place_free:
+            detail = texts.PLACE_FREE_DETAIL
         settings = self.session.settings
         if state in ("signed-out", "expired") and reason in texts.REASON_TITLES:
             title = texts.REASON_TITLES[reason]

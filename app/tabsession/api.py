@@ -52,7 +52,8 @@ class Tab(Value):
 class Change:
     """What a subscriber is told. ``kind`` says what happened; the other attributes by kind:
 
-    - ``"state"``: ``state``, ``reason``, ``previous`` (the state before).
+    - ``"state"``: ``state``, ``reason``, ``previous`` (the state before); also when only
+      ``session.place_free`` changed (``previous`` then equals ``state``).
     - ``"tabs"``: ``tabs`` (the whole list), ``opened`` and ``closed`` (tab ids),
       ``changed`` (``Tab`` objects whose state changed; ``previous_states`` maps their ids to
       the old state).
@@ -78,7 +79,8 @@ class Change:
 class Session:
     """Tab-level session control for one page. Build it with ``create``.
 
-    Read (always current): ``state``, ``reason``, ``tab_id``, ``user``, ``tabs``,
+    Read (always current): ``state``, ``reason``, ``tab_id``, ``user``, ``place_free`` (in a
+    blocked or moved tab: a place is free, so ``use_here()`` displaces no one), ``tabs``,
     ``idle_deadline``, ``absolute_deadline``, ``warning``, ``settings`` (a dict),
     ``runtime``, ``coordination``, ``problems``, ``started``.
     Act: ``start()``, ``subscribe(callback)``, ``sign_in(name)``, ``sign_out()``,
@@ -101,6 +103,7 @@ class Session:
         self.idle_deadline = None
         self.absolute_deadline = None
         self.warning = False
+        self.place_free = False
         self.login_error = None
         self.started = False
         self._driver = None
@@ -149,7 +152,7 @@ class Session:
 
     def sign_out(self):
         """End the session in every tab of this profile (each lands on the login page)."""
-        self._need_driver().logout()
+        self._need_driver().sign_out()
 
     def use_here(self):
         """In a blocked or moved tab: continue here; the least recently active tab moves out."""
@@ -178,8 +181,9 @@ class Session:
 
     def _show(self, command):
         previous = self.state
-        changed = (command.state, command.reason, command.tab_id, command.user) != \
-            (self.state, self.reason, self.tab_id, self.user)
+        changed = (command.state, command.reason, command.tab_id, command.user, command.place_free) != \
+            (self.state, self.reason, self.tab_id, self.user, self.place_free)
+        self.place_free = bool(command.place_free)
         self.state = command.state
         self.reason = command.reason
         self.tab_id = command.tab_id or None

@@ -131,8 +131,7 @@ def test_new_tab_on_app_page_signed_out_goes_to_login():
     record = rec.TabRecord(FRESH, rec.SIGNED_OUT, "app", None, T0, T0, since=T0, seen=T0)
     assert [
         cmd.HoldTabLock(FRESH),
-        store_memory(memory(FRESH)),
-        store_memory(memory(FRESH)),
+        store_memory(memory(FRESH)),  # once: one write per key per handle()
         cmd.Show(rec.SIGNED_OUT, None, FRESH, None),
         store_record(record),
         cmd.Publish(wire.changed(FRESH)),
@@ -312,8 +311,7 @@ def test_slot_granted_makes_the_tab_active():
     assert [
         store_memory(memory(FRESH, TOKEN, 0)),
         cmd.Show(rec.ACTIVE, None, FRESH, "alice"),
-        store_record(record),
-        cmd.Publish(wire.changed(FRESH)),
+        # the record and the wake-up once, after the activity (one write per key per handle())
         cmd.ShowTabs([cmd.TabView(FRESH, rec.ACTIVE, "app", T0 + 1, True)]),
         cmd.Store(cmd.LOCAL, rec.ACTIVITY_KEY, activity_raw(T0 + 1)),
         store_record(record),
@@ -496,7 +494,7 @@ def test_corrupt_memory_is_repaired_and_a_fresh_id_taken():
 
     commands = tab.handle(started(memory_raw='{"v": 1, "id": "x"}', snap=signed_in()))
 
-    assert ([cmd.Store(cmd.SESSION, rec.TAB_MEMORY_KEY, None)], FRESH) == (commands[:1], tab.tab_id)
+    assert ([memory(FRESH).encode()], FRESH) == (stored(commands, rec.TAB_MEMORY_KEY), tab.tab_id)
 
 
 # ------------------------------------------------------------------- logout
@@ -504,7 +502,7 @@ def test_logout_ends_the_session_for_everyone():
     """Logout writes an ended record, clears activity, frees the slot and goes to the login page."""
     tab = active_tab()
 
-    commands = tab.handle(ev.LogoutClicked(T0 + 30))
+    commands = tab.handle(ev.SignOutClicked(T0 + 30))
 
     assert ([ended_raw(rec.REASON_SIGNED_OUT, at=T0 + 30)], [None], 1, [(rec.SIGNED_OUT, rec.REASON_SIGNED_OUT)],
             ["/login?reason=signed-out"]) == \
@@ -515,7 +513,7 @@ def test_logout_ends_the_session_for_everyone():
 def test_after_logout_the_machine_is_leaving():
     """Once leaving, later events change nothing."""
     tab = active_tab()
-    tab.handle(ev.LogoutClicked(T0 + 30))
+    tab.handle(ev.SignOutClicked(T0 + 30))
 
     actual = tab.handle(ev.Observed(T0 + 31, signed_in()))
 
@@ -551,7 +549,7 @@ def test_the_tab_that_logs_out_announces_it():
     """The acting tab still writes its record and wakes the others, and again when it hides."""
     tab = active_tab()
 
-    commands = tab.handle(ev.LogoutClicked(T0 + 30))
+    commands = tab.handle(ev.SignOutClicked(T0 + 30))
     commands += tab.handle(ev.PageHidden(T0 + 30))
 
     assert (2, 2) == (len(of_type(commands, cmd.Publish)), len(stored(commands, rec.tab_key(TAB_A))))
@@ -898,7 +896,7 @@ def test_storage_failure_while_active_gives_up_the_slot_and_the_record():
 
     commands = tab.handle(ev.StorageFailed("QuotaExceededError"))
 
-    assert [cmd.Show(rec.ERROR, rec.STORAGE_UNAVAILABLE, TAB_A, None), cmd.ReleaseSlot(),
+    assert [cmd.Show(rec.ERROR, rec.STORAGE_UNAVAILABLE, TAB_A, None), cmd.ReleaseSlot(0),
             cmd.Store(cmd.LOCAL, rec.tab_key(TAB_A), None), cmd.Publish(wire.changed(TAB_A))] == commands
     assert (rec.ERROR, None) == (tab.state, tab.slot)
 
@@ -916,7 +914,6 @@ def test_storage_failure_reported_again_changes_nothing():
     ev.Observed(T0, snapshot()),
     ev.TabLockClaimed(True),
     ev.SlotGranted(T0, 0),
-    ev.UserActive(T0),
 ])
 def test_events_before_started_are_usage_errors(event):
     """Anything but Started (or StorageFailed) first is the shell's bug."""
@@ -1002,26 +999,25 @@ def test_app_page_after_use_here_without_locks_claims_a_place():
     assert ([(rec.ACTIVE, None)], TAB_A) == (shown(commands), tab.tab_id)
 
 
-def test_use_here_on_login_page_without_a_limit_goes_to_the_app_page():
-    """max_tabs 0 and /login?reason=active-elsewhere (an old URL): use-here leads to the app page."""
+@pytest.mark.parametrize("event", [
+    ev.UserActive(T0), ev.UseHereClicked(T0, snapshot()), ev.SignOutClicked(T0),
+    ev.StaySignedInClicked(T0), ev.SignInSubmitted(T0, "alice", TOKEN), ev.PageHidden(T0),
+])
+def test_the_users_actions_before_started_are_ignored(event):
+    """A click or key before the page has decided is ignored on purpose, not an error."""
+    tab = machine()
+
+    assert ([], rec.BOOTING) == (tab.handle(event), tab.state)
+
+
+def test_old_refusal_url_without_a_limit_goes_on_to_the_app_page():
+    """max_tabs 0 and /login?reason=active-elsewhere (an old URL): the page decides from the
+    facts (rule 6), not from its URL: a place is always free, so it goes on to next."""
     snap = signed_in(tabs=[other_tab(TAB_B, slot=None)])
-    tab, _ = login_tab(make_settings(max_tabs=0), here="/login?reason=active-elsewhere", snap=snap)
 
-    commands = tab.handle(ev.UseHereClicked(T0 + 1, snap))
-    for steal in of_type(commands, cmd.StealSlot):
-        commands += tab.handle(ev.SlotGranted(T0 + 1, steal.slot))
+    _, commands = login_tab(make_settings(max_tabs=0), here="/login?reason=active-elsewhere", snap=snap)
 
-    assert (["/"], []) == (navigations(commands), [state for state, _ in shown(commands) if state == rec.ACTIVE])
-
-
-def test_use_here_without_a_limit_steals_no_slot():
-    """With no limit there are no slots: use-here on /login goes straight to next."""
-    snap = signed_in(tabs=[other_tab(TAB_B, slot=None)])
-    tab, _ = login_tab(make_settings(max_tabs=0), here="/login?reason=active-elsewhere", snap=snap)
-
-    commands = tab.handle(ev.UseHereClicked(T0 + 1, snap))
-
-    assert ([], ["/"]) == (of_type(commands, cmd.StealSlot), navigations(commands))
+    assert ([], ["/"], []) == (of_type(commands, cmd.StealSlot), navigations(commands), shown(commands))
 
 
 @pytest.mark.parametrize("state_of", ["moved", "blocked"])

@@ -32,7 +32,7 @@ from tabsession.core import events as ev
 from tabsession.core import records as rec
 from tabsession.core import urls
 from tabsession.core import wire
-from tabsession.core.machine import LEAVING, TabSession, slot_lock_name, tab_lock_name
+from tabsession.core.machine import TabSession, slot_lock_name, tab_lock_name
 from tabsession.core.settings import DEFAULTS, Settings
 from tabsession.core.wakeups import WakeUps
 
@@ -124,10 +124,10 @@ class Page:
     def start(self):
         tab = self.tab
         # The driver asks the lock manager once before it starts the machine.
-        self.wakeups.answered(self.world.live_ids(), {})
+        self.wakeups.answered(self.world.live_ids(), {}, self.world.held_slots())
         self.feed(ev.Started(self.world.now, self.kind, self.path,
                              tab.session_storage.get(rec.TAB_MEMORY_KEY),
-                             self.world.snapshot(self.wakeups.live_ids),
+                             self.world.snapshot(self.wakeups.live_ids, self.wakeups.held_slots),
                              self.world.new_id(), self.world.lock_mode))
 
     def feed(self, event):
@@ -140,7 +140,7 @@ class Page:
 
     def wake(self, periodic=False):
         """A storage event or message (``periodic``: the timer tick, focus, visibility)."""
-        if not self.alive or self.machine.phase == LEAVING:
+        if not self.alive or self.machine.leaving:
             return
         if self.wakeups.woke(periodic):
             self.look(periodic)
@@ -149,12 +149,12 @@ class Page:
         world = self.world
         wakeups = self.wakeups
         self.looks += 1
-        snapshot = world.snapshot(wakeups.live_ids)
+        snapshot = world.snapshot(wakeups.live_ids, wakeups.held_slots)
         if wakeups.worth_feeding(snapshot, self._machine_key(), periodic):
             self.feeds += 1
             self.feed(ev.Observed(world.now, snapshot))
             wakeups.fed(snapshot, self._machine_key())
-        if world.lock_mode == ev.WEB_LOCKS and self.alive and self.machine.phase != LEAVING \
+        if world.lock_mode == ev.WEB_LOCKS and self.alive and not self.machine.leaving \
                 and wakeups.should_query(snapshot.tab_raws, periodic):
             wakeups.query_started()
             self.queries += 1
@@ -162,12 +162,12 @@ class Page:
             self.later(lambda: self.answer(raws))
 
     def answer(self, raws):
-        periodic = self.wakeups.answered(self.world.live_ids(), raws)
-        if self.machine.phase != LEAVING:
+        periodic = self.wakeups.answered(self.world.live_ids(), raws, self.world.held_slots())
+        if not self.machine.leaving:
             self.look(periodic)
 
     def _machine_key(self):
-        return (self.machine.state, self.machine.phase)
+        return self.machine.step
 
     def later(self, action):
         self.world.post(self, action)
@@ -196,11 +196,9 @@ class Page:
         elif kind is cmd.StealSlot:
             self.later(lambda: self._steal(command.slot))
         elif kind is cmd.ReleaseSlot:
-            for name in locks.held_by(self):
-                if name.startswith(SLOT_LOCK_PREFIX):
-                    locks.release(name, self)
+            locks.release(slot_lock_name(command.slot), self)
         elif kind is cmd.Show:
-            self.state, self.reason, self.shown_tab_id, self.user = command.values()
+            self.state, self.reason, self.shown_tab_id, self.user, self.place_free = command.values()
         elif kind is cmd.ShowTabs:
             self.tabs = list(command.tabs)
         elif kind is cmd.ShowClock:
@@ -347,15 +345,23 @@ class World:
         return [name[len(TAB_LOCK_PREFIX):] for name in self.locks.query()
                 if name.startswith(TAB_LOCK_PREFIX)]
 
-    def snapshot(self, live_ids=None):
-        """Storage now, with ``live_ids`` as a tab last heard them (default: the truth now)."""
+    def held_slots(self):
+        """The slots whose lock a lock-manager query finds held now."""
+        if self.lock_mode != ev.WEB_LOCKS:
+            return None
+        return [slot for slot in self.settings.slots() if self.locks.holder(slot_lock_name(slot)) is not None]
+
+    def snapshot(self, live_ids=None, held_slots=None):
+        """Storage now, with ``live_ids`` and ``held_slots`` as a tab last heard them (default:
+        the truth now)."""
         tab_raws = {}
         for key, value in self.local.items():
             tab_id = rec.tab_id_from_key(key)
             if tab_id is not None:
                 tab_raws[tab_id] = value
         live = self.live_ids() if live_ids is None else live_ids
-        return ev.Snapshot(self.local.get(rec.SESSION_KEY), self.local.get(rec.ACTIVITY_KEY), tab_raws, live)
+        held = self.held_slots() if live_ids is None else held_slots
+        return ev.Snapshot(self.local.get(rec.SESSION_KEY), self.local.get(rec.ACTIVITY_KEY), tab_raws, live, held)
 
     def write_local(self, key, value, writer):
         if self.local.get(key) == value:
@@ -419,11 +425,11 @@ class World:
 
     def click_use_here(self, tab, settle=True):
         # The driver reads storage with the live ids of its last query.
-        tab.page.feed(ev.UseHereClicked(self.now, self.snapshot(tab.page.wakeups.live_ids)))
+        tab.page.feed(ev.UseHereClicked(self.now, self.snapshot(tab.page.wakeups.live_ids, tab.page.wakeups.held_slots)))
         self._maybe_settle(settle)
 
-    def logout(self, tab, settle=True):
-        tab.page.feed(ev.LogoutClicked(self.now))
+    def sign_out(self, tab, settle=True):
+        tab.page.feed(ev.SignOutClicked(self.now))
         self._maybe_settle(settle)
 
     def stay_signed_in(self, tab, settle=True):
@@ -431,7 +437,7 @@ class World:
         self._maybe_settle(settle)
 
     def sign_in(self, tab, name="alice", settle=True):
-        tab.page.feed(ev.SignInSubmitted(self.now, name, self.new_id()))
+        tab.page.feed(ev.SignInSubmitted(self.now, name, self.new_id(), self.snapshot(tab.page.wakeups.live_ids, tab.page.wakeups.held_slots)))
         self._maybe_settle(settle)
 
     def activity(self, tab, settle=True):

@@ -79,7 +79,7 @@ def test_classic_flow():
     blocked = (second.state, second.reason, second.path)
     world.click_use_here(second)
     after_use_here = (first.state, first.reason, second.state, second.path)
-    world.logout(second)
+    world.sign_out(second)
 
     assert [
         (BLOCKED, rec.ACTIVE_ELSEWHERE, "/login?reason=active-elsewhere"),
@@ -267,7 +267,7 @@ def test_logout_reaches_every_tab(policy):
     others = open_many(world, 3)
     world.duplicate(others[0])
 
-    world.logout(others[-1])
+    world.sign_out(others[-1])
     world.advance(5)
 
     assert ([(SIGNED_OUT, rec.REASON_SIGNED_OUT, "/login?reason=signed-out")] * 5, rec.EndedSession, []) == \
@@ -277,7 +277,7 @@ def test_logout_reaches_every_tab(policy):
 def test_after_logout_a_new_tab_is_plain_signed_out():
     """A tab opened after logout lands on /login?next=%2F and can sign in again."""
     world, first = signed_in_world()
-    world.logout(first)
+    world.sign_out(first)
 
     tab = world.open("/")
     landed = tab.path
@@ -432,7 +432,7 @@ def test_logout_while_a_tab_is_starting_reaches_it():
     """Tab B starts; A logs out before B's slot request is answered: B must end signed out."""
     world, first = signed_in_world(max_tabs=2)
     world.open("/", settle=False)
-    world.logout(first, settle=False)
+    world.sign_out(first, settle=False)
 
     world.settle(LastFirst())
 
@@ -449,7 +449,7 @@ def test_an_end_reaches_a_refused_tab_on_its_way_to_the_login_page(how):
     assert "/" == second.path  # the navigation to the login page is still pending
 
     if how == "logout":
-        world.logout(first)
+        world.sign_out(first)
     else:
         world.advance(900)
 
@@ -526,7 +526,7 @@ def test_a_sign_out_is_decided_on_the_first_look_without_the_lock_manager(seed):
     for page in pages:
         page.looks = page.feeds = page.queries = 0
 
-    world.logout(first)
+    world.sign_out(first)
 
     assert ([(1, 1, 0)] * 10, [SIGNED_OUT] * 11, []) == \
         ([(page.looks, page.feeds, page.queries) for page in pages], world.states(), world.violations())

@@ -30,7 +30,7 @@ def test_frozen_tab_follows_a_sign_out_when_it_wakes():
     world, first = signed_in_world(max_tabs=2)
     second = world.open("/")
     world.freeze(second)
-    world.logout(first)
+    world.sign_out(first)
 
     world.thaw(second)
 

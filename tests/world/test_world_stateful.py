@@ -87,7 +87,7 @@ class Tabs(RuleBasedStateMachine):
         self.counting()
         tab = self.pick(index)
         in_session = tab.state in (rec.ACTIVE, rec.MOVED, rec.BLOCKED)
-        self.world.logout(tab)
+        self.world.sign_out(tab)
         if in_session:
             # Every tab has followed the logout to the login page; none is still in the session.
             assert [] == [other for other in self.world.tabs

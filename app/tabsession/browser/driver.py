@@ -13,7 +13,7 @@ from tabsession.browser.locks import WebLocks, available as locks_available
 from tabsession.core import commands as cmd
 from tabsession.core import events as ev
 from tabsession.core import records
-from tabsession.core.machine import LEAVING, TabSession, slot_lock_name, tab_lock_name
+from tabsession.core.machine import TabSession, slot_lock_name, tab_lock_name
 from tabsession.core.settings import Settings
 from tabsession.core.wakeups import WakeUps
 
@@ -79,7 +79,7 @@ class Driver:
         locks = ev.WEB_LOCKS if self.web_locks is not None else ev.NO_LOCKS
         try:
             memory_raw = storage.read_memory()
-            snapshot = storage.read_snapshot(self.wakeups.live_ids)
+            snapshot = storage.read_snapshot(self.wakeups.live_ids, self.wakeups.held_slots)
         except storage.StorageError as error:
             self._storage_failed(str(error.args[0]))
             return
@@ -100,14 +100,16 @@ class Driver:
         if snapshot is not None:
             self.feed(ev.UseHereClicked(time.time(), snapshot))
 
-    def logout(self):
-        self.feed(ev.LogoutClicked(time.time()))
+    def sign_out(self):
+        self.feed(ev.SignOutClicked(time.time()))
 
     def stay_signed_in(self):
         self.feed(ev.StaySignedInClicked(time.time()))
 
     def sign_in(self, username):
-        self.feed(ev.SignInSubmitted(time.time(), username, random_id()))
+        snapshot = self._snapshot()
+        if snapshot is not None:
+            self.feed(ev.SignInSubmitted(time.time(), username, random_id(), snapshot))
 
     # --------------------------------------------------------------- the loop
     def feed(self, event):
@@ -121,7 +123,7 @@ class Driver:
     def wake(self, periodic=False):
         """Something may have changed: look again (rules in core/wakeups.py). ``periodic``:
         the timer's tick, which also asks the lock manager (crashed tabs write nothing)."""
-        if not self.started or self.failed or self.hidden or self.machine.phase == LEAVING:
+        if not self.started or self.failed or self.hidden or self.machine.leaving:
             return
         if self.wakeups.woke(periodic):
             self._look(periodic)
@@ -135,21 +137,21 @@ class Driver:
             self.feed(ev.Observed(time.time(), snapshot))
             wakeups.fed(snapshot, self._machine_key())
             self._arm_timer()
-        if self.web_locks is not None and not self.failed and self.machine.phase != LEAVING \
+        if self.web_locks is not None and not self.failed and not self.machine.leaving \
                 and wakeups.should_query(snapshot.tab_raws, periodic):
             wakeups.query_started()
             self.queried_raws = snapshot.tab_raws
             self.web_locks.query()
 
     def _machine_key(self):
-        return (self.machine.state, self.machine.phase)
+        return self.machine.step
 
     def _snapshot(self):
         """What storage holds now, or None once reading it failed (the error state follows)."""
         if self.failed:
             return None
         try:
-            return storage.read_snapshot(self.wakeups.live_ids)
+            return storage.read_snapshot(self.wakeups.live_ids, self.wakeups.held_slots)
         except storage.StorageError as error:
             self._storage_failed(str(error.args[0]))
             return None
@@ -193,15 +195,16 @@ class Driver:
                 self.feed(ev.SlotLost(time.time(), slot))
 
     def _on_held_names(self, names):
-        live_ids = None
+        live_ids = held_slots = None
         if names is not None:
             live_ids = [tab_id for tab_id in (records.tab_id_from_key(name) for name in names)
                         if tab_id is not None]
-        periodic = self.wakeups.answered(live_ids, self.queried_raws)
+            held_slots = [slot for slot in self.settings.slots() if slot_lock_name(slot) in names]
+        periodic = self.wakeups.answered(live_ids, self.queried_raws, held_slots)
         if not self.started:
             self._begin()
             return
-        if not self.failed and not self.hidden and self.machine.phase != LEAVING:
+        if not self.failed and not self.hidden and not self.machine.leaving:
             self._look(periodic)  # one look covers every wake-up that came during the query
 
     # ------------------------------------------------------------- page events
@@ -269,9 +272,9 @@ class Driver:
             self.slot_order = [command.slot]
             self.web_locks.acquire([slot_lock_name(command.slot)], True)
         elif kind is cmd.ReleaseSlot:
-            if self.held_slot is not None and self.web_locks is not None:
-                self.web_locks.release(slot_lock_name(self.held_slot))
-            self.held_slot = None
+            if self.web_locks is not None and command.slot == self.held_slot:
+                self.web_locks.release(slot_lock_name(command.slot))
+                self.held_slot = None
         else:
             raise TypeError("unknown command " + repr(command))
 

@@ -34,7 +34,7 @@ def read_memory():
     return text(_checked(helpers.readItem("session", records.TAB_MEMORY_KEY, MAX_READ_CHARS)).value)
 
 
-def read_snapshot(live_ids):
+def read_snapshot(live_ids, held_slots=None):
     items = _checked(helpers.readPrefixed(records.PREFIX, MAX_READ_CHARS)).items
     session_raw = activity_raw = None
     tab_raws = {}
@@ -49,7 +49,7 @@ def read_snapshot(live_ids):
             tab_id = records.tab_id_from_key(key)
             if tab_id is not None:
                 tab_raws[tab_id] = value
-    return Snapshot(session_raw, activity_raw, tab_raws, live_ids)
+    return Snapshot(session_raw, activity_raw, tab_raws, live_ids, held_slots)
 
 
 def write(area, key, value):

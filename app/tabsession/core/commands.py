@@ -40,7 +40,9 @@ class StealSlot(Value):
 
 
 class ReleaseSlot(Value):
-    FIELDS = ()
+    """Let go of ``slot``, which this tab holds."""
+
+    FIELDS = ("slot",)
 
 
 class Store(Value):
@@ -56,9 +58,13 @@ class Publish(Value):
 
 
 class Show(Value):
-    """The tab's state changed: show it (``data-tab-state``, ``data-reason``, the view)."""
+    """The tab's state changed: show it (``data-tab-state``, ``data-reason``, the view).
 
-    FIELDS = ("state", "reason", "tab_id", "user")
+    ``place_free``: in a blocked or moved tab, a place is free, so ``use_here`` would take it
+    without displacing anyone."""
+
+    FIELDS = ("state", "reason", "tab_id", "user", "place_free")
+    DEFAULTS = {"place_free": False}
 
 
 class ShowTabs(Value):

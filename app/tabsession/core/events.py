@@ -16,10 +16,12 @@ NO_LOCKS = "none"
 class Snapshot(Value):
     """Raw shared storage: session and activity texts, {tab_id: record text}, live tab ids.
 
-    ``live_ids`` lists the tabs whose lock is held (None when that cannot be known).
+    ``live_ids`` lists the tabs whose lock is held, ``held_slots`` the slots whose lock is held
+    (each None when that cannot be known).
     """
 
-    FIELDS = ("session_raw", "activity_raw", "tab_raws", "live_ids")
+    FIELDS = ("session_raw", "activity_raw", "tab_raws", "live_ids", "held_slots")
+    DEFAULTS = {"held_slots": None}
 
 
 class Started(Value):
@@ -65,7 +67,9 @@ class UseHereClicked(Value):
     FIELDS = ("now", "snapshot")
 
 
-class LogoutClicked(Value):
+class SignOutClicked(Value):
+    """The user asked to sign out (``#logout``, ``Session.sign_out()``)."""
+
     FIELDS = ("now",)
 
 
@@ -74,7 +78,11 @@ class StaySignedInClicked(Value):
 
 
 class SignInSubmitted(Value):
-    FIELDS = ("now", "username", "fresh_token")
+    """The sign-in form was sent. ``snapshot``: storage as the page read it at that moment
+    (None: use the last one seen), so a session begun elsewhere since is never replaced."""
+
+    FIELDS = ("now", "username", "fresh_token", "snapshot")
+    DEFAULTS = {"snapshot": None}
 
 
 class StorageFailed(Value):

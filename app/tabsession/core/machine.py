@@ -5,61 +5,74 @@ Theory of operation
 Each open page runs one ``TabSession``. The shell feeds it events (``events.py``) and carries
 out the commands it returns (``commands.py``), in order. The machine never reads a clock,
 storage or the network: time, randomness and what storage held all arrive inside events.
+Pure reading of a snapshot (which tabs live, deadlines, which place to take) is in
+``snapshots.py``; this file decides what to do with it.
 
-Who may be active is decided by *slots*: ``max_tabs`` locks named ``tabsession:slot:<n>``.
-A tab is ``active`` exactly while it holds a slot, so the browser's lock manager, not
-storage, guarantees that no more than ``max_tabs`` tabs are active, even when tabs open in the
-same instant. A tab that cannot get a slot is refused (policy ``block``) or steals the slot
-of the least recently active tab (policy ``takeover``); the loser is told by its lock manager
-and becomes ``moved``. Closing or crashing a tab releases its locks, so its slot frees by
-itself.
-
-A tab's identity is a random id kept in sessionStorage. Browsers copy sessionStorage into
-duplicated tabs, so at start the tab claims a lock named after the id: if another live tab
-holds it, this tab is a copy and takes a fresh id. A reload releases the lock first, so a
-reload keeps its id.
-
-The shared session lives in localStorage. When it ends, the record is replaced by an ended
-record that names the reason, so every tab can land on the login page with the same reason.
-Messages between tabs are only wake-ups: on every wake-up the machine re-reads the whole
-snapshot and decides from it (level-triggered), so lost, repeated or forged messages cannot
-change a decision.
-
-Deadlines (idle, absolute) are absolute times derived from shared records, never counted
-ticks; time that passed while a tab slept counts, and the machine never lets its own notion
-of "now" go backwards.
+Rules (docs/rules.md gives the behaviour they serve; numbers here are this file's own)
+-----
+M1. Everything that changes a tab's state lives in this file. ``handle()`` checks every event
+    against ``ACCEPTS``, one row per phase (and, once settled, per state): an event the row
+    names is handled or deliberately ignored; an event the row does not name is our own misuse
+    and raises ``UsageError``. Bad input from storage or other tabs is never a misuse: it
+    arrives inside a snapshot and is decoded to "nothing there".
+M2. Identity. A tab's id lives in sessionStorage, which browsers copy into duplicated tabs. At
+    start the tab claims a lock named after the remembered id in one request: held elsewhere
+    means this tab is a copy and takes a fresh id; a reload released it first and keeps its id.
+M3. Places. ``max_tabs`` slots; a tab is ``active`` exactly while it holds one. With Web Locks
+    the slots are locks (``tabsession:slot:<n>``), so the browser guarantees that no more than
+    ``max_tabs`` tabs are active even when tabs open in the same instant; closing or crashing a
+    tab frees its slot. Without Web Locks the tabs count active records in storage and resolve
+    a double claim by the same rule everywhere (``snapshots.steps_down``).
+M4. Refusal. A tab that finds no free slot is refused (policy ``block``) or takes the slot of
+    the least recently active tab (policy ``takeover``); the loser is told by its lock manager
+    and becomes ``moved``. ``use_here`` in a blocked or moved tab takes a place the same way.
+M5. The shared session lives in localStorage. When it ends it is replaced by an ended record
+    naming the reason, so every tab lands on the login page with the same reason.
+M6. Level-triggered. Messages are only wake-ups: on each one the machine re-reads the whole
+    snapshot and decides from it, so lost, repeated or forged messages change nothing.
+M7. Every settled state says what it does when, on a look, a session it is not in is live, its
+    own session has ended, or a place is free (``ON_LOOK``). So a sign-in page follows a
+    sign-in made elsewhere instead of offering its form (a second sign-in never replaces a live
+    session), and a refused tab learns that a place is free instead of trusting its URL.
+M8. Deadlines (idle, absolute) are absolute times derived from shared records, never counted
+    ticks; time that passed while a tab slept counts, and the machine's own notion of "now"
+    never goes backwards. ``next_deadline()`` says when the shell should wake it.
+M9. One ``handle()`` returns at most one write per storage key and at most one publish, the
+    last of each (``_outbox``): tabs woken by the first write would otherwise read a state
+    that the same call goes on to change.
 """
 
 from tabsession.core import commands as cmd
 from tabsession.core import events as ev
 from tabsession.core import records as rec
+from tabsession.core import snapshots
 from tabsession.core import urls
 from tabsession.core import wire
 from tabsession.core.settings import TAKEOVER
+# Re-exported: tests and the bench name these thresholds through the machine.
+from tabsession.core.snapshots import (HEARTBEAT_SECONDS, PRUNE_WITHOUT_LOCKS,  # noqa: F401
+                                       STALE_RECORD_SECONDS, STALE_WITHOUT_LOCKS)
 
 # Activity is counted at once but written at most this often (seconds), so a moving mouse
 # does not flood the other tabs with storage events.
 ACTIVITY_WRITE_INTERVAL = 1.0
-# A record whose tab's lock is gone is hidden at once and deleted after this many seconds
-# (the grace covers a tab that wrote its record a moment before its lock was granted).
-STALE_RECORD_SECONDS = 10.0
-# Without Web Locks nothing tells a tab that another one died, so records carry a heartbeat:
-# rewritten every HEARTBEAT_SECONDS, a record older than STALE_WITHOUT_LOCKS belongs to a tab
-# that is gone (or frozen: it steps down when it wakes, see _resolve_conflict), and is deleted
-# after PRUNE_WITHOUT_LOCKS.
-HEARTBEAT_SECONDS = 5.0
-STALE_WITHOUT_LOCKS = 20.0
-PRUNE_WITHOUT_LOCKS = 120.0
 
 APP = "app"
 LOGIN = "login"
 
-# Internal phases while the public state is still settling.
+# Phases while the public state is still settling.
+NEW = "new"                # before Started
 CLAIMING = "claiming"      # waiting for TabLockClaimed (after ClaimTabLock)
 ADMITTING = "admitting"    # waiting for SlotGranted / SlotsBusy
 STEALING = "stealing"      # waiting for SlotGranted after StealSlot
-SETTLED = "settled"
-LEAVING = "leaving"        # navigation requested: nothing more to decide here
+SETTLED = "settled"        # the row is then the state's (see ACCEPTS)
+LEAVING = "leaving"        # navigation requested, or failed: nothing more to decide here
+
+# What a settled tab does on a look (rule M7).
+FOLLOW_END = "follow-end"          # its session is over: land on the login page with the reason
+DECIDE_AS_NEXT = "decide-as-next"  # go where the user wanted: the app page decides (rule 4)
+SAY_PLACE_FREE = "say-place-free"  # show that use-here would take a free place, not displace
+NOTHING = "nothing"
 
 USERNAME_ERROR = "Enter a user name of 1 to 64 characters."
 
@@ -81,7 +94,7 @@ class TabSession:
         self.settings = settings
         self.state = rec.BOOTING
         self.reason = None
-        self.phase = None
+        self.phase = NEW
         self.page = None
         self.tab_id = None
         self.locks = ev.WEB_LOCKS
@@ -99,27 +112,43 @@ class TabSession:
         self.activity_pending = False
         self.snapshot = None
         self.fresh_id = None
+        self.place_free = False
         self.shown_tabs = None
         self.shown_clock = None
         self.signing_in = False
         self.quiet = False  # left following another tab's sign-out, without announcing it
 
     # ----------------------------------------------------------------- dispatch
+    @property
+    def leaving(self):
+        """True once the page decides nothing more (navigating away, or failed)."""
+        return self.phase == LEAVING
+
+    @property
+    def step(self):
+        """A value that changes whenever the machine's own decision does (compare with ==)."""
+        return (self.state, self.phase, self.place_free)
+
+    def row(self):
+        """The ACCEPTS row in force: the phase, or once settled, the state."""
+        return self.state if self.phase == SETTLED else self.phase
+
     def handle(self, event):
-        """Feed one event; returns the list of commands to carry out, in order."""
+        """Feed one event; returns the list of commands to carry out, in order (rule M1)."""
+        kind = type(event)
+        if kind not in EVENTS:
+            raise UsageError("not an event: " + repr(event))
+        row = self.row()
+        accepted = ACCEPTS[row]
+        if kind not in accepted:
+            raise UsageError(kind.__name__ + " is not expected while " + row)
         now = getattr(event, "now", None)
         if now is not None:
             self.latest_now = max(self.latest_now, now)
-        if self.phase == LEAVING and type(event) not in (ev.PageHidden, ev.StorageFailed):
-            return []  # a write that fails on the way out still ends in the error state
-        handler = _HANDLERS.get(type(event))
+        handler = accepted[kind]
         if handler is None:
-            raise UsageError("not an event: " + repr(event))
-        if self.phase is None and type(event) is not ev.Started:
-            if type(event) is ev.StorageFailed:
-                return self._fail(event.detail)
-            raise UsageError("the first event must be Started, not " + type(event).__name__)
-        return handler(self, event)
+            return []  # deliberately ignored in this row
+        return _outbox(handler(self, event))
 
     def next_deadline(self):
         """The next time (epoch seconds) at which a timer should fire an ``Observed``."""
@@ -134,14 +163,12 @@ class TabSession:
             times.append(idle if warning else idle - self.settings.warn_before)
         elif self.state in (rec.BLOCKED, rec.MOVED) and isinstance(self.session, rec.Session):
             # Waiting tabs end the session too when no active tab is left to do it.
-            times.append(self.session.signed_in_at + self.settings.absolute_timeout)
+            times.append(snapshots.absolute_deadline(self.session, self.settings))
             times.append(self._idle_deadline(self.session, self.snapshot))
         return min(times) if times else None
 
     # ----------------------------------------------------------------- start-up
     def _on_started(self, event):
-        if self.phase is not None:
-            raise UsageError("Started twice")
         if event.page not in (APP, LOGIN):
             raise UsageError("unknown page " + repr(event.page))
         self.page = event.page
@@ -166,21 +193,11 @@ class TabSession:
         commands = []
         if self.memory is None and event.memory_raw is not None:
             commands.append(cmd.Store(cmd.SESSION, rec.TAB_MEMORY_KEY, None))  # repair junk
-        keep = self.memory is not None and not self._alive_elsewhere(self.memory.tab_id, event.now)
+        keep = self.memory is not None and \
+            not snapshots.fresh_elsewhere(self.snapshot, self.memory.tab_id, event.now)
         return commands + self._identified(keep, event.now)
 
-    def _alive_elsewhere(self, tab_id, now):
-        """Without Web Locks: a fresh record under our remembered id means we are a copy.
-
-        A reload removes its record when the old page hides, so it is not mistaken for a copy.
-        """
-        raw = self.snapshot.tab_raws.get(tab_id) if self.snapshot is not None else None
-        record = rec.decode_tab_record(raw)
-        return record is not None and now - record.seen <= STALE_WITHOUT_LOCKS
-
     def _on_tab_lock_claimed(self, event):
-        if self.phase != CLAIMING:
-            raise UsageError("TabLockClaimed without ClaimTabLock")
         return self._identified(event.claimed, self.latest_now)
 
     def _identified(self, keep_memory, now):
@@ -205,7 +222,7 @@ class TabSession:
                 return commands + self._end_session(session, ended, now)
             self.session = session
         if self.page == LOGIN:
-            return commands + self._decide_login(session)
+            return commands + self._decide_login(session, now)
         if not isinstance(session, rec.Session):
             reason = None
             if isinstance(session, rec.EndedSession) and session.token == self.memory.token:
@@ -213,9 +230,11 @@ class TabSession:
             return commands + self._leave_for_login(reason, now)
         return commands + self._admit(now)
 
-    def _decide_login(self, session):
+    def _decide_login(self, session, now):
         if isinstance(session, rec.Session):
-            if self.url_reason == rec.ACTIVE_ELSEWHERE:
+            # From the facts, not from the URL (rule 6): a refused tab whose place has freed
+            # goes on to the app page, which admits it.
+            if self.url_reason == rec.ACTIVE_ELSEWHERE and not self._place_is_free(now):
                 return self._settle(rec.BLOCKED, rec.ACTIVE_ELSEWHERE)
             return self._navigate(self.next_path)
         reason = self.url_reason if self.url_reason in rec.END_REASONS else None
@@ -231,6 +250,9 @@ class TabSession:
             commands.append(cmd.ReplaceUrl(urls.login_url(reason, next_path)))
         state = rec.EXPIRED if reason in (rec.IDLE, rec.REASON_EXPIRED) else rec.SIGNED_OUT
         return commands + self._settle(state, reason)
+
+    def _place_is_free(self, now):
+        return snapshots.place_free(self.snapshot, now, self.tab_id, self.locks, self.settings.max_tabs)
 
     # ---------------------------------------------------------------- admission
     def _admit(self, now):
@@ -255,11 +277,9 @@ class TabSession:
         Two tabs opening in the same instant can both get in; the page says which mechanism
         it uses so that this is never silent.
         """
-        taken = [view.slot for view in self._live_records(self.snapshot, now)
-                 if view.state == rec.ACTIVE and view.tab_id != self.tab_id]
-        for slot in self.settings.slots():
-            if slot not in taken:
-                return self._become_active(slot, now)
+        slot = snapshots.free_slot(self.snapshot, now, self.tab_id, self.locks, self.settings.slots())
+        if slot is not None:
+            return self._become_active(slot, now)
         return self._refused(now)
 
     def _take_a_place(self, slot, now):
@@ -269,15 +289,14 @@ class TabSession:
         this tab simply claims; the conflict rule makes the least recently active tab step down.
         """
         if self.locks == ev.WEB_LOCKS and slot is not None:
-            return self._steal(slot)
+            self.phase = STEALING
+            return [cmd.StealSlot(slot)]
         if self.page == LOGIN:
             self.memory = rec.TabMemory(self.tab_id, self.session.token, None, True)
             return [self._store_memory()] + self._navigate(self.next_path)
         return self._become_active(None, now)
 
     def _on_slot_granted(self, event):
-        if self.phase not in (ADMITTING, STEALING):
-            raise UsageError("SlotGranted without AcquireSlot or StealSlot")
         session, commands = self._read_session(self.snapshot)
         if not isinstance(session, rec.Session):
             # The session ended while this tab waited for its slot: give the slot back.
@@ -292,8 +311,6 @@ class TabSession:
         return self._become_active(event.slot, event.now)
 
     def _on_slots_busy(self, event):
-        if self.phase != ADMITTING:
-            raise UsageError("SlotsBusy without AcquireSlot")
         return self._refused(event.now)
 
     def _refused(self, now):
@@ -306,13 +323,10 @@ class TabSession:
         commands += self._settle(rec.BLOCKED, rec.ACTIVE_ELSEWHERE)
         return commands + self._navigate(urls.login_url(rec.ACTIVE_ELSEWHERE, self._next_if_not_home()))
 
-    def _steal(self, slot):
-        self.phase = STEALING
-        return [cmd.StealSlot(slot)]
-
     def _become_active(self, slot, now):
         self.slot = slot
         self.last_active = now
+        self.place_free = False
         self.memory = rec.TabMemory(self.tab_id, self.session.token, slot, False)
         commands = [self._store_memory()]
         commands += self._settle(rec.ACTIVE, None)
@@ -320,16 +334,15 @@ class TabSession:
         return commands + self._show_clock(now)
 
     def _on_slot_lost(self, event):
-        if self.state != rec.ACTIVE or event.slot != self.slot:
+        if event.slot != self.slot:
             return []
         self.slot = None
         self.memory = rec.TabMemory(self.tab_id, self.session.token, None, False)
+        self.place_free = self._place_is_free(self.latest_now)
         return [self._store_memory()] + self._settle(rec.MOVED, rec.TAKEN_OVER)
 
     def _on_use_here(self, event):
         self.snapshot = event.snapshot
-        if self.state not in (rec.BLOCKED, rec.MOVED) or self.phase != SETTLED:
-            return []
         session, commands = self._read_session(event.snapshot)
         if not isinstance(session, rec.Session):
             return commands + self._on_observed(ev.Observed(event.now, event.snapshot))
@@ -341,17 +354,7 @@ class TabSession:
 
     def _victim_slot(self, snapshot, now):
         """The slot of the least recently active other tab (or the first unclaimed slot)."""
-        slots = self.settings.slots()
-        holders = [view for view in self._live_records(snapshot, now)
-                   if view.state == rec.ACTIVE and view.slot in slots and view.tab_id != self.tab_id]
-        claimed = [view.slot for view in holders]
-        if not slots:
-            return None
-        for slot in slots:
-            if slot not in claimed:
-                return slot
-        holders.sort(key=lambda view: (view.last_active, view.opened, view.tab_id))
-        return holders[0].slot
+        return snapshots.victim_slot(snapshot, now, self.tab_id, self.locks, self.settings.slots())
 
     def _preferred_slot_to_steal(self):
         slots = self.settings.slots()
@@ -362,57 +365,62 @@ class TabSession:
         return self._victim_slot(self.snapshot, self.latest_now)
 
     # -------------------------------------------------------------- observation
-    def _on_observed(self, event):
+    def _on_observed_while_waiting(self, event):
         self.snapshot = event.snapshot
-        if self.phase != SETTLED:
-            return []
+        return []
+
+    def _on_observed(self, event):
+        """A look at storage while settled: what changed decides (rule M7, ``ON_LOOK``)."""
+        self.snapshot = event.snapshot
         now = self.latest_now
         session, commands = self._read_session(event.snapshot)
-        in_session = self.state in (rec.ACTIVE, rec.MOVED, rec.BLOCKED)
-        if in_session:
-            if not isinstance(session, rec.Session):
-                return commands + self._session_gone(session, now)
+        on_started, on_ended, on_free = ON_LOOK[self.state]
+        if self.state in IN_SESSION:
+            mine = isinstance(session, rec.Session) and isinstance(self.session, rec.Session) \
+                and session.token == self.session.token
+            if not mine:
+                return commands + self._act(on_ended, session, now)
             ended = self._deadline_passed(session, event.snapshot, now)
             if ended:
                 return commands + self._end_session(session, ended, now)
             self.session = session
-        if self.state == rec.ACTIVE and self.locks != ev.WEB_LOCKS:
-            conflict = self._resolve_conflict(now)
-            if conflict:
-                return commands + conflict
+        elif isinstance(session, rec.Session) and not self._deadline_passed(session, event.snapshot, now):
+            self.session = session
+            return commands + self._act(on_started, session, now)
+        if self.state == rec.ACTIVE and self.locks != ev.WEB_LOCKS and \
+                snapshots.steps_down(self.snapshot, now, self.tab_id, self.last_active, self.locks,
+                                     self.settings.max_tabs):
+            self.slot = None
+            self.memory = rec.TabMemory(self.tab_id, self.session.token, None, False)
+            return commands + [self._store_memory()] + self._settle(rec.MOVED, rec.TAKEN_OVER)
+        if on_free == SAY_PLACE_FREE:
+            free = self._place_is_free(now)
+            if free != self.place_free:
+                self.place_free = free
+                commands += [self._show()]
         if self.activity_pending and now - self.activity_written_at >= ACTIVITY_WRITE_INTERVAL:
             commands += self._write_activity(now)
         elif self.locks != ev.WEB_LOCKS and now - self.record_written_at >= HEARTBEAT_SECONDS:
             commands += [self._store_record()]
-        commands += self._prune(event.snapshot, now)
+        for tab_id in snapshots.prunable(event.snapshot, now, self.tab_id, self.locks):
+            commands.append(cmd.Store(cmd.LOCAL, rec.tab_key(tab_id), None))
         commands += self._show_tabs(now)
         if self.state == rec.ACTIVE:
             commands += self._show_clock(now)
         return commands
 
-    def _resolve_conflict(self, now):
-        """Without Web Locks two tabs can claim a place at once (storage has no locking), and a
-        frozen tab can wake up still believing it is active. Every tab applies the same rule to
-        the same records: the most recently active claims keep the places, the others step down.
-        """
-        if self.settings.max_tabs == 0:
-            return []
-        claims = [(record.last_active, record.tab_id) for record in self._live_records(self.snapshot, now)
-                  if record.state == rec.ACTIVE and record.tab_id != self.tab_id]
-        claims.append((self.last_active, self.tab_id))
-        if len(claims) <= self.settings.max_tabs:
-            return []
-        claims.sort()
-        claims.reverse()
-        winners = [tab_id for _, tab_id in claims[:self.settings.max_tabs]]
-        if self.tab_id in winners:
-            return []
-        self.slot = None
-        self.memory = rec.TabMemory(self.tab_id, self.session.token, None, False)
-        return [self._store_memory()] + self._settle(rec.MOVED, rec.TAKEN_OVER)
+    def _act(self, action, session, now):
+        if action == FOLLOW_END:
+            return self._session_gone(session, now)
+        if action == DECIDE_AS_NEXT:
+            # A sign-in made elsewhere: this page stops offering its form and goes where the user
+            # wanted, as a tab opened there would (refused, or active when a place is free).
+            return self._navigate(self.next_path)
+        return []
 
     def _session_gone(self, session, now):
-        """Another tab ended the session (or it vanished): follow it to the login page.
+        """Another tab ended the session (or it vanished, or another one replaced it): follow it
+        to the login page.
 
         Quietly: the tab that ended it has already told everyone, and every tab reads the same
         ended record. Announcing our own departure as well (a record write and a message per
@@ -432,19 +440,10 @@ class TabSession:
         return self._end_session(self.session, ended, self.latest_now) if ended else []
 
     def _deadline_passed(self, session, snapshot, now):
-        """The end reason when a deadline has passed, else None."""
-        if now >= session.signed_in_at + self.settings.absolute_timeout:
-            return rec.REASON_EXPIRED
-        if now >= self._idle_deadline(session, snapshot):
-            return rec.IDLE
-        return None
+        return snapshots.deadline_passed(session, snapshot, now, self.settings)
 
     def _idle_deadline(self, session, snapshot):
-        last = session.signed_in_at
-        activity = rec.decode_activity(snapshot.activity_raw) if snapshot else None
-        if activity is not None and activity.token == session.token:
-            last = max(last, activity.at)
-        return last + self.settings.idle_timeout
+        return snapshots.idle_deadline(session, snapshot, self.settings)
 
     # ---------------------------------------------------------------- activity
     def _on_user_active(self, event):
@@ -466,8 +465,6 @@ class TabSession:
         return self._write_activity(event.now) + self._show_clock(event.now)
 
     def _on_stay_signed_in(self, event):
-        if self.state != rec.ACTIVE:
-            return []
         ended = self._ended_by_deadline(event.now)
         if ended:
             return ended
@@ -481,19 +478,27 @@ class TabSession:
         # Keep the snapshot in step with what we wrote so deadlines use it immediately.
         if self.snapshot is not None:
             self.snapshot = ev.Snapshot(self.snapshot.session_raw, activity.encode(),
-                                        self.snapshot.tab_raws, self.snapshot.live_ids)
+                                        self.snapshot.tab_raws, self.snapshot.live_ids,
+                                        self.snapshot.held_slots)
         return [cmd.Store(cmd.LOCAL, rec.ACTIVITY_KEY, activity.encode()),
                 self._store_record(), cmd.Publish(self._wake())]
 
     # ------------------------------------------------------------ sign in / out
     def _on_sign_in(self, event):
-        if self.page != LOGIN or self.phase != SETTLED:
+        if self.page != LOGIN:
             return []
-        if self.state not in (rec.SIGNED_OUT, rec.EXPIRED):
-            return []
+        if event.snapshot is not None:
+            self.snapshot = event.snapshot
+        session, commands = self._read_session(self.snapshot)
+        if isinstance(session, rec.Session) and \
+                not self._deadline_passed(session, self.snapshot, self.latest_now):
+            # The profile signed in elsewhere since this page last looked: never replace a live
+            # session (rule 2); decide as a tab opened to next would.
+            self.session = session
+            return commands + self._act(DECIDE_AS_NEXT, session, self.latest_now)
         name = event.username.strip() if isinstance(event.username, str) else ""
         if not rec.is_user(name) or not _printable(name):
-            return [cmd.ShowLoginError(USERNAME_ERROR)]
+            return commands + [cmd.ShowLoginError(USERNAME_ERROR)]
         if not rec.is_id(event.fresh_token):
             raise UsageError("fresh_token must be 32 lowercase hex digits")
         session = rec.Session(event.fresh_token, name, event.now)
@@ -505,8 +510,8 @@ class TabSession:
                 self._store_memory(),
                 cmd.Publish(self._wake())] + self._navigate(self.next_path)
 
-    def _on_logout(self, event):
-        if self.session is None or self.phase != SETTLED:
+    def _on_sign_out(self, event):
+        if self.session is None:
             return []
         return self._end_session(self.session, rec.REASON_SIGNED_OUT, event.now)
 
@@ -521,9 +526,10 @@ class TabSession:
     def _leave_for_login(self, reason, now, announce=True):
         state = rec.EXPIRED if reason in (rec.IDLE, rec.REASON_EXPIRED) else rec.SIGNED_OUT
         self.memory = rec.TabMemory(self.tab_id, None, None, False)
+        self.place_free = False
         commands = []
         if self.slot is not None:
-            commands.append(cmd.ReleaseSlot())
+            commands.append(cmd.ReleaseSlot(self.slot))
             self.slot = None
         commands.append(self._store_memory())
         # No tab list: the page is about to go, and drawing one delayed the navigation.
@@ -547,10 +553,11 @@ class TabSession:
             return []
         self.state = rec.ERROR
         self.reason = rec.STORAGE_UNAVAILABLE
+        self.place_free = False
         self.phase = LEAVING  # nothing more can be decided without storage
-        commands = [cmd.Show(rec.ERROR, rec.STORAGE_UNAVAILABLE, self.tab_id or "", None)]
+        commands = [self._show()]
         if self.slot is not None:
-            commands.append(cmd.ReleaseSlot())
+            commands.append(cmd.ReleaseSlot(self.slot))
             self.slot = None
         if self.signing_in:
             commands += [cmd.Store(cmd.LOCAL, rec.SESSION_KEY, None),
@@ -571,6 +578,12 @@ class TabSession:
         return [cmd.Store(cmd.LOCAL, rec.tab_key(self.tab_id), None), cmd.Publish(self._wake())]
 
     # ----------------------------------------------------------------- helpers
+    def _show(self):
+        user = None
+        if isinstance(self.session, rec.Session) and self.state != rec.ERROR:
+            user = self.session.user
+        return cmd.Show(self.state, self.reason, self.tab_id or "", user, self.place_free)
+
     def _settle(self, state, reason, announce=True, list_tabs=True):
         """Take ``state``; ``announce``: write this tab's record and wake the other tabs;
         ``list_tabs``: show the tab list when it changed."""
@@ -579,8 +592,9 @@ class TabSession:
         self.state = state
         self.reason = reason
         self.phase = SETTLED
-        user = self.session.user if isinstance(self.session, rec.Session) else None
-        commands = [cmd.Show(state, reason, self.tab_id, user)]
+        if state not in (rec.BLOCKED, rec.MOVED):
+            self.place_free = False
+        commands = [self._show()]
         if announce:
             commands += [self._store_record(), cmd.Publish(self._wake())]
         return commands + (self._show_tabs(self.latest_now) if list_tabs else [])
@@ -608,60 +622,12 @@ class TabSession:
 
     def _read_session(self, snapshot):
         """The decoded session, and commands that repair a corrupt session or activity value."""
-        raw = snapshot.session_raw if snapshot is not None else None
-        session = rec.decode_session(raw)
-        commands = []
-        if session is None and raw is not None:
-            commands.append(cmd.Store(cmd.LOCAL, rec.SESSION_KEY, None))
-        activity_raw = snapshot.activity_raw if snapshot is not None else None
-        if activity_raw is not None and rec.decode_activity(activity_raw) is None:
-            commands.append(cmd.Store(cmd.LOCAL, rec.ACTIVITY_KEY, None))
-        return session, commands
-
-    def _live_records(self, snapshot, now):
-        """Decoded records of the tabs that are alive (lock held, when that can be known)."""
-        found = []
-        if snapshot is None:
-            return found
-        live = snapshot.live_ids
-        for tab_id in snapshot.tab_raws:
-            record = rec.decode_tab_record(snapshot.tab_raws[tab_id])
-            if record is None or record.tab_id != tab_id:
-                continue
-            if tab_id != self.tab_id and not self._is_alive(record, live, now):
-                continue
-            found.append(record)
-        return found
-
-    def _is_alive(self, record, live, now):
-        if live is not None:
-            return record.tab_id in live
-        if self.locks == ev.WEB_LOCKS:
-            return True  # which locks are held is not known yet: assume alive
-        return now - record.seen <= STALE_WITHOUT_LOCKS
-
-    def _prune(self, snapshot, now):
-        """Delete records that are corrupt, or whose tab is gone and stale."""
-        commands = []
-        if snapshot is None:
-            return commands
-        live = snapshot.live_ids
-        for tab_id in snapshot.tab_raws:
-            if tab_id == self.tab_id:
-                continue
-            record = rec.decode_tab_record(snapshot.tab_raws[tab_id])
-            if record is None or record.tab_id != tab_id:
-                commands.append(cmd.Store(cmd.LOCAL, rec.tab_key(tab_id), None))
-            elif live is not None and tab_id not in live and abs(now - record.seen) > STALE_RECORD_SECONDS:
-                # abs: a dead tab's record dated in the future (forged) would otherwise stay for ever
-                commands.append(cmd.Store(cmd.LOCAL, rec.tab_key(tab_id), None))
-            elif self.locks != ev.WEB_LOCKS and now - record.seen > PRUNE_WITHOUT_LOCKS:
-                commands.append(cmd.Store(cmd.LOCAL, rec.tab_key(tab_id), None))
-        return commands
+        session, repair = snapshots.read_session(snapshot)
+        return session, [cmd.Store(cmd.LOCAL, key, None) for key in repair]
 
     def _show_tabs(self, now):
         views = []
-        for record in self._live_records(self.snapshot, now):
+        for record in snapshots.live_records(self.snapshot, now, self.tab_id, self.locks):
             if record.tab_id != self.tab_id:
                 views.append(cmd.TabView(record.tab_id, record.state, record.page,
                                          record.last_active, False))
@@ -677,13 +643,35 @@ class TabSession:
         if not isinstance(self.session, rec.Session):
             return []
         idle = self._idle_deadline(self.session, self.snapshot)
-        absolute = self.session.signed_in_at + self.settings.absolute_timeout
+        absolute = snapshots.absolute_deadline(self.session, self.settings)
         warning = now >= idle - self.settings.warn_before
         clock = cmd.ShowClock(idle, absolute, warning)
         if clock == self.shown_clock:
             return []
         self.shown_clock = clock
         return [clock]
+
+
+def _outbox(commands):
+    """At most one write per storage key and one publish per ``handle()``: the last of each,
+    where it stands (rule M9)."""
+    last_write = {}
+    last_publish = None
+    for index in range(len(commands)):
+        command = commands[index]
+        if type(command) is cmd.Store:
+            last_write[(command.area, command.key)] = index
+        elif type(command) is cmd.Publish:
+            last_publish = index
+    kept = []
+    for index in range(len(commands)):
+        command = commands[index]
+        if type(command) is cmd.Store and last_write[(command.area, command.key)] != index:
+            continue
+        if type(command) is cmd.Publish and index != last_publish:
+            continue
+        kept.append(command)
+    return kept
 
 
 def _query_of(here):
@@ -699,18 +687,59 @@ def _printable(text):
     return True
 
 
-_HANDLERS = {
-    ev.Started: TabSession._on_started,
-    ev.TabLockClaimed: TabSession._on_tab_lock_claimed,
-    ev.SlotGranted: TabSession._on_slot_granted,
-    ev.SlotsBusy: TabSession._on_slots_busy,
-    ev.SlotLost: TabSession._on_slot_lost,
-    ev.Observed: TabSession._on_observed,
-    ev.UserActive: TabSession._on_user_active,
-    ev.UseHereClicked: TabSession._on_use_here,
-    ev.LogoutClicked: TabSession._on_logout,
-    ev.StaySignedInClicked: TabSession._on_stay_signed_in,
-    ev.SignInSubmitted: TabSession._on_sign_in,
-    ev.StorageFailed: TabSession._on_storage_failed,
-    ev.PageHidden: TabSession._on_page_hidden,
+# ------------------------------------------------------------------ the tables
+IN_SESSION = (rec.ACTIVE, rec.BLOCKED, rec.MOVED)
+
+# Rule M7: what a settled tab does when, on a look, it finds
+#                a live session it is not in   its own session over   a place free
+ON_LOOK = {
+    rec.ACTIVE:     (FOLLOW_END,                 FOLLOW_END,            NOTHING),
+    rec.BLOCKED:    (FOLLOW_END,                 FOLLOW_END,            SAY_PLACE_FREE),
+    rec.MOVED:      (FOLLOW_END,                 FOLLOW_END,            SAY_PLACE_FREE),
+    rec.SIGNED_OUT: (DECIDE_AS_NEXT,             NOTHING,               NOTHING),
+    rec.EXPIRED:    (DECIDE_AS_NEXT,             NOTHING,               NOTHING),
 }
+
+_S = TabSession
+IGNORED = None
+EVENTS = (ev.Started, ev.TabLockClaimed, ev.SlotGranted, ev.SlotsBusy, ev.SlotLost, ev.Observed,
+          ev.UserActive, ev.UseHereClicked, ev.SignOutClicked, ev.StaySignedInClicked,
+          ev.SignInSubmitted, ev.StorageFailed, ev.PageHidden)
+
+
+def _row(**handlers):
+    """A row of ACCEPTS: the user's actions and page events are ignored unless named."""
+    row = {ev.UserActive: IGNORED, ev.UseHereClicked: IGNORED, ev.SignOutClicked: IGNORED,
+           ev.StaySignedInClicked: IGNORED, ev.SignInSubmitted: IGNORED, ev.SlotLost: IGNORED,
+           ev.Observed: IGNORED, ev.PageHidden: _S._on_page_hidden,
+           ev.StorageFailed: _S._on_storage_failed}
+    for name in handlers:
+        row[getattr(ev, name)] = handlers[name]
+    return row
+
+
+# Rule M1: what each phase, and once settled each state, accepts. An event a row does not name
+# is a UsageError (lock answers never asked for, a second Started); IGNORED is deliberate.
+_WAITING = {"Observed": _S._on_observed_while_waiting, "UserActive": _S._on_user_active}
+ACCEPTS = {
+    NEW: _row(Started=_S._on_started, PageHidden=IGNORED),  # (Observed removed below)
+    CLAIMING: _row(TabLockClaimed=_S._on_tab_lock_claimed, **_WAITING),
+    ADMITTING: _row(SlotGranted=_S._on_slot_granted, SlotsBusy=_S._on_slots_busy, **_WAITING),
+    STEALING: _row(SlotGranted=_S._on_slot_granted, **_WAITING),
+    rec.ACTIVE: _row(Observed=_S._on_observed, UserActive=_S._on_user_active,
+                     SignOutClicked=_S._on_sign_out, StaySignedInClicked=_S._on_stay_signed_in,
+                     SlotLost=_S._on_slot_lost),
+    rec.BLOCKED: _row(Observed=_S._on_observed, UserActive=_S._on_user_active,
+                      UseHereClicked=_S._on_use_here, SignOutClicked=_S._on_sign_out),
+    rec.MOVED: _row(Observed=_S._on_observed, UserActive=_S._on_user_active,
+                    UseHereClicked=_S._on_use_here, SignOutClicked=_S._on_sign_out),
+    rec.SIGNED_OUT: _row(Observed=_S._on_observed, UserActive=_S._on_user_active,
+                         SignInSubmitted=_S._on_sign_in),
+    rec.EXPIRED: _row(Observed=_S._on_observed, UserActive=_S._on_user_active,
+                      SignInSubmitted=_S._on_sign_in),
+    # A page on its way out (or failed) decides nothing more: late lock answers are dropped.
+    LEAVING: _row(TabLockClaimed=IGNORED, SlotGranted=IGNORED, SlotsBusy=IGNORED),
+}
+# Before Started nothing has been read, so a look is the shell's bug; a click is not (it can
+# come before the page has decided) and is ignored.
+del ACCEPTS[NEW][ev.Observed]

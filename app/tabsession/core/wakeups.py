@@ -29,6 +29,7 @@ Pure: no browser, no clock. The browser driver and the fake browser of tests/wor
 class WakeUps:
     def __init__(self):
         self.live_ids = None  # the last answer of the lock manager (None: none yet)
+        self.held_slots = None  # the slots held in that answer (None: not known)
         self.unlisted = {}  # tab id -> record text, for records the last answer did not list
         self.querying = False
         self.dirty = False  # woken while a query was out
@@ -69,7 +70,7 @@ class WakeUps:
         self.dirty = False
         self.tick_missed = False
 
-    def answered(self, live_ids, tab_raws):
+    def answered(self, live_ids, tab_raws, held_slots=None):
         """The lock manager answered (``live_ids`` None: it could not tell); ``tab_raws`` is
         what storage held when the query was made. Storage should be read again now; returns
         whether that look stands for a periodic tick that came while the query was out."""
@@ -79,6 +80,7 @@ class WakeUps:
         self.tick_missed = False
         if live_ids is not None:
             self.live_ids = list(live_ids)
+            self.held_slots = None if held_slots is None else list(held_slots)
             self.unlisted = {}
             for tab_id in tab_raws:
                 if tab_id not in self.live_ids:
