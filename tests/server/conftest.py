@@ -1,4 +1,5 @@
-"""The server tests' shared set-up.
+"""The server tests' fixtures: `tree`, a fake repository, and `server` and `pyodide_server`, one
+serve.py each per test module (the helpers they use are in serve_support.py).
 
 tests/support holds live_server.py, the one way the tests and the bench start serve.py; it is put
 on sys.path here (until pytest's `pythonpath` names it).
@@ -10,3 +11,29 @@ from pathlib import Path
 SUPPORT = str(Path(__file__).resolve().parents[1] / "support")
 if SUPPORT not in sys.path:
     sys.path.insert(0, SUPPORT)
+
+import pytest  # noqa: E402
+from serve_support import PYODIDE_OPTIONS, build_tree, start, stop  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> Path:
+    return build_tree(tmp_path_factory.mktemp("root"), tmp_path_factory.mktemp("outside"))
+
+
+@pytest.fixture(scope="module")
+def server(tree, tmp_path_factory):
+    """One server with the default options for the whole module; it must print nothing."""
+    running = start(tree, tmp=tmp_path_factory.mktemp("logs"))
+    yield running
+    assert 0 == stop(running)
+    assert "" == running.stderr()
+
+
+@pytest.fixture(scope="module")
+def pyodide_server(tree, tmp_path_factory):
+    """One server with every option changed from its default."""
+    running = start(tree, *PYODIDE_OPTIONS, tmp=tmp_path_factory.mktemp("logs"))
+    yield running
+    assert 0 == stop(running)
+    assert "" == running.stderr()
