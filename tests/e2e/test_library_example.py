@@ -13,7 +13,8 @@ laid out, by routing this context's requests (serve.py's allow-list is unchanged
 
 The routed responses carry serve.py's own Content-Security-Policy. For Pyodide the example's
 `<script type="mpy">` becomes `type="py"` and the interpreter line names Pyodide, exactly the
-two changes the README tells a Pyodide user to make.
+two changes the README tells a Pyodide user to make. The takeover test also writes
+`policy="takeover"` where the example writes `policy="block"`, as a user choosing it would.
 """
 
 import importlib.util
@@ -83,12 +84,16 @@ def test_demo_config_maps_every_library_module():
 # --- the example in a browser ------------------------------------------------------------------
 
 
-def example_body(path, runtime):
-    """The example file behind a request path, adapted to the runtime; None if not ours."""
+def example_body(path, runtime, policy=None):
+    """The example file behind a request path, adapted to the runtime (and to `policy` when
+    given); None if not ours."""
     spec = serve_module.RUNTIMES[runtime]
     pages = {"/": "index.html", "/login": "login.html"}
     if path in pages:
         text = (EXAMPLE / pages[path]).read_text(encoding="utf-8")
+        if policy is not None:
+            assert 'policy="block"' in text, "the example no longer names its policy"
+            text = text.replace('policy="block"', f'policy="{policy}"')
         return text.replace('<script type="mpy"', f'<script type="{spec.script_type}"'), ".html"
     if path == "/pyscript.toml":
         text = (EXAMPLE / "pyscript.toml").read_text(encoding="utf-8")
@@ -100,7 +105,7 @@ def example_body(path, runtime):
     return None
 
 
-def serve_example(context, server, runtime):
+def serve_example(context, server, runtime, policy=None):
     """Route the example site's paths on `server`'s origin; everything else goes on as usual."""
 
     def handle(route):
@@ -108,7 +113,7 @@ def serve_example(context, server, runtime):
         if f"{parts.scheme}://{parts.netloc}" != server.url:
             route.fallback()
             return
-        found = example_body(parts.path, runtime)
+        found = example_body(parts.path, runtime, policy)
         if found is None:
             route.fallback()
             return
@@ -122,6 +127,12 @@ def serve_example(context, server, runtime):
     context.route("**/*", handle)
 
 
+# What the example's pages say in each state (their MESSAGES).
+SIGN_IN = "Please sign in."
+BLOCKED = "You already have an active session in another tab."
+MOVED = "This session is now in use in another tab."
+
+
 def status(page):
     return page.locator("#status").inner_text().strip()
 
@@ -133,17 +144,27 @@ def wait_status(page, expected, timeout_ms=WITHIN_MS * 10):
 
 @pytest.fixture
 def example(context, app_server, runtime):
+    """The example as written (policy "block")."""
     serve_example(context, app_server, runtime)
     return app_server
 
 
-def test_readme_example_runs_sign_in_takeover_use_here_and_sign_out(example, context, new_tab, wait_state):
-    """The example as a user would run it: every API call it makes does what the README says."""
-    first = new_tab(context, example, "/")
+@pytest.fixture
+def takeover_example(context, app_server, runtime):
+    """The example with `policy="takeover"` in both pages."""
+    serve_example(context, app_server, runtime, policy="takeover")
+    return app_server
+
+
+def sign_in_first_tab(context, server, new_tab, wait_state):
+    """Open `/`, land on the sign-in form, try an empty name, sign in as "ada"; the active tab."""
+    first = new_tab(context, server, "/")
 
     first.wait_for_url(re.compile(r"/login\?next=%2F$"), timeout=WITHIN_MS * 10)
     wait_state(first, "signed-out")
-    wait_status(first, "signed-out")
+    wait_status(first, SIGN_IN)
+    assert first.locator("#sign-in").is_visible()
+    assert not first.locator("#use-here").is_visible()
     first.click("#sign-in button")
     first.locator("#login-error").wait_for(state="visible")
     assert "1 to 64" in first.locator("#login-error").inner_text()
@@ -152,16 +173,53 @@ def test_readme_example_runs_sign_in_takeover_use_here_and_sign_out(example, con
     first.click("#sign-in button")
     first.wait_for_url(re.compile(r"/$"), timeout=WITHIN_MS * 10)
     wait_state(first, "active")
-    wait_status(first, "active")
+    wait_status(first, "")
     assert "ada" == first.locator("#user").inner_text()
     assert first.locator("#app").is_visible()
     assert not first.locator("#use-here").is_visible()
+    return first
+
+
+def test_readme_example_refuses_a_second_tab_with_use_here_not_the_form(example, context, new_tab, wait_state):
+    """Policy "block": a second tab lands refused on the sign-in page, which offers Use here and
+    no form; Use here makes it active and the first tab moved, whose Use here brings it back."""
+    first = sign_in_first_tab(context, example, new_tab, wait_state)
+
+    second = new_tab(context, example, "/")
+    second.wait_for_url(re.compile(r"/login\?(.*&)?reason=active-elsewhere(&|$)"), timeout=WITHIN_MS * 10)
+    wait_state(second, "blocked")
+    wait_status(second, BLOCKED)
+    assert not second.locator("#sign-in").is_visible()
+    assert second.locator("#use-here").is_visible()
+    assert first.get_attribute("html", "data-tab-state") == "active"
+
+    second.click("#use-here")
+    wait_state(second, "active", WITHIN_MS * 10)
+    wait_state(first, "moved", WITHIN_MS)
+    wait_status(first, MOVED, WITHIN_MS)
+    assert "ada" == second.locator("#user").inner_text()
+    assert second.locator("#app").is_visible()
+    assert not first.locator("#app").is_visible()
+    assert first.locator("#use-here").is_visible()
+
+    first.click("#use-here")
+    wait_state(first, "active", WITHIN_MS)
+    wait_state(second, "moved", WITHIN_MS)
+    wait_status(second, MOVED, WITHIN_MS)
+    assert not second.locator("#sign-in").is_visible()
+
+
+def test_readme_example_runs_sign_in_takeover_use_here_and_sign_out(takeover_example, context, new_tab,
+                                                                     wait_state):
+    """The example with policy "takeover": every API call it makes does what the README says."""
+    first = sign_in_first_tab(context, takeover_example, new_tab, wait_state)
 
     # max_tabs=1, policy="takeover": a second tab gets in and the first is moved.
-    second = new_tab(context, example, "/")
+    second = new_tab(context, takeover_example, "/")
     wait_state(second, "active")
     wait_state(first, "moved", WITHIN_MS)
-    wait_status(first, "moved taken-over", WITHIN_MS)
+    wait_status(first, MOVED, WITHIN_MS)
+    assert first.get_attribute("html", "data-reason") == "taken-over"
     assert not first.locator("#app").is_visible()
     assert first.locator("#use-here").is_visible()
 
@@ -173,4 +231,26 @@ def test_readme_example_runs_sign_in_takeover_use_here_and_sign_out(example, con
     for page in (first, second):
         page.wait_for_url(re.compile(r"/login\?reason=signed-out$"), timeout=WITHIN_MS * 5)
         wait_state(page, "signed-out")
-        wait_status(page, "signed-out signed-out")
+        wait_status(page, SIGN_IN)
+        assert page.locator("#sign-in").is_visible()
+
+
+NO_LOCAL_STORAGE = """Object.defineProperty(window, "localStorage", {
+  configurable: true,
+  get() { throw new DOMException("Site data is blocked.", "SecurityError"); },
+});"""
+
+
+def test_readme_example_says_why_when_storage_is_blocked(example, context, wait_state):
+    """Storage that throws: both pages stay put in the error state with a readable message,
+    and offer neither the form nor Use here."""
+    for path in ("/login", "/"):
+        page = context.new_page()
+        page.add_init_script(script=NO_LOCAL_STORAGE)
+        page.goto(example(path))
+        wait_state(page, "error")
+        wait_status(page, "This browser does not let the page keep a session (is site data blocked?).")
+        assert not page.locator("#sign-in").is_visible()
+        assert not page.locator("#use-here").is_visible()
+        assert not page.locator("#app").is_visible()
+        page.close()
