@@ -1,9 +1,9 @@
 """Serve tabsession's pages to the browser: the app's own files, and nothing else.
 
 This module owns:
-- the command line of CONTRACT.md "Starting it": its options, their validation, and the first
+- the command line (the README's "Options" section): its options, their validation, and the first
   `Serving http://HOST:PORT/ (...)` line on standard output;
-- the URL space of LAYOUT.md, as an allow-list: `/`, `/login`, `/pyscript.toml`, `.py` files under
+- the URL space, as an allow-list: `/`, `/login`, `/pyscript.toml`, `.py` files under
   `app/`, `static/` assets, and `vendor/<folder>/<file>`; everything else answers 404 (suspicious
   paths 400), and no directory is ever listed;
 - the templating of the pages (the run-time settings as JSON, the `<script type>` of the chosen
@@ -101,8 +101,8 @@ MIME_TYPES = {
 #   style-src / img-src 'self' the stylesheet and the favicon; no inline styles are needed
 #   frame-ancestors 'none'     no other site may frame the app (clickjacking)
 #   base-uri / form-action     nothing can re-point relative URLs or post the form elsewhere
-# Not a defence on its own: an injected <script type="py"> would still run (PLATFORM.md), so no
-# page ever turns user text into HTML.
+# Not a defence on its own: an injected <script type="py"> would still run (docs/rules.md,
+# platform facts), so no page ever turns user text into HTML.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; "
     "script-src 'self' 'unsafe-eval'; "
@@ -113,15 +113,16 @@ CONTENT_SECURITY_POLICY = (
     "form-action 'self'; "
     "frame-ancestors 'none'"
 )
-# No Cross-Origin-Opener-Policy: not needed (PLATFORM.md), and a tab opened with window.open must
-# keep its opener for the browser to copy sessionStorage into it (CONTRACT.md rule 5).
+# No Cross-Origin-Opener-Policy: not needed (docs/rules.md, platform facts), and a tab opened with
+# window.open must keep its opener for the browser to copy sessionStorage into it (rule 5 in
+# docs/rules.md).
 SECURITY_HEADERS = (
     ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),
 )
 
-# Cache-Control per class of file (LAYOUT.md).
+# Cache-Control per class of file.
 NO_STORE = "no-store"  # pages carry the run-time settings; errors must not stick
 NO_CACHE = "no-cache"  # our own sources: revalidated on every load (ETag), so edits show at once
 IMMUTABLE = "public, max-age=31536000, immutable"  # vendor folders are named after their version
@@ -159,7 +160,7 @@ ENTRY_TAG = '<script type="mpy"'  # the one Python entry point of each page
 CONFIG_ATTRIBUTE = 'config="/pyscript.toml"'
 # PyScript 0.7.31's optional plugins, none of which the pages use (its "error" plugin stays: it
 # shows a Python error on the page, which the tests look for). Each one switched on is a module
-# fetched and run before Python starts, for both interpreter types (PLATFORM.md).
+# fetched and run before Python starts, for both interpreter types (docs/rules.md, platform facts).
 PLUGINS_OFF = ("!codemirror", "!deprecations-manager", "!donkey", "!py-editor", "!py-game", "!py-terminal")
 OTHER_SCRIPT_TYPE = {"mpy": "py", "py": "mpy"}
 ENTRY_SOURCE = re.compile(r'\ssrc="([^"]*)"')
@@ -309,10 +310,11 @@ class SourceVersions:
 def inline_config(text: str, runtime: Runtime, root: Path, versions: SourceVersions) -> str:
     """pyscript.toml as the JSON the pages carry inline in their entry tag, instead of a URL.
 
-    Measured to shorten start-up (PLATFORM.md, issue 8): no request for the config before
-    anything else can start, JSON instead of PyScript's TOML parser (a module of its own), the
-    unused plugins off, and every `[files]` source named with its version (`?v=`), so a warm
-    load takes all of them from the browser's cache instead of revalidating each one.
+    Measured to shorten start-up (docs/rules.md, platform facts; issue 8): no request for the
+    config before anything else can start, JSON instead of PyScript's TOML parser (a module of
+    its own), the unused plugins off, and every `[files]` source named with its version
+    (`?v=`), so a warm load takes all of them from the browser's cache instead of revalidating
+    each one.
     Paths stay relative: the pages live at `/` and `/login`, so they resolve as from
     `/pyscript.toml`. `/pyscript.toml` itself is still served, unchanged, for other pages.
     """
@@ -414,7 +416,8 @@ class RequestHandler(BaseHTTPRequestHandler):
     """GET and HEAD over the allow-list; every response carries the security headers."""
 
     # HTTP/1.0 (the default): one request per connection. Keep-alive (HTTP/1.1) measured slower
-    # on cold loads here (PLATFORM.md), and closing makes every response self-delimiting.
+    # on cold loads here (docs/rules.md, platform facts), and closing makes every response
+    # self-delimiting.
     server_version = "tabsession"
     sys_version = ""
     timeout = 30  # seconds a silent client may hold a connection (and its thread)

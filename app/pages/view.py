@@ -106,7 +106,8 @@ def _local_offset_seconds():
 
 
 def clock_time(epoch_seconds, offset):
-    """HH:MM:SS in local time (epoch milliseconds never cross into Python: PLATFORM.md)."""
+    """HH:MM:SS in local time (epoch milliseconds never cross into Python: docs/rules.md,
+    platform facts)."""
     day_seconds = int(epoch_seconds + offset) % 86400
     return ":".join(("0" + str(value))[-2:]
                     for value in (day_seconds // 3600, (day_seconds % 3600) // 60, day_seconds % 60))

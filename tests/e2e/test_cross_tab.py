@@ -1,4 +1,4 @@
-"""Cross-tab coordination in real tabs (CONTRACT.md rules 4-7 and 9), on both interpreters.
+"""Cross-tab coordination in real tabs (rules 4-7 and 9 in docs/rules.md), on both interpreters.
 
 Heavy cases (many tabs at once, many repetitions) run in full on MicroPython and as a smaller
 twin on Pyodide, which takes seconds per tab to boot on two cores.

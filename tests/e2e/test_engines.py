@@ -4,7 +4,7 @@ Each scenario is a plain function of a `Browser` from drivers.py; it runs
 - through Playwright (the engines pytest-playwright's `browser_name` stands for), and
 - through WebKitGTK with Selenium (skipped with the reason when WebKit is not installed, and when
   TABSESSION_ENGINES leaves it out).
-Every scenario ends by asserting that no tab showed a problem (CONTRACT.md rule 12).
+Every scenario ends by asserting that no tab showed a problem (rule 12 in docs/rules.md).
 """
 
 import re

@@ -1,4 +1,4 @@
-"""The seed's session check in real tabs, on both interpreters (CONTRACT.md rules 1-4, 7).
+"""The seed's session check in real tabs, on both interpreters (rules 1-4 and 7 in docs/rules.md).
 
 Every test here runs once per runtime; the harness fails it on any page error, console error,
 `.py-error`, CSP violation or request to another host.

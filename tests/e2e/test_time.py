@@ -1,4 +1,4 @@
-"""Idle and absolute timeouts shared by every tab (CONTRACT.md rule 8), with Playwright's clock.
+"""Idle and absolute timeouts shared by every tab (rule 8 in docs/rules.md), with Playwright's clock.
 
 The clock is installed on the context before the first navigation, so `Date.now`, timers and
 Python's `time.time()` in every tab follow it. Short settings keep the fake time small:

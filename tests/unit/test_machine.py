@@ -185,7 +185,7 @@ def test_refused_tab_arriving_after_the_end_takes_its_sessions_reason(token, exp
 @pytest.mark.parametrize("query", ["reason=bogus", "reason=", "reason=%3Cb%3E", "reason=IDLE"])
 def test_login_page_with_an_unknown_reason_removes_it_from_the_url(query):
     """A reason that is none of ours (typed, or forged in a link) leaves the URL, so data-reason
-    (absent) equals the URL's reason (CONTRACT rule 8)."""
+    (absent) equals the URL's reason (rule 8 in docs/rules.md)."""
 
     _, commands = login_tab(here="/login?" + query + "&next=%2Freports")
 
