@@ -40,32 +40,24 @@ the `BrowserWatch`; a test that provokes one of these on purpose calls `watch.fo
 The check runs right after the test body, so it is reported as the test's own failure.
 Routing every request (needed to abort off-host ones) turns off Chromium's HTTP cache in that
 context: each tab fetches the runtime again from the local server.
+
+This file holds the hooks and fixtures; the plain modules behind them, which test modules may
+import by name: app_servers.py (the live servers, started through tests/support/live_server.py),
+browser_watch.py (BrowserWatch), tabs.py (reading a tab, waiting for its state, opening and
+crashing tabs), engines.py (which engines run) and drivers.py (one face for every engine).
 """
 
 import os
-import re
 import shutil
-import sys
-import time
-import weakref
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import engines
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
-ROOT = Path(__file__).resolve().parents[2]
-SUPPORT = str(ROOT / "tests" / "support")  # live_server.py, shared with the server tests and the bench
-if SUPPORT not in sys.path:
-    sys.path.insert(0, SUPPORT)
-
-import live_server  # noqa: E402
-
-RUNTIMES = ("micropython", "pyodide")
-# How long a tab may stay `booting` (a cold Pyodide start is about 3 s alone, 12 s for ten tabs).
-BOOT_TIMEOUT_MS = {"micropython": 10_000, "pyodide": 20_000}
-SERVER_START_TIMEOUT_S = 15
+from app_servers import INSECURE_HOST, ServerPool, insecure_url, selected_runtimes
+from browser_watch import _WATCHES_KEY, BrowserWatch, _watches, watch_of
+from tabs import crash_tab, new_tab, wait_booted, wait_state
 
 CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
@@ -204,72 +196,7 @@ def browser_type_launch_args(browser_type_launch_args, playwright, browser_name)
     }
 
 
-# --- live servers ---------------------------------------------------------------------------
-
-
-class LiveServer(live_server.LiveServer):
-    """One running `serve.py` of a runtime and options (tests/support/live_server.py starts and
-    stops it). `server.url` is its origin; `server("/path")` a full address."""
-
-    def __init__(self, runtime, options, logs_in):
-        super().__init__("--runtime", runtime, *option_flags(options), logs_in=logs_in, name="server",
-                         start_timeout_s=SERVER_START_TIMEOUT_S)
-        self.runtime = runtime
-        self.options = dict(options)
-
-    def __repr__(self):
-        return f"LiveServer({self.url}, runtime={self.runtime}, options={self.options})"
-
-    @property
-    def boot_timeout_ms(self):
-        return BOOT_TIMEOUT_MS[self.runtime]
-
-
-option_flags = live_server.option_flags
-
-
-def _start_server(runtime, options, logs_in):
-    if not live_server.SERVE_PY.exists():
-        pytest.fail(f"{live_server.SERVE_PY} does not exist yet: the end-to-end tests need the app",
-                    pytrace=False)
-    try:
-        return LiveServer(runtime, options, logs_in).start()
-    except live_server.ServerStartError as error:
-        pytest.fail(str(error), pytrace=False)
-
-
-class ServerPool:
-    """Starts each configuration of serve.py once and stops them all at the end of the session."""
-
-    def __init__(self, log_root):
-        self._log_root = log_root
-        self._servers = {}
-
-    def __call__(self, runtime="micropython", **options):
-        if runtime not in RUNTIMES:
-            raise ValueError(f"runtime must be one of {RUNTIMES}, not {runtime!r}")
-        key = (runtime, tuple(sorted(options.items())))
-        server = self._servers.get(key)
-        if server is not None and server.process.poll() is not None:
-            pytest.fail(
-                f"{server} exited with status {server.process.returncode} during the session\n"
-                f"--- its stderr ---\n{server.stderr()}",
-                pytrace=False,
-            )
-        if server is None:
-            server = _start_server(runtime, options, self._log_root)
-            self._servers[key] = server
-        return server
-
-    flags = staticmethod(option_flags)
-
-    def origins(self):
-        return {server.url for server in self._servers.values()}
-
-    def stop_all(self):
-        for server in self._servers.values():
-            server.stop()
-        self._servers.clear()
+# --- live servers (app_servers.py) ----------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -285,18 +212,7 @@ def serve(server_pool):
     return server_pool
 
 
-def _selected_runtimes():
-    chosen = os.environ.get("TABSESSION_RUNTIMES")
-    if not chosen:
-        return list(RUNTIMES)
-    names = [name.strip() for name in chosen.split(",") if name.strip()]
-    unknown = set(names) - set(RUNTIMES)
-    if unknown:
-        raise pytest.UsageError(f"TABSESSION_RUNTIMES names unknown runtimes: {sorted(unknown)}")
-    return names
-
-
-@pytest.fixture(params=_selected_runtimes())
+@pytest.fixture(params=selected_runtimes())
 def runtime(request):
     """Each interpreter in turn; the test id shows which ([micropython], [pyodide])."""
     return request.param
@@ -308,132 +224,7 @@ def app_server(serve, runtime):
     return serve(runtime)
 
 
-# --- watching every page --------------------------------------------------------------------
-
-_RECORD_CSP_VIOLATIONS = """
-window.__cspViolations = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.__cspViolations.push(
-    `${event.effectiveDirective} blocked ${event.blockedURI || "inline"} at ${event.sourceFile}:${event.lineNumber}`);
-});
-"""
-
-_SCAN_PAGE = """() => ({
-  pyErrors: Array.from(document.querySelectorAll(".py-error"), (e) => e.textContent.trim().slice(0, 500)),
-  csp: window.__cspViolations || [],
-})"""
-
-_watches = weakref.WeakKeyDictionary()
-
-
-def watch_of(context):
-    """The BrowserWatch of a context made through the `new_context` fixture."""
-    return _watches[context]
-
-
-class BrowserWatch:
-    """Records what must fail a test in one browser context; see the module docstring.
-
-    Lists of strings, oldest first: `page_errors`, `console_errors`, `off_host` (aborted URLs).
-    `problems()` adds what the context's open pages show now (`.py-error`, CSP violations).
-    """
-
-    def __init__(self, context, allowed_origins):
-        self._context = weakref.ref(context)
-        self._allowed_origins = allowed_origins  # a callable: the live servers' origins
-        self.page_errors = []
-        self.console_errors = []
-        self.off_host = []
-        self._ignored_console = []
-        self._crashed = weakref.WeakSet()
-        self._forgotten_findings = set()
-        context.add_init_script(script=_RECORD_CSP_VIOLATIONS)
-        context.route("**/*", self._route)
-        context.on("page", self._watch_page)
-        for page in context.pages:
-            self._watch_page(page)
-
-    def is_local(self, url):
-        """True for the live servers' origins (and data:, blob:, about: addresses)."""
-        parts = urlsplit(url)
-        if parts.scheme in ("data", "blob", "about"):
-            return True
-        return f"{parts.scheme}://{parts.netloc}" in self._allowed_origins()
-
-    def _route(self, route):
-        url = route.request.url
-        try:
-            if self.is_local(url):
-                route.continue_()
-            else:
-                self.off_host.append(url)
-                route.abort("blockedbyclient")
-        except PlaywrightError:
-            pass  # the page closed while its request was in flight
-
-    def _watch_page(self, page):
-        page.on("pageerror", lambda error: self.page_errors.append(f"{page.url}: {error}"))
-        page.on("console", lambda message: self._console(page, message))
-        page.on("crash", lambda _page: self._crashed.add(page))
-
-    def _console(self, page, message):
-        if message.type != "error":
-            return
-        text = message.text
-        if any(pattern.search(text) for pattern in self._ignored_console):
-            return
-        location = message.location or {}
-        where = location.get("url") or page.url
-        self.console_errors.append(f"{where}:{location.get('lineNumber', '?')}: {text}")
-
-    def ignore_console(self, pattern):
-        """Stop counting console errors that match a regular expression (for deliberate ones)."""
-        self._ignored_console.append(re.compile(pattern))
-
-    def forget(self):
-        """Drop everything recorded so far, including what the open pages show now."""
-        self._forgotten_findings.update(self._scan_open_pages())
-        self.page_errors.clear()
-        self.console_errors.clear()
-        self.off_host.clear()
-
-    def _scan_open_pages(self):
-        """(url, kind, text) for each `.py-error` and CSP violation on the open pages."""
-        context = self._context()
-        findings = []
-        for page in list(context.pages if context is not None else ()):
-            if page.is_closed() or page in self._crashed:
-                continue
-            scan = None
-            deadline = time.monotonic() + 3
-            while scan is None:  # a page in mid-navigation has no document for a moment
-                try:
-                    scan = page.evaluate(_SCAN_PAGE)
-                except PlaywrightError as error:
-                    if page.is_closed() or page in self._crashed:
-                        break
-                    if time.monotonic() > deadline:  # a redirect loop, for one
-                        findings.append((page.url, "page not inspectable", error.message.splitlines()[0]))
-                        break
-                    page.wait_for_timeout(100)
-            if scan is None:
-                continue
-            findings += [(page.url, "py-error", text) for text in scan["pyErrors"]]
-            findings += [(page.url, "CSP violation", text) for text in scan["csp"]]
-        return findings
-
-    def problems(self):
-        """Everything recorded, as readable lines; empty when the test may pass."""
-        lines = [f"page error: {text}" for text in self.page_errors]
-        lines += [f"console error: {text}" for text in self.console_errors]
-        lines += [f"request to another host (aborted): {url}" for url in self.off_host]
-        for url, kind, text in self._scan_open_pages():
-            if (url, kind, text) not in self._forgotten_findings:
-                lines.append(f"{kind} on {url}: {text}")
-        return lines
-
-
-_WATCHES_KEY = pytest.StashKey()
+# --- watching every page (browser_watch.py) -------------------------------------------------
 
 
 @pytest.fixture
@@ -449,16 +240,6 @@ def new_context(new_context, server_pool, request):
         return context
 
     return make
-
-
-# A made-up host name that the `insecure_browser` resolves to 127.0.0.1. Pages loaded through it
-# are not a secure context, so they have no Web Locks: the storage-only fallback is what runs.
-INSECURE_HOST = "tabsession.test"
-
-
-def insecure_url(server, path="/"):
-    """`server(path)` reached through INSECURE_HOST instead of 127.0.0.1."""
-    return server(path).replace("://127.0.0.1:", "://" + INSECURE_HOST + ":", 1)
 
 
 @pytest.fixture(scope="session")
@@ -527,64 +308,7 @@ def _problems_of(item):
     return [line for watch in item.stash.get(_WATCHES_KEY, []) for line in watch.problems()]
 
 
-# --- tabs -----------------------------------------------------------------------------------
-
-
-def _describe(page):
-    try:
-        info = page.evaluate(
-            "() => { const d = document.documentElement.dataset;"
-            " return `state=${d.tabState} reason=${d.reason} runtime=${d.runtime}`; }"
-        )
-    except PlaywrightError as error:
-        info = f"(could not read: {error.message.splitlines()[0]})"
-    return f"{page.url} {info}"
-
-
-def wait_state(page, state, timeout_ms=None):
-    """Wait until <html data-tab-state> is `state` (survives navigations); AssertionError if not."""
-    timeout_ms = BOOT_TIMEOUT_MS["pyodide"] if timeout_ms is None else timeout_ms
-    try:
-        page.locator(f'html[data-tab-state="{state}"]').wait_for(state="attached", timeout=timeout_ms)
-    except PlaywrightError:
-        raise AssertionError(
-            f"data-tab-state did not become {state!r} within {timeout_ms} ms: {_describe(page)}"
-        ) from None
-    return page
-
-
-def wait_booted(page, timeout_ms=None):
-    """Wait until <html data-tab-state> exists and is no longer `booting`; returns the state."""
-    timeout_ms = BOOT_TIMEOUT_MS["pyodide"] if timeout_ms is None else timeout_ms
-    selector = 'html[data-tab-state]:not([data-tab-state="booting"])'
-    try:
-        page.locator(selector).wait_for(state="attached", timeout=timeout_ms)
-        return page.evaluate("() => document.documentElement.dataset.tabState")
-    except PlaywrightError:
-        raise AssertionError(f"the tab was still booting after {timeout_ms} ms: {_describe(page)}") from None
-
-
-def new_tab(context, server, path="/"):
-    """Open `path` of `server` in a new page of `context` and wait until it has booted."""
-    page = context.new_page()
-    # To the commit only: a tab that decides fast may navigate on (to /login) before its `load`
-    # event, which Firefox reports as an aborted goto. wait_booted follows navigations.
-    response = page.goto(server(path), wait_until="commit")
-    assert response is not None and response.ok, f"GET {server(path)} answered {response and response.status}"
-    wait_booted(page, server.boot_timeout_ms)
-    return page
-
-
-def crash_tab(page):
-    """Crash the renderer of `page`, as a killed tab process would, and wait until it has.
-
-    CDP's `Page.crash` never answers, and the sync API would wait for that answer forever, so
-    the command is sent without waiting (through the async object behind the sync one).
-    """
-    session = page.context.new_cdp_session(page)
-    sending = page._loop.create_task(session._impl_obj.send("Page.crash", None))
-    sending.add_done_callback(lambda task: task.cancelled() or task.exception())  # no "never retrieved"
-    page.wait_for_event("crash", timeout=10_000)
+# --- tabs (tabs.py) -------------------------------------------------------------------------
 
 
 @pytest.fixture(name="crash_tab")
