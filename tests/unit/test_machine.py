@@ -222,10 +222,33 @@ def test_sign_in_stores_the_session_and_goes_to_next():
     assert [
         cmd.Store(cmd.LOCAL, rec.SESSION_KEY, rec.Session(TOKEN, "alice", T0 + 5).encode()),
         cmd.Store(cmd.LOCAL, rec.ACTIVITY_KEY, rec.Activity(TOKEN, T0 + 5).encode()),
-        store_memory(memory(TAB_A, TOKEN)),
+        store_memory(rec.TabMemory(TAB_A, TOKEN, None, False, True)),  # signed in here
         cmd.Publish(wire.changed(TAB_A)),
         cmd.Navigate("/reports"),
     ] == actual
+
+
+def test_the_tab_that_signed_in_is_not_refused_by_a_tab_that_followed_it():
+    """Arriving from its own sign-in to find every slot taken (a sign-in page that followed
+    got there first), the tab takes the least recently active tab's slot instead of being
+    refused, under either policy."""
+    raw = rec.TabMemory(TAB_A, TOKEN, None, False, True).encode()
+    snap = signed_in(tabs=[other_tab(TAB_B, slot=0)])
+    tab, _ = booted(snap=snap, memory_raw=raw)
+
+    commands = tab.handle(ev.SlotsBusy(T0 + 1))
+
+    assert ([cmd.StealSlot(0)], []) == (of_type(commands, cmd.StealSlot), shown(commands))
+
+
+@pytest.mark.parametrize("raw", [
+    '{"v": 1, "id": "%s", "token": null, "slot": null, "use_here": false, "signed_in": false}' % TAB_A,
+    '{"v": 1, "id": "%s", "token": null, "slot": null, "use_here": false, "signed_in": 1}' % TAB_A,
+])
+def test_tab_memory_with_a_bad_signed_in_flag_is_junk(raw):
+    """signed_in is written only as true; anything else under that name is not ours."""
+
+    assert rec.decode_tab_memory(raw) is None
 
 
 def test_sign_in_accepts_64_characters():

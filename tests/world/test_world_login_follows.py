@@ -1,10 +1,15 @@
 """A sign-in page follows a sign-in made elsewhere, and a refused tab follows the facts, not
 its URL (rules 2 and 6 in docs/rules.md; rule M7 of core/machine.py)."""
 
+import random
+
 import pytest
 
 from fake_browser import World
 from tabsession.core import records as rec
+
+# Every scenario once per wake-up mechanism and lock mode (tests/world/conftest.py).
+pytestmark = pytest.mark.usefixtures("each_mechanism", "each_lock_mode")
 
 ACTIVE = rec.ACTIVE
 BLOCKED = rec.BLOCKED
@@ -38,6 +43,21 @@ def test_a_second_sign_in_never_replaces_the_live_session():
     world.sign_in(second, "carol")
 
     assert (bobs, ACTIVE, "bob", BLOCKED) == (world.session(), first.state, first.page.user, second.state)
+
+
+@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.web_locks_only("in some orders the follower claims the place first and keeps it "
+                             "(no lock decides between the two page loads): the tab where bob "
+                             "signed in ends blocked", strict=False)
+def test_the_tab_that_signed_in_ends_active_whoever_arrives_first(seed):
+    """In every order of the two page loads, the tab where bob signed in ends active and the
+    follower ends refused or moved, never both active."""
+    world, first, second = two_sign_in_pages()
+    world.rng = random.Random(seed)
+
+    world.sign_in(first, "bob")
+
+    assert (ACTIVE, True, []) == (first.state, second.state in (BLOCKED, MOVED), world.violations())
 
 
 @pytest.mark.parametrize("settings, expected", [
@@ -105,7 +125,8 @@ def refused_world(**settings):
     return world, first, second
 
 
-@pytest.mark.parametrize("gone", ["close", "crash"])
+@pytest.mark.parametrize("gone", ["close", pytest.param("crash", marks=pytest.mark.web_locks_only(
+    "a crashed tab's place is free only once its record is stale"))])
 def test_a_refused_tab_says_at_once_that_a_place_is_free(gone):
     """A blocked tab learns that the active tab went (closed, or crashed: the next tick)."""
     world, first, second = refused_world()
@@ -117,7 +138,8 @@ def test_a_refused_tab_says_at_once_that_a_place_is_free(gone):
     assert ((BLOCKED, False), (BLOCKED, True)) == ((BLOCKED, before), (second.state, second.page.place_free))
 
 
-@pytest.mark.parametrize("gone", ["close", "crash"])
+@pytest.mark.parametrize("gone", ["close", pytest.param("crash", marks=pytest.mark.web_locks_only(
+    "a crashed tab's place is free only once its record is stale"))])
 def test_reloading_a_refused_tab_once_a_place_is_free_makes_it_active(gone):
     """The refusal URL is not trusted: a reload decides from the facts."""
     world, first, second = refused_world()

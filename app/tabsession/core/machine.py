@@ -311,6 +311,9 @@ class TabSession:
         return self._become_active(event.slot, event.now)
 
     def _on_slots_busy(self, event):
+        if self.memory.signed_in and self.memory.token == self.session.token:
+            # The tab where the user just signed in is not refused by tabs that followed it.
+            return self._take_a_place(self._victim_slot(self.snapshot, event.now), event.now)
         return self._refused(event.now)
 
     def _refused(self, now):
@@ -504,7 +507,7 @@ class TabSession:
         session = rec.Session(event.fresh_token, name, event.now)
         self.session = session
         self.signing_in = True
-        self.memory = rec.TabMemory(self.tab_id, session.token, None, False)
+        self.memory = rec.TabMemory(self.tab_id, session.token, None, False, True)
         return [cmd.Store(cmd.LOCAL, rec.SESSION_KEY, session.encode()),
                 cmd.Store(cmd.LOCAL, rec.ACTIVITY_KEY, rec.Activity(session.token, event.now).encode()),
                 self._store_memory(),

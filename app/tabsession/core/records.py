@@ -134,13 +134,23 @@ class TabRecord(Value):
 
 
 class TabMemory(Value):
-    """This tab's own memory in sessionStorage, kept across reloads."""
+    """This tab's own memory in sessionStorage, kept across reloads.
 
-    FIELDS = ("tab_id", "token", "slot", "use_here")
+    ``use_here``: on arrival at the app page, take a place at another tab's expense.
+    ``signed_in``: this tab has just signed in; on arrival it asks for a free place like any
+    tab, and when none is free it takes the least recently active tab's instead of being
+    refused (tabs that followed the sign-in must not beat the tab where it happened).
+    """
+
+    FIELDS = ("tab_id", "token", "slot", "use_here", "signed_in")
+    DEFAULTS = {"signed_in": False}
 
     def encode(self):
-        return json.dumps({"v": VERSION, "id": self.tab_id, "token": self.token, "slot": self.slot,
-                           "use_here": self.use_here})
+        data = {"v": VERSION, "id": self.tab_id, "token": self.token, "slot": self.slot,
+                "use_here": self.use_here}
+        if self.signed_in:
+            data["signed_in"] = True
+        return json.dumps(data)
 
 
 def _load(raw, fields):
@@ -232,10 +242,14 @@ decode_tab_record = _memoized(_decode_tab_record)
 
 def decode_tab_memory(raw):
     data = _load(raw, ("id", "token", "slot", "use_here"))
+    signed_in = False
     if data is None:
-        return None
+        data = _load(raw, ("id", "token", "slot", "use_here", "signed_in"))
+        if data is None or data["signed_in"] is not True:
+            return None
+        signed_in = True
     token = data["token"]
     if not (is_id(data["id"]) and (token is None or is_id(token)) and _is_slot(data["slot"])
             and type(data["use_here"]) is bool):
         return None
-    return TabMemory(data["id"], token, data["slot"], data["use_here"])
+    return TabMemory(data["id"], token, data["slot"], data["use_here"], signed_in)

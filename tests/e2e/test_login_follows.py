@@ -1,0 +1,103 @@
+"""A sign-in page follows a sign-in made in another tab (rule 2 in docs/rules.md), and a refused
+tab follows the facts, not its URL (rule 6), in real tabs on both interpreters."""
+
+from tabs import path_of, sign_in, state_of
+
+WITHIN_MS = 1000
+REFUSED = "/login?reason=active-elsewhere"
+# A tab that follows a sign-in is refused, or (when its page load beat the signing tab's) moved
+# by the signing tab: either way it offers Use here and shows no protected content.
+NOT_ACTIVE = 'html[data-tab-state="blocked"], html[data-tab-state="moved"]'
+
+
+def wait_not_active(page, timeout_ms):
+    page.locator(NOT_ACTIVE).wait_for(state="attached", timeout=timeout_ms)
+    return page
+
+
+def test_sign_in_page_stops_offering_the_form_when_another_tab_signs_in(open_tab, wait_state, app_server):
+    """Two sign-in pages; bob signs in in A: within 1 s B stops offering the form and is decided
+    as a tab opened to / would be (refused), and the session stays bob's."""
+    first = open_tab("/login")
+    second = open_tab("/login")
+    assert second.locator("#login-form").is_visible()
+
+    sign_in(first, "bob")
+
+    wait_not_active(second, WITHIN_MS + app_server.boot_timeout_ms)
+    assert (False, True, "active") == (second.locator("#login-form").is_visible(),
+                                       second.locator("#use-here").is_visible(), state_of(first))
+    first.reload()
+    wait_state(first, "active")
+    assert "bob" == first.locator("#user").text_content()
+
+
+# Drops storage events and channel messages in a page while window.__hold is true: a tab that
+# has not been woken yet (busy, or throttled in the background).
+HOLD_WAKE_UPS = """
+for (const target of [window, BroadcastChannel.prototype]) {
+  const add = target.addEventListener;
+  target.addEventListener = function (type, listener, options) {
+    if (type !== "storage" && type !== "message") return add.call(this, type, listener, options);
+    return add.call(this, type, function () {
+      if (!window.__hold) return listener.apply(this, arguments);
+    }, options);
+  };
+}
+"""
+
+
+def test_a_sign_in_sent_after_another_tab_signed_in_does_not_replace_it(
+        context, open_tab, wait_state, app_server):
+    """B sends carol after bob signed in in A, before B was woken: bob's session is kept, and
+    B is decided as a tab opened to / would be."""
+    context.add_init_script(HOLD_WAKE_UPS)
+    first = open_tab("/login")
+    second = open_tab("/login")
+    second.fill("#login-form input[name=username]", "carol")
+    second.evaluate("() => { window.__hold = true; }")
+
+    first.fill("#login-form input[name=username]", "bob")
+    first.click("#login-form button[type=submit]")
+    # The moment bob's session is in storage, B sends its form (its timer could wake it a second
+    # later; held storage events and messages cannot).
+    second.evaluate("""async () => {
+      while (!(localStorage.getItem("tabsession:session") || "").includes('"user"')) {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      const form = document.querySelector("#login-form");
+      if (form && !form.hidden) form.requestSubmit();
+    }""")
+
+    wait_not_active(second, WITHIN_MS + app_server.boot_timeout_ms)
+    first.reload()
+    wait_state(first, "active")
+    assert "bob" == first.locator("#user").text_content()
+
+
+def test_reloading_a_refused_tab_after_the_active_one_closed_makes_it_active(open_tab, wait_state, app_server):
+    """A active, B refused; A closes: B says a place is free, and a reload makes B active."""
+    first = sign_in(open_tab("/"))
+    second = open_tab("/")
+    wait_state(second, "blocked")
+    assert REFUSED == path_of(second)
+
+    first.close()
+
+    second.locator("html[data-place-free]").wait_for(state="attached", timeout=WITHIN_MS * 3)
+    assert "place is free" in second.locator("#notice-detail").text_content()
+    second.reload()
+    wait_state(second, "active", app_server.boot_timeout_ms)
+    assert "/" == path_of(second)
+
+
+def test_reloading_a_refused_tab_while_the_other_is_active_keeps_it_refused(open_tab, wait_state):
+    """No place is free: the reload stays refused (no detour, no loop)."""
+    first = sign_in(open_tab("/"))
+    second = open_tab("/")
+    wait_state(second, "blocked")
+
+    second.reload()
+
+    wait_state(second, "blocked")
+    assert (REFUSED, "active") == (path_of(second), state_of(first))
