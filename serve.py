@@ -13,7 +13,8 @@ This module owns:
   class of file.
 
 It knows nothing of the session rules (the pages and `app/` own those; this only hands them the
-settings) and imports nothing outside the Python 3.11 standard library.
+settings). Besides the Python 3.11 standard library it imports only `app/tabsession/core/settings.py`,
+the pure module that owns the settings' defaults and limits, so the two never disagree.
 """
 
 import argparse
@@ -36,6 +37,11 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import NamedTuple
+
+# The pages' own settings module (pure Python, no browser imports) owns the defaults and limits;
+# the command line offers the same ones instead of restating them.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "app"))
+from tabsession.core import settings as page_settings  # noqa: E402
 
 
 class Runtime(NamedTuple):
@@ -72,7 +78,6 @@ RUNTIMES = {
         ),
     ),
 }
-POLICIES = ("block", "takeover")
 
 # Pinned by suffix rather than taken from the host's mimetypes table, which varies between machines
 # (Pyodide hangs unless .wasm is application/wasm). Every served suffix must be listed here.
@@ -150,8 +155,9 @@ CONFIG_URL, CONFIG_FILE = "/pyscript.toml", "pyscript.toml"
 SKIPPED_SEGMENTS = {"__pycache__"}  # besides every name starting with "."
 
 MAX_URL_LENGTH = 2048
-MAX_TABS = 1000
-MAX_SECONDS = 31 * 24 * 60 * 60
+MAX_TABS = page_settings.MAX_TABS
+MAX_SECONDS = page_settings.MAX_SECONDS
+DEFAULTS = page_settings.DEFAULTS
 
 SETTINGS_OPEN_TAG = '<script type="application/json" id="tabsession-settings">'
 SETTINGS_CLOSE_TAG = "</script>"
@@ -644,22 +650,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="address to bind (default: %(default)s)")
     add("--port", type=whole_number(0, 65535), default=8000,
         help="port to bind; 0 picks a free one (default: %(default)s)")
-    add("--runtime", choices=sorted(RUNTIMES), default="micropython",
+    add("--runtime", choices=sorted(RUNTIMES), default=DEFAULTS["runtime"],
         help="the interpreter every page boots (default: %(default)s)")
-    add("--max-tabs", type=whole_number(0, MAX_TABS), default=1, metavar="N",
+    add("--max-tabs", type=whole_number(0, MAX_TABS), default=DEFAULTS["max_tabs"], metavar="N",
         help="tabs of one browser profile that may hold the session at once; 0 = no limit "
              "(default: %(default)s)")
-    add("--policy", choices=POLICIES, default="block",
+    add("--policy", choices=page_settings.POLICIES, default=DEFAULTS["policy"],
         help="when a tab would exceed --max-tabs: refuse it (block), or let it in and move the "
              "least recently active tab out (takeover) (default: %(default)s)")
-    add("--idle-timeout", type=seconds, default=900, metavar="SECONDS",
+    add("--idle-timeout", type=seconds, default=DEFAULTS["idle_timeout"], metavar="SECONDS",
         help="seconds without activity in any tab before every tab is signed out "
              "(default: %(default)s)")
-    add("--warn-before", type=whole_number(0, MAX_SECONDS, " seconds (31 days)"), default=60,
+    add("--warn-before", type=whole_number(0, MAX_SECONDS, " seconds (31 days)"),
+        default=DEFAULTS["warn_before"],
         metavar="SECONDS",
         help="seconds before the idle timeout at which active tabs warn; less than "
              "--idle-timeout (default: %(default)s)")
-    add("--absolute-timeout", type=seconds, default=28800, metavar="SECONDS",
+    add("--absolute-timeout", type=seconds, default=DEFAULTS["absolute_timeout"], metavar="SECONDS",
         help="seconds after sign-in at which the session ends whatever the activity "
              "(default: %(default)s)")
     add("--open", action="store_true", help="open the default browser at the URL once serving")
