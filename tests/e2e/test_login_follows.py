@@ -1,7 +1,13 @@
 """A sign-in page follows a sign-in made in another tab (rule 2 in docs/rules.md), and a refused
 tab follows the facts, not its URL (rule 6), in real tabs on both interpreters."""
 
+import pytest
+
 from tabs import path_of, sign_in, state_of
+
+# Pyodide twins on Chromium only: the engines differ in no way these cases touch, and each
+# Pyodide case boots several tabs.
+pytestmark = pytest.mark.pyodide_engines("chromium")
 
 WITHIN_MS = 1000
 REFUSED = "/login?reason=active-elsewhere"
