@@ -1,0 +1,188 @@
+"""Hardening (issue 5): storage unavailable or full, from the start or mid-session: the error
+state (CONTRACT rule 11), and no session left behind.
+
+Shared set-up and helpers: hardening.py.
+"""
+
+import re
+
+import pytest
+
+from hardening import (
+    ACTIVITY_KEY,
+    MEMORY_KEY,
+    SESSION_KEY,
+    cases,
+    count_navigations,
+    data,
+    micropython_only,
+    open_helper,
+    path_of,
+    records,
+    settle,
+    sign_in,
+    stored,
+)
+
+# Every case runs on every engine with MicroPython; the Pyodide twins on Chromium only.
+pytestmark = pytest.mark.pyodide_engines("chromium")
+
+
+_DENY_AREA = """(() => {
+  const deny = () => { throw new DOMException("The operation is insecure.", "SecurityError"); };
+  Object.defineProperty(window, "%s", { get: deny, configurable: true });
+})();"""
+_QUOTA_ON_SET = """(prefix) => {
+  const original = Storage.prototype.setItem;
+  Storage.prototype.setItem = function (key, value) {
+    if (String(key).startsWith(prefix)) {
+      throw new DOMException("The quota has been exceeded.", "QuotaExceededError");
+    }
+    return original.call(this, key, value);
+  };
+}"""
+_THROW_ON_GET = """() => {
+  Storage.prototype.getItem = function () {
+    throw new DOMException("The operation is insecure.", "SecurityError");
+  };
+}"""
+_FILL_LOCAL = """() => {
+  let count = 0;
+  for (let size = 1 << 20; size >= 1; size >>= 1) {
+    const chunk = "x".repeat(size);
+    for (;;) {
+      try { localStorage.setItem("filler:" + count, chunk); count++; } catch (error) { break; }
+    }
+  }
+  return count;
+}"""
+STORAGE_FAULTS = {
+    "local-denied": _DENY_AREA % "localStorage",
+    "session-denied": _DENY_AREA % "sessionStorage",
+    "setitem-quota": "(%s)('')" % _QUOTA_ON_SET,
+}
+
+
+def assert_error_state(page):
+    """CONTRACT rule 11: #error with a readable message, error / storage-unavailable, no #app."""
+    state = data(page)
+    assert ("error", "storage-unavailable") == (state.get("tabState"), state.get("reason"))
+    error = page.locator("#error")
+    assert error.is_visible()
+    assert re.search(r"storage", error.inner_text(), re.IGNORECASE), error.inner_text()
+    assert not page.locator("#app").is_visible()
+
+
+def shared_keys(context, server):
+    """The tabsession keys in the profile's localStorage, read from a fresh helper tab."""
+    helper = open_helper(context, server)
+    keys = stored(helper)["local"]
+    helper.close()
+    return keys
+
+
+@pytest.mark.parametrize("runtime, fault", cases(
+    [(fault, path) for fault in STORAGE_FAULTS for path in ("/", "/login")],
+    ("local-denied-/", "setitem-quota-/login"),
+    ids=[f"{fault}-{path}" for fault in STORAGE_FAULTS for path in ("/", "/login")]))
+def test_storage_unusable_from_the_start_is_the_error_state(serve, runtime, fault, context, wait_state):
+    """Rule 11: storage access throwing SecurityError, or every setItem throwing
+    QuotaExceededError: the page stays where it is, in the error state, and writes nothing."""
+    server = serve(runtime)
+    name, path = fault
+    page = context.new_page()
+    page.add_init_script(script=STORAGE_FAULTS[name])
+    navigations = count_navigations(page)
+
+    page.goto(server(path))
+    wait_state(page, "error")
+
+    assert_error_state(page)
+    assert path == path_of(page)
+    settle(page, navigations)
+    assert 1 == len(navigations), navigations
+    assert {} == shared_keys(context, server)
+
+
+@pytest.mark.parametrize("runtime", micropython_only())
+def test_full_local_storage_is_the_error_state(serve, runtime, context, wait_state):
+    """Rule 11 with a really full area: a signed-in profile's new tab cannot keep the session
+    (error), and a sign-in on a page that booted before the area filled up fails cleanly: error,
+    no session left behind."""
+    server = serve(runtime)
+    page = open_helper(context, server)
+    page.goto(server("/login"))
+    sign_in(page, wait_state)
+    login = context.new_page()
+    login.goto(server("/login?next=%2F"))  # signed in: goes on to `/`, where it is blocked
+    wait_state(login, "blocked")
+    helper = open_helper(context, server)
+    assert helper.evaluate(_FILL_LOCAL) > 0
+
+    late = context.new_page()
+    late.goto(server("/"))
+    wait_state(late, "error")
+    assert_error_state(late)
+
+    page.click("#logout")  # removals fit in a full area
+    wait_state(login, "signed-out")
+    helper.evaluate(_FILL_LOCAL)  # what the removals freed
+    login.fill("#login-form input[name=username]", "alice")
+    login.click("#login-form button[type=submit]")
+    wait_state(login, "error")
+    assert_error_state(login)
+    session = stored(helper)["local"].get(SESSION_KEY)
+    assert session is None or records.decode_session(session).__class__ is not records.Session
+
+
+@pytest.mark.parametrize("runtime, failing", cases(["tabsession:", ACTIVITY_KEY, MEMORY_KEY], (ACTIVITY_KEY,)))
+def test_sign_in_that_cannot_be_stored_is_the_error_state_and_leaves_no_session(
+        serve, runtime, failing, context, wait_state):
+    """A sign-in whose writes throw QuotaExceededError (all of them, or only a later one):
+    error state, no navigation, and no live session left in storage for other tabs to use."""
+    server = serve(runtime)
+    page = context.new_page()
+    page.goto(server("/login"))
+    wait_state(page, "signed-out")
+    navigations = count_navigations(page)
+    page.evaluate(_QUOTA_ON_SET, failing)
+
+    page.fill("#login-form input[name=username]", "alice")
+    page.click("#login-form button[type=submit]")
+    wait_state(page, "error")
+
+    assert_error_state(page)
+    assert not page.locator("#login-form").is_visible()
+    settle(page, navigations)
+    assert [] == navigations
+    session = shared_keys(context, server).get(SESSION_KEY)
+    assert session is None or not isinstance(records.decode_session(session), records.Session), session
+
+
+@pytest.mark.parametrize("runtime, fault", cases(["setitem-quota", "getitem-throws", "local-denied"],
+                                                   ("setitem-quota", "getitem-throws")))
+def test_storage_failing_mid_session_ends_in_the_error_state_and_frees_the_place(
+        serve, runtime, fault, context, wait_state):
+    """A write (quota) or a read (SecurityError) failing in an active tab: error state, #app
+    hidden, no uncaught error; the tab gives up its place, so a new tab is admitted."""
+    server = serve(runtime)
+    page = context.new_page()
+    page.goto(server("/login"))
+    sign_in(page, wait_state)
+    if fault == "setitem-quota":
+        page.evaluate(_QUOTA_ON_SET, "tabsession:")
+        page.wait_for_timeout(1100)  # past the activity write interval
+        page.mouse.move(10, 10)
+        page.mouse.move(40, 40)
+    elif fault == "getitem-throws":
+        page.evaluate(_THROW_ON_GET)
+    else:
+        page.evaluate("() => { %s }" % (_DENY_AREA % "localStorage"))
+
+    wait_state(page, "error", 5000)
+    assert_error_state(page)
+
+    second = context.new_page()
+    second.goto(server("/"))
+    wait_state(second, "active")
+    assert "error" == data(page)["tabState"]
