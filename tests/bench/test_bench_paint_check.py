@@ -1,13 +1,7 @@
-"""bench/run.py's paint check (issue 8: no protected content painted before the decision):
+"""The bench's paint check (issue 8: no protected content painted before the decision):
 counting what the page's trace recorded, and the targets row it feeds (no browser)."""
 
-import importlib.util
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("bench_run_paint", ROOT / "bench" / "run.py")
-run = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(run)
+from bench import page_scripts, report, traces
 
 STATE = {"kind": "state", "state": "booting", "t": 0}
 EARLY = {"kind": "painted-early", "state": "booting", "t": 40}
@@ -18,18 +12,18 @@ def decision(painted, loads):
 
 
 def paint_row(results):
-    rows = [row for row in run.targets(results) if row[0].startswith("No protected content")]
+    rows = [row for row in report.targets(results) if row[0].startswith("No protected content")]
     assert len(rows) == 1
     return rows[0]
 
 
 def test_painted_early_counts_each_recorded_document():
-    assert (0, 2) == (run.painted_early([STATE]), run.painted_early([STATE, EARLY, STATE, EARLY]))
+    assert (0, 2) == (traces.painted_early([STATE]), traces.painted_early([STATE, EARLY, STATE, EARLY]))
 
 
 def test_the_watcher_in_the_trace_script_records_what_the_counter_reads():
     """The init script and the counter agree on the entry's kind."""
-    assert '"painted-early"' in run.TRACE_JS and 'getElementById("app")' in run.TRACE_JS
+    assert '"painted-early"' in page_scripts.TRACE_JS and 'getElementById("app")' in page_scripts.TRACE_JS
 
 
 def test_counts_only_pages_that_hold_app_and_every_many_tab():
@@ -37,7 +31,7 @@ def test_counts_only_pages_that_hold_app_and_every_many_tab():
                "many": {"mpy-10": {"tabs": 10, "runtime": "micropython", "runs": [{"painted_early": 0}] * 3,
                                    "correct": 3, "reps": 3, "peak_active": 3}}}
 
-    assert {"painted": 1, "loads": 50} == run.painted_early_counts(results)
+    assert {"painted": 1, "loads": 50} == report.painted_early_counts(results)
 
 
 def test_a_painted_load_fails_the_target_and_none_meets_it():

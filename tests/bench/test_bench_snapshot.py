@@ -1,13 +1,8 @@
-"""bench/run.py's pure helpers for the Pyodide memory-snapshot experiment (no browser)."""
+"""The bench's pure helpers for the Pyodide memory-snapshot experiment (no browser)."""
 
-import importlib.util
 import struct
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
-run = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(run)
+from bench import report, roots, snapshot
 
 
 def fake_snapshot(header=b'{"hiwireKeys":[null,null],"immortalKeys":[]}', pages=4):
@@ -21,8 +16,8 @@ def fake_snapshot(header=b'{"hiwireKeys":[null,null],"immortalKeys":[]}', pages=
 
 def test_every_damage_is_made_and_described():
     good, _ = fake_snapshot()
-    damaged = run.damaged_snapshots(good)
-    assert set(damaged) == set(run.DAMAGE)
+    damaged = snapshot.damaged_snapshots(good)
+    assert set(damaged) == set(snapshot.DAMAGE)
     assert damaged["missing"] is None
     for name, data in damaged.items():
         if data is not None:
@@ -31,7 +26,7 @@ def test_every_damage_is_made_and_described():
 
 def test_damage_lands_where_it_says():
     good, offset = fake_snapshot()
-    damaged = run.damaged_snapshots(good)
+    damaged = snapshot.damaged_snapshots(good)
     differs = lambda data: [i for i, (a, b) in enumerate(zip(good, data)) if a != b]
     assert differs(damaged["other-build"]) == [16]  # inside the build id (bytes 16-47)
     assert 48 <= differs(damaged["flipped-header"])[0] < offset
@@ -43,7 +38,7 @@ def test_damage_lands_where_it_says():
 
 def test_not_a_snapshot_is_refused():
     try:
-        run.damaged_snapshots(bytes(1024))
+        snapshot.damaged_snapshots(bytes(1024))
     except ValueError:
         pass
     else:
@@ -56,11 +51,11 @@ def test_early_modules_are_the_package_and_its_core_parents_first():
              ["/app/tabsession/api.py?v=3", "tabsession/api.py"],
              ["/app/tabsession/__init__.py?v=4", "tabsession/__init__.py"],
              ["/app/pages/view.py?v=5", "pages/view.py"]]
-    assert run.early_modules(files) == ["tabsession", "tabsession.core", "tabsession.core.machine"]
+    assert roots.early_modules(files) == ["tabsession", "tabsession.core", "tabsession.core.machine"]
 
 
 def test_app_files_are_versioned_like_serve_py():
-    files = run.app_files()
+    files = roots.app_files()
     assert files and all(url.startswith("/app/") and "?v=" in url for url, _ in files)
     assert all(len(url.rsplit("=", 1)[1]) == 16 for url, _ in files)
     assert ["tabsession/core/machine.py"] == [p for _, p in files if p.endswith("core/machine.py")]
@@ -73,7 +68,7 @@ def test_report_section():
                                         "problem": "Error: a|b", "state": "active", "decided_ms": 2059.0}}}
     boots = [{"boot": "snapshot", "verify_ms": "40.0"}, {"boot": "snapshot", "verify_ms": "30.0"},
              {"boot": "fallback", "verify_ms": None}]
-    text = "\n".join(run.snapshot_lines(snapshot, boots))
+    text = "\n".join(report.snapshot_lines(snapshot, boots))
     assert "31.5 MB (6.2 MB gzipped, in 0.9 s, for `snapgz-pyodide`)" in text
     assert "fallback ×1, snapshot ×2" in text
     assert "35 ms (median)" in text
@@ -85,5 +80,5 @@ def test_report_steps():
                 "snapshot_call_ms": 1}
     steps = {"snap-pyodide": {"cold": {"module": 20, "pyodide_loaded": 700},
                               "warm": {"module": 10, "pyodide_loaded": 600}}}
-    text = "\n".join(run.snapshot_lines(snapshot, [], steps))
+    text = "\n".join(report.snapshot_lines(snapshot, [], steps))
     assert "- `snap-pyodide`: module 20 ms / 10 ms, pyodide loaded 700 ms / 600 ms" in text

@@ -1,0 +1,71 @@
+"""The machine: renderer memory of the browser the bench started (Pss, private), the load
+average, and a description of the machine for the report.
+"""
+
+import os
+import platform
+
+
+def descendants(pid):
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as file:
+                stat = file.read()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def renderer_memory_kb():
+    """(Pss, private, processes) summed over the renderer processes of the browser we started.
+
+    Pss (proportional set size) is what issue 8 asks for; it shares pages mapped by several
+    processes among them, so it moves a little when any other Chromium on the machine starts or
+    stops. Private (Private_Clean + Private_Dirty) counts pages of one process only.
+    """
+    pss = private = count = 0
+    for pid in descendants(os.getpid()):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as file:
+                if b"--type=renderer" not in file.read():
+                    continue
+            with open(f"/proc/{pid}/smaps_rollup") as file:
+                fields = dict(line.split(":", 1) for line in file if ":" in line and not line[0].isdigit())
+        except OSError:
+            continue  # the process ended meanwhile
+        pss += int(fields["Pss"].split()[0])
+        private += int(fields["Private_Clean"].split()[0]) + int(fields["Private_Dirty"].split()[0])
+        count += 1
+    return pss, private, count
+
+
+def load_average():
+    return list(os.getloadavg())
+
+
+def machine(browser_version):
+    with open("/proc/meminfo") as file:
+        total_kb = int(next(line for line in file if line.startswith("MemTotal:")).split()[1])
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as file:
+            cpu = next((line.split(":", 1)[1].strip() for line in file if line.startswith("model name")), "")
+    except OSError:
+        pass
+    import playwright
+    from importlib.metadata import version
+    return {
+        "nproc": os.cpu_count(), "cpu": cpu, "memory_gib": round(total_kb / 1024 / 1024, 1),
+        "chromium": browser_version, "os": platform.platform(), "python": platform.python_version(),
+        "playwright": version("playwright"),
+    }

@@ -1,0 +1,155 @@
+"""What the bench runs in its pages: the trace every page keeps (an init script), the
+expressions that read it, and the async helpers that read tabs' traces and states.
+"""
+
+import asyncio
+import time
+
+
+# In every page, before its own scripts: a trace of <html data-tab-state> (and, with TABS, of
+# the #tabs list) and of clicks, appended to sessionStorage so it survives navigations.
+# Each entry: {kind, at: epoch ms (timeOrigin + now), t: ms since this document's navigation
+# start, path, state | list | id}.
+TRACE_JS = """
+(() => {
+  if (window.top !== window) return;
+  const KEY = "__bench.trace";
+  const WATCH_TABS = %(tabs)s;
+  const push = (entry) => {
+    entry.path = location.pathname + location.search;
+    try {
+      const list = JSON.parse(sessionStorage.getItem(KEY) || "[]");
+      list.push(entry);
+      sessionStorage.setItem(KEY, JSON.stringify(list));
+    } catch (error) { /* storage blocked: the entry is lost */ }
+  };
+  const stamp = (entry) => {
+    const now = performance.now();
+    entry.t = now;
+    entry.at = performance.timeOrigin + now;
+    return entry;
+  };
+  push({kind: "state", state: "booting", t: 0, at: performance.timeOrigin});
+  let lastState = "booting";
+  let lastList = "";
+  const check = () => {
+    const root = document.documentElement;
+    const state = root && root.getAttribute("data-tab-state");
+    if (state !== null && state !== lastState) {
+      lastState = state;
+      push(stamp({kind: "state", state, id: root.getAttribute("data-tab-id") || ""}));
+    }
+    if (WATCH_TABS) {
+      const list = Array.from(document.querySelectorAll("#tabs li[data-tab-id]"),
+                              (li) => li.dataset.tabId + "=" + li.dataset.state).join(",");
+      if (list !== lastList) {
+        lastList = list;
+        push(stamp({kind: "tabs", list}));
+      }
+    }
+  };
+  const options = WATCH_TABS
+    ? {subtree: true, childList: true, attributes: true,
+       attributeFilter: ["data-tab-state", "data-state"]}
+    : {subtree: true, attributes: true, attributeFilter: ["data-tab-state"]};
+  new MutationObserver(check).observe(document, options);
+  if (WATCH_TABS) {
+    // When the wake-ups arrive (BroadcastChannel message, storage event), to tell delivery from
+    // the work a tab does once woken. Registered before the page's own listeners.
+    addEventListener("storage", () => push(stamp({kind: "wake", via: "storage"})), true);
+    const Native = window.BroadcastChannel;
+    if (Native) {
+      window.BroadcastChannel = class extends Native {
+        constructor(name) {
+          super(name);
+          super.addEventListener("message", () => push(stamp({kind: "wake", via: "message"})));
+        }
+      };
+    }
+  }
+  // PyScript's own events on the <script type="mpy|py"> element: "ready" when the interpreter
+  // is up and the page's Python is about to run, "done" when it has run.
+  for (const type of ["mpy", "py"]) {
+    for (const name of ["ready", "done"]) {
+      document.addEventListener(type + ":" + name, () => push(stamp({kind: "pyscript", event: name})), true);
+    }
+  }
+  // The rule every page keeps (issue 8 asks the bench to check it): the protected element #app
+  // is never rendered while the tab is not active. Looked at on every animation frame, which is
+  // before every paint (a page in the background paints nothing and gets no frames).
+  let paintedEarly = false;
+  const watchPaint = () => {
+    const app = document.getElementById("app");
+    const state = document.documentElement && document.documentElement.getAttribute("data-tab-state");
+    if (!paintedEarly && app && state !== "active"
+        && (app.checkVisibility ? app.checkVisibility() : app.getClientRects().length > 0)) {
+      paintedEarly = true;
+      push(stamp({kind: "painted-early", state}));
+    }
+    requestAnimationFrame(watchPaint);
+  };
+  requestAnimationFrame(watchPaint);
+  addEventListener("click", (event) => {
+    const target = event.target && event.target.closest ? event.target.closest("[id]") : null;
+    push(stamp({kind: "click", id: target ? target.id : ""}));
+  }, true);
+})();
+"""
+READ_TRACE = "() => JSON.parse(sessionStorage.getItem('__bench.trace') || '[]')"
+READ_STATE = """() => ({state: document.documentElement.getAttribute('data-tab-state'),
+  id: document.documentElement.getAttribute('data-tab-id'), path: location.pathname + location.search})"""
+# How the bench's own Pyodide pages booted (bench/pages/snap.js); nulls on other pages.
+READ_BOOT = """() => ({boot: document.documentElement.getAttribute('data-boot'),
+  verify_ms: document.documentElement.getAttribute('data-snapshot-verify-ms'),
+  marks: JSON.parse(document.documentElement.getAttribute('data-boot-marks') || 'null')})"""
+DECIDED = 'html[data-tab-state]:not([data-tab-state="booting"])'
+
+
+async def collect_garbage(context):
+    """A full garbage collection in every page of `context`, so memory is what is live."""
+    for page in context.pages:
+        try:
+            session = await context.new_cdp_session(page)
+            await session.send("HeapProfiler.collectGarbage")
+            await session.detach()
+        except Exception:  # noqa: BLE001 - a page that closed meanwhile
+            pass
+
+
+async def read_trace(page):
+    for _ in range(50):  # a page in mid-navigation has no document for a moment
+        try:
+            return await page.evaluate(READ_TRACE)
+        except Exception:  # noqa: BLE001 - Playwright's "execution context was destroyed"
+            await asyncio.sleep(0.05)
+    return []
+
+
+async def read_state(page):
+    for _ in range(50):
+        try:
+            return await page.evaluate(READ_STATE)
+        except Exception:  # noqa: BLE001
+            await asyncio.sleep(0.05)
+    return {"state": None, "id": None, "path": ""}
+
+
+async def wait_until(pages, settled, timeout_ms):
+    """Poll every tab's state until `settled(states)`; the states, or TimeoutError."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        states = list(await asyncio.gather(*(read_state(page) for page in pages)))
+        if settled(states):
+            return states
+        if time.monotonic() > deadline:
+            raise TimeoutError("tabs did not settle: " + ", ".join(
+                f"{s['state']}@{s['path']}" for s in states))
+        await asyncio.sleep(0.05)
+
+
+async def clear_session(context, server):
+    """Sign out through a fresh tab so the next repetition starts from a signed-out profile."""
+    page = await context.new_page()
+    await page.goto(server("/login"), wait_until="commit")
+    await page.evaluate("() => localStorage.clear()")
+    await page.close()

@@ -1,0 +1,405 @@
+"""The four phases of a run (decision, reach, many, memory), driven through Playwright."""
+
+import asyncio
+import json
+import re
+import statistics
+import time
+
+from bench.common import RUNTIME_SHORT, RUNTIMES, SIGNED_IN, TIMEOUT_MS, USERNAME, VARIANTS, log
+from bench.machine import renderer_memory_kb
+from bench.page_scripts import (
+    DECIDED,
+    READ_BOOT,
+    TRACE_JS,
+    clear_session,
+    collect_garbage,
+    read_state,
+    read_trace,
+    wait_until,
+)
+from bench.snapshot import SnapshotExperiment
+from bench.traces import (
+    first_after,
+    first_decision,
+    fmt_ms,
+    last_click,
+    max_or_none,
+    painted_early,
+    peak_active,
+    summarize,
+)
+
+
+class Bench(SnapshotExperiment):
+    """The four phases, each an async method named after it (see run.py's docstring)."""
+
+    def __init__(self, browser, servers, counts, runtimes=RUNTIMES):
+        self.runtimes = runtimes
+        self.browser = browser
+        self.servers = servers
+        self.counts = counts
+        self.signed_in = {}  # server url -> storage state with a signed-in session
+        self.errors = []  # page errors and console errors seen anywhere
+
+    async def context(self, storage_state=None, watch_tabs=False):
+        context = await self.browser.new_context(storage_state=storage_state)
+        await context.add_init_script(script=TRACE_JS % {"tabs": "true" if watch_tabs else "false"})
+        context.on("page", self._watch)
+        return context
+
+    def _watch(self, page):
+        page.on("pageerror", lambda error: self.errors.append(f"{page.url}: pageerror {error}"))
+        page.on("console", lambda message: message.type == "error" and self.errors.append(
+            f"{page.url}: console {message.text[:300]}"))
+        page.on("response", lambda response: response.status >= 400 and self.errors.append(
+            f"{page.url}: HTTP {response.status} for {response.url}"))
+
+    async def sign_in(self, context, server, runtime):
+        """A tab of `context` signs in through /login and ends `active` on `/`; returns it."""
+        page = await context.new_page()
+        await page.goto(server("/login"))
+        await page.locator('html[data-tab-state="signed-out"]').wait_for(
+            state="attached", timeout=TIMEOUT_MS[runtime])
+        await page.locator("#username").fill(USERNAME)
+        await page.locator("#login-form button[type=submit]").click()
+        await page.locator('html[data-tab-state="active"]').wait_for(
+            state="attached", timeout=TIMEOUT_MS[runtime])
+        return page
+
+    async def signed_in_state(self, server, runtime):
+        """Storage (localStorage) of a context that has signed in on `server`."""
+        if server.url not in self.signed_in:
+            context = await self.context()
+            await self.sign_in(context, server, runtime)
+            self.signed_in[server.url] = await context.storage_state()
+            await context.close()
+        return self.signed_in[server.url]
+
+    async def state_for(self, variant, server=None):
+        """The storage a variant's contexts start with: signed in for the app's page `/`. The
+        bench's own roots have no sign-in page, so their session is the app server's, moved to
+        their origin (the same localStorage items; nothing in them names the origin)."""
+        kind = variant.split("-")[0]
+        if kind not in SIGNED_IN:
+            return None
+        runtime = VARIANTS[variant][0]
+        server = server or self.servers.for_variant(variant)
+        if kind in ("app", "appsrc"):  # served with their own sign-in page
+            return await self.signed_in_state(server, runtime)
+        state = json.loads(json.dumps(await self.signed_in_state(self.servers.get(f"app:{runtime}"), runtime)))
+        for origin in state.get("origins", []):
+            origin["origin"] = server.url
+        return state
+
+    async def load(self, context, url, runtime):
+        """Open `url` in a new tab of `context`; the page and its trace once it has decided."""
+        page = await context.new_page()
+        await page.goto(url, wait_until="commit")
+        await page.locator(DECIDED).wait_for(state="attached", timeout=TIMEOUT_MS[runtime])
+        return page, await read_trace(page)
+
+    # ------------------------------------------------------------------------- 1. decision
+    async def decision(self):
+        reps = self.counts["decision_reps"]
+        results = {variant: {"cold": [], "warm": [], "states": [], "cold_ready": [], "warm_ready": [],
+                             "boots": [], "painted_early": 0}
+                   for variant in VARIANTS}
+        snapshot = None
+        if any(variant == "snap-pyodide" for variant, _ in self.variants()):
+            snapshot = await self.ensure_snapshot()
+        for rep in range(reps):
+            for variant, (runtime, _) in self.variants():  # interleaved: load drifts hit all alike
+                server = self.servers.for_variant(variant)
+                state = await self.state_for(variant)
+                context = await self.context(storage_state=state)
+                for label in ("cold", "warm"):
+                    page, trace = await self.load(context, server("/"), runtime)
+                    results[variant]["boots"].append(await page.evaluate(READ_BOOT))
+                    decision = first_decision(trace)
+                    results[variant][label].append(decision["t"] if decision else None)
+                    results[variant]["states"].append(decision["state"] if decision else None)
+                    results[variant]["painted_early"] += painted_early(trace)
+                    ready = next((e for e in trace if e["kind"] == "pyscript" and e["event"] == "ready"), None)
+                    results[variant][label + "_ready"].append(ready["t"] if ready else None)
+                    await page.close()
+                await context.close()
+            log(f"  decision rep {rep + 1}/{reps}: " + ", ".join(
+                f"{v} {fmt_ms(r['cold'][-1])}/{fmt_ms(r['warm'][-1])}" for v, r in results.items() if r["cold"]))
+        out = {variant: {"cold": summarize(r["cold"]), "warm": summarize(r["warm"]),
+                         "cold_ready": summarize(r["cold_ready"]), "warm_ready": summarize(r["warm_ready"]),
+                         "samples": r, "what": VARIANTS[variant][1]}
+               for variant, r in results.items() if r["cold"]}
+        for r in out.values():  # where the bench's own Pyodide pages spent their time, by step
+            for label, boots in (("cold", r["samples"]["boots"][0::2]), ("warm", r["samples"]["boots"][1::2])):
+                marks = [b["marks"] for b in boots if b and b.get("marks")]
+                if marks:
+                    r.setdefault("marks", {})[label] = {
+                        name: statistics.median(m[name] for m in marks if name in m) for name in marks[0]}
+        if snapshot is not None:
+            snapshot["damaged"] = await self.snapshot_robustness()
+            out["snap-pyodide"]["snapshot"] = snapshot
+        return out
+
+    # ---------------------------------------------------------------------------- 2. reach
+    async def open_tabs(self, context, server, count, runtime, settled):
+        """Open `count` tabs at `/` at once; wait until `settled(states)` holds for all of them."""
+        pages = [await context.new_page() for _ in range(count)]
+        await asyncio.gather(*(page.goto(server("/"), wait_until="commit") for page in pages))
+        return pages, await wait_until(pages, settled, TIMEOUT_MS[runtime])
+
+    async def reach_signout(self, runtime, hold_next=False, others=None):
+        """Diagnoses: hold_next answers the signed-out tabs' navigation to /login with 204, so
+        they stay where they are instead of booting the sign-in page while other tabs still
+        handle the sign-out; others=1 measures the same action reaching a single tab."""
+        server = self.servers.get(f"signout:{runtime}")
+        diagnosis = hold_next or others is not None
+        others = others or self.counts["reach_tabs"]
+        context = await self.context(watch_tabs=True)
+        login = re.compile(r"^https?://[^/]+/login(\?|$)")
+
+        async def answer_204(route):
+            await route.fulfill(status=204)
+
+        per_tab, all_tabs, wake_ms, actor_ms, handling_ms = [], [], [], [], []
+        for rep in range(self.counts["held_reps" if diagnosis else "reach_reps"][runtime]):
+            actor = await self.sign_in(context, server, runtime)
+            pages, _ = await self.open_tabs(context, server, others, runtime,
+                                            lambda states: all(s["state"] == "active" for s in states))
+            await asyncio.sleep(0.5)
+            if hold_next:
+                await context.route(login, answer_204)
+            await actor.locator("#logout").click(no_wait_after=hold_next)
+            await wait_until(pages, lambda states: all(s["state"] == "signed-out" for s in states),
+                             TIMEOUT_MS[runtime])
+            if hold_next:
+                await asyncio.sleep(0.5)
+                await context.unroute(login, answer_204)
+            actor_trace = await read_trace(actor)
+            click = last_click(actor_trace, "logout")
+            done = first_after(actor_trace, click, lambda e: e["kind"] == "state" and e["state"] != "active")
+            actor_ms.append(done["at"] - click if done else None)
+            latencies = []
+            for page in pages:
+                trace = await read_trace(page)
+                left = first_after(trace, click, lambda e: e["kind"] == "state" and e["state"] != "active")
+                latencies.append(left["at"] - click if left else None)
+                woke = first_after(trace, click, lambda e: e["kind"] == "wake")
+                wake_ms.append(woke["at"] - click if woke else None)
+                handling_ms.append(left["at"] - woke["at"] if left and woke and woke["at"] <= left["at"] else None)
+            per_tab += latencies
+            all_tabs.append(max_or_none(latencies))
+            log(f"  sign-out{' (next page held)' if hold_next else ''} {runtime} rep {rep + 1}: all {others} tabs in {fmt_ms(all_tabs[-1])}"
+                f" (each: {', '.join(fmt_ms(v) for v in latencies)}); acting tab left active in"
+                f" {fmt_ms(actor_ms[-1])}, first wake-up per tab: {', '.join(fmt_ms(v) for v in wake_ms[-others:])}")
+            for page in context.pages:
+                await page.close()
+        await context.close()
+        return {"per_tab": summarize(per_tab), "all_tabs": summarize(all_tabs),
+                "wake": summarize(wake_ms), "actor_done": summarize(actor_ms),
+                "handling": summarize(handling_ms),
+                "samples": {"per_tab": per_tab, "all_tabs": all_tabs, "wake": wake_ms,
+                            "actor_done": actor_ms, "handling": handling_ms}, "tabs": others}
+
+    async def reach_takeover(self, runtime):
+        server = self.servers.get(f"takeover:{runtime}")
+        others = self.counts["reach_tabs"]
+        context = await self.context(watch_tabs=True)
+        per_tab, all_tabs, displaced_ms, actor_ms, wake_ms, handling_ms = [], [], [], [], [], []
+        one_active = lambda states: (sum(s["state"] == "active" for s in states) == 1
+                                     and all(s["state"] in ("active", "moved") for s in states))
+        for rep in range(self.counts["reach_reps"][runtime]):
+            first = await self.sign_in(context, server, runtime)
+            pages, _ = await self.open_tabs(context, server, others, runtime, lambda states: True)
+            pages.append(first)
+            states = await wait_until(pages, one_active, TIMEOUT_MS[runtime])
+            await asyncio.sleep(0.5)
+            displaced = pages[[s["state"] for s in states].index("active")]
+            actor = pages[[s["state"] for s in states].index("moved")]
+            actor_id = states[pages.index(actor)]["id"]
+            await actor.locator("#use-here").click()
+            reached = [page for page in pages if page is not actor]
+            await wait_until([actor], lambda s: s[0]["state"] == "active", TIMEOUT_MS[runtime])
+            await wait_until([displaced], lambda s: s[0]["state"] == "moved", TIMEOUT_MS[runtime])
+            click = last_click(await read_trace(actor), "use-here")
+            became = first_after(await read_trace(actor), click,
+                                 lambda e: e["kind"] == "state" and e["state"] == "active")
+            actor_ms.append(became["at"] - click if became else None)
+            shows_actor = f"{actor_id}=active"
+            latencies = []
+            deadline = time.monotonic() + 5
+            for page in reached:
+                while True:
+                    trace = await read_trace(page)
+                    if page is displaced:
+                        hit = first_after(trace, click, lambda e: e["kind"] == "state" and e["state"] == "moved")
+                    else:
+                        hit = first_after(trace, click, lambda e: e["kind"] == "tabs"
+                                          and shows_actor in e["list"].split(","))
+                    if hit or time.monotonic() > deadline:
+                        break
+                    await asyncio.sleep(0.1)
+                latencies.append(hit["at"] - click if hit else None)
+                woke = first_after(trace, click, lambda e: e["kind"] == "wake")
+                wake_ms.append(woke["at"] - click if woke else None)
+                # The displaced tab may learn from its lock manager before any message arrives.
+                handling_ms.append(hit["at"] - woke["at"] if hit and woke and woke["at"] <= hit["at"] else None)
+                if page is displaced:
+                    displaced_ms.append(latencies[-1])
+            per_tab += latencies
+            all_tabs.append(max_or_none(latencies))
+            log(f"  take-over {runtime} rep {rep + 1}: all {others} tabs in {fmt_ms(all_tabs[-1])},"
+                f" displaced {fmt_ms(displaced_ms[-1])}, actor active {fmt_ms(actor_ms[-1])}")
+            for page in context.pages:
+                await page.close()
+            await clear_session(context, server)
+        await context.close()
+        return {"per_tab": summarize(per_tab), "all_tabs": summarize(all_tabs),
+                "displaced": summarize(displaced_ms), "actor_done": summarize(actor_ms),
+                "wake": summarize(wake_ms), "handling": summarize(handling_ms),
+                "samples": {"per_tab": per_tab, "all_tabs": all_tabs, "displaced": displaced_ms,
+                            "actor_done": actor_ms, "wake": wake_ms, "handling": handling_ms},
+                "tabs": others}
+
+    def variants(self):
+        """The variants of the runtimes this run measures (the plain-JS check always)."""
+        return [(variant, (runtime, what)) for variant, (runtime, what) in VARIANTS.items()
+                if variant == "js" or runtime in self.runtimes]
+
+    async def reach(self):
+        out = {}
+        for runtime in self.runtimes:
+            out[f"signout-{RUNTIME_SHORT[runtime]}"] = await self.reach_signout(runtime)
+            out[f"takeover-{RUNTIME_SHORT[runtime]}"] = await self.reach_takeover(runtime)
+            out[f"signout_held-{RUNTIME_SHORT[runtime]}"] = await self.reach_signout(runtime, hold_next=True)
+            out[f"signout_one-{RUNTIME_SHORT[runtime]}"] = await self.reach_signout(runtime, others=1)
+        return out
+
+    # ----------------------------------------------------------------------------- 3. many
+    async def many_once(self, runtime, count):
+        server = self.servers.get(f"many:{runtime}")
+        state = await self.signed_in_state(server, runtime)
+        context = await self.context(storage_state=state)
+        page, _ = await self.load(context, server("/"), runtime)  # warm the cache
+        await page.close()
+        pages = [await context.new_page() for _ in range(count)]
+        started = time.time() * 1000
+        await asyncio.gather(*(page.goto(server("/"), wait_until="commit") for page in pages))
+        limit = 3
+        settled = lambda states: all(
+            (s["state"] == "active" and s["path"] == "/")
+            or (s["state"] == "blocked" and s["path"].startswith("/login")) for s in states)
+        try:
+            await wait_until(pages, settled, TIMEOUT_MS[runtime] * max(1, count // 10))
+            timed_out = False
+        except TimeoutError:
+            timed_out = True
+        await asyncio.sleep(1.0)  # anything that changes late shows in the traces
+        traces = [await read_trace(page) for page in pages]
+        final = [await read_state(page) for page in pages]
+        await context.close()
+        decided = [first_decision(trace) for trace in traces]
+        decided_at = [d["at"] for d in decided if d]
+        active = sum(s["state"] == "active" for s in final)
+        blocked = sum(s["state"] == "blocked" for s in final)
+        peak = peak_active(traces)
+        early = sum(painted_early(trace) for trace in traces)
+        correct = (not timed_out and len(decided_at) == count and active == min(count, limit)
+                   and blocked == count - active and peak <= limit and early == 0)
+        return {
+            "all_decided_ms": (max(decided_at) - started) if len(decided_at) == count else None,
+            "median_decided_ms": statistics.median([at - started for at in decided_at]) if decided_at else None,
+            "active": active, "blocked": blocked, "peak_active": peak, "correct": correct,
+            "timed_out": timed_out, "painted_early": early,
+        }
+
+    async def many(self):
+        out = {}
+        for runtime in self.runtimes:
+            for count in self.counts["many"][runtime]:
+                runs = []
+                for rep in range(self.counts["many_reps"][runtime]):
+                    runs.append(await self.many_once(runtime, count))
+                    r = runs[-1]
+                    log(f"  many {runtime} {count} tabs rep {rep + 1}: all decided in"
+                        f" {fmt_ms(r['all_decided_ms'])}, active {r['active']}, blocked {r['blocked']},"
+                        f" peak active {r['peak_active']}, correct {r['correct']}")
+                out[f"{RUNTIME_SHORT[runtime]}-{count}"] = {
+                    "runtime": runtime, "tabs": count,
+                    "all_decided": summarize([r["all_decided_ms"] for r in runs]),
+                    "median_decided": summarize([r["median_decided_ms"] for r in runs]),
+                    "correct": sum(r["correct"] for r in runs), "reps": len(runs),
+                    "peak_active": max(r["peak_active"] for r in runs), "runs": runs,
+                }
+        return out
+
+    # --------------------------------------------------------------------------- 4. memory
+    async def memory_once(self, variant, server, runtime, state, shared):
+        """Renderer Pss added per tab by opening N tabs of `variant` (MB), and new processes.
+
+        shared=False: each tab a new page of the context (Playwright gives each its own
+        renderer process, as tabs opened from the address bar get). shared=True: the N tabs are
+        opened by one tab with window.open, so they stay in its renderer process: what the page
+        itself costs, without a process's own overhead.
+        """
+        count = self.counts["memory_tabs"]
+        timeout = TIMEOUT_MS[runtime] * max(1, count // 5)
+        context = await self.context(storage_state=state)
+        first, _ = await self.load(context, server("/"), runtime)  # warms the cache
+        if not shared:
+            await first.close()
+        await asyncio.sleep(1.0)
+        await collect_garbage(context)
+        before = renderer_memory_kb()
+        if shared:
+            opened = []
+            context.on("page", lambda page: opened.append(page))
+            await first.evaluate("([url, count]) => { for (let i = 0; i < count; i++) window.open(url); }",
+                                 [server("/"), count])
+            deadline = time.monotonic() + 10
+            while len(opened) < count and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            pages = opened
+        else:
+            pages = [await context.new_page() for _ in range(count)]
+            await asyncio.gather(*(page.goto(server("/"), wait_until="commit") for page in pages))
+        await wait_until(pages, lambda states: all(s["state"] == "active" for s in states), timeout)
+        await asyncio.sleep(2.0)
+        await collect_garbage(context)
+        after = renderer_memory_kb()
+        await context.close()
+        pss, private, processes = ((a - b) for a, b in zip(after, before))
+        return pss / count / 1024, private / count / 1024, processes
+
+    async def memory(self):
+        out = {}
+        count = self.counts["memory_tabs"]
+        for variant, (runtime, what) in self.variants():
+            kind = variant.split("-")[0]
+            if kind in ("floor", "snapgz", "appsrc"):
+                continue  # start-up experiments only (snapgz: the same page in memory as snap)
+            if kind == "app":
+                server = self.servers.get(f"open:{runtime}")
+            elif kind in SIGNED_IN:  # the bench's copies of the app's page, without a tab limit
+                server = self.servers.get(f"open-{kind}:{runtime}")
+            else:
+                server = self.servers.for_variant(variant)
+            if kind == "snap":
+                await self.ensure_snapshot()
+            state = await self.state_for(variant, server)
+            reps = self.counts["memory_reps"]["js" if kind == "js" else runtime]
+            out[variant] = {"what": what, "tabs": count}
+            for mode, shared in (("own_process", False), ("shared_process", True)):
+                per_tab, private, processes = [], [], []
+                for rep in range(reps):
+                    mb, private_mb, new_processes = await self.memory_once(variant, server, runtime, state, shared)
+                    per_tab.append(mb)
+                    private.append(private_mb)
+                    processes.append(new_processes)
+                    log(f"  memory {variant} {mode} rep {rep + 1}: {mb:.1f} MB Pss per tab"
+                        f" ({private_mb:.1f} MB private; {new_processes} more renderer processes"
+                        f" for {count} tabs)")
+                out[variant][mode] = {"per_tab_mb": summarize(per_tab), "samples": per_tab,
+                                      "private_per_tab_mb": summarize(private), "private_samples": private,
+                                      "new_renderers": processes}
+        return out

@@ -1,0 +1,320 @@
+"""The report: results.md's tables and targets (issue 8), and chart.png."""
+
+import statistics
+
+from bench.common import ACTIONS, SIGNED_IN
+from bench.traces import fmt_ms
+
+
+def span(summary, unit="ms", scale=1.0, digits=0):
+    if not summary or summary.get("n", 0) == 0:
+        return "-"
+    f = lambda v: f"{v * scale:.{digits}f}"
+    return f"{f(summary['median'])} {unit} ({f(summary['min'])}–{f(summary['max'])})"
+
+
+def targets(results):
+    """[(target, measured, verdict)] for the targets of issue 8, from ratios within this run."""
+    rows = []
+    decision = results.get("decision")
+    if decision:
+        for label, limit in (("warm", 3), ("cold", 7)):
+            app, js = decision.get("app-mpy", {}).get(label, {}), decision["js"][label]
+            if app.get("n") and js.get("n"):
+                ratio = app["median"] / js["median"]
+                rows.append((f"MicroPython decision, {label}: at most {limit}x the plain-JS check",
+                             f"{ratio:.1f}x ({app['median']:.0f} / {js['median']:.0f} ms)", ratio <= limit))
+        for label in ("warm", "cold"):  # MicroPython without PyScript: what no page can beat
+            app, floor = decision.get("app-mpy", {}).get(label, {}), decision.get("floor-mpy", {}).get(label, {})
+            js = decision["js"][label]
+            if app.get("n") and floor.get("n") and js.get("n"):
+                rows.append((f"(reference, no target) MicroPython without PyScript (the floor), {label},"
+                             f" against the plain-JS check; tabsession over the floor",
+                             f"{floor['median'] / js['median']:.1f}x ({floor['median']:.0f} ms);"
+                             f" tabsession {app['median'] / floor['median']:.1f}x the floor", None))
+        for label in ("warm", "cold"):  # what PyScript alone gives: explains the ratios above
+            bare, js = decision.get("bare-mpy", {}).get(label, {}), decision["js"][label]
+            if bare.get("n") and js.get("n"):
+                rows.append((f"(reference, no target) bare PyScript + MicroPython, {label}, against the"
+                             f" plain-JS check", f"{bare['median'] / js['median']:.1f}x"
+                             f" ({bare['median']:.0f} / {js['median']:.0f} ms)", None))
+        for label in ("cold", "warm"):  # the memory snapshot against the same page without it
+            snap = decision.get("snap-pyodide", {}).get(label, {})
+            direct = decision.get("direct-pyodide", {}).get(label, {})
+            app = decision.get("app-pyodide", {}).get(label, {})
+            if snap.get("n") and direct.get("n"):
+                rows.append((f"(reference, no target) Pyodide without PyScript, {label}: from a memory snapshot"
+                             f" against the same page without one" + (", and against the app on PyScript"
+                                                                       if app.get("n") else ""),
+                             f"{snap['median'] / direct['median']:.2f}x ({snap['median']:.0f} /"
+                             f" {direct['median']:.0f} ms)" + (f"; {snap['median'] / app['median']:.2f}x"
+                                                              f" ({app['median']:.0f} ms)" if app.get("n") else ""),
+                             None))
+        for label in ("cold", "warm"):
+            app = decision.get("app-pyodide", {}).get(label, {})
+            bare = decision.get("bare-pyodide", {}).get(label, {})
+            if app.get("n") and bare.get("n"):
+                extra = app["median"] / bare["median"] - 1
+                rows.append((f"Pyodide decision, {label}: at most +15% over bare PyScript + Pyodide",
+                             f"{extra * 100:+.0f}% ({app['median']:.0f} / {bare['median']:.0f} ms)",
+                             extra <= 0.15))
+    reach = results.get("reach")
+    if reach:
+        for key, result in reach.items():
+            action, runtime = key.split("-")
+            if action not in ("signout", "takeover"):
+                continue  # diagnoses, not targets
+            p95 = result["all_tabs"].get("p95")
+            n = result["all_tabs"].get("n", 0)
+            rows.append((f"{'Sign-out' if action == 'signout' else 'Take-over'} ({runtime}) reaches all"
+                         f" {result['tabs']} tabs: p95 under 50 ms",
+                         "-" if p95 is None else f"p95 {p95:.0f} ms, median {result['all_tabs']['median']:.0f} ms"
+                         f" (n={n}; per tab p95 {result['per_tab']['p95']:.0f} ms)",
+                         p95 is not None and p95 < 50))
+    many = results.get("many")
+    if many:
+        for key, result in many.items():
+            if result["runtime"] == "micropython" and result["tabs"] == max(
+                    r["tabs"] for r in many.values() if r["runtime"] == "micropython"):
+                rows.append((f"{result['tabs']} MicroPython tabs at once all decide correctly",
+                             f"{result['correct']}/{result['reps']} runs correct, peak active"
+                             f" {result['peak_active']} (limit 3)",
+                             result["correct"] == result["reps"]))
+    memory = results.get("memory")
+    if memory and "app-mpy" in memory:
+        app = memory["app-mpy"]
+        shared = app["shared_process"]["per_tab_mb"]
+        if shared.get("n"):
+            rows.append(("MicroPython memory per tab under 15 MB PSS: tabs sharing one renderer",
+                         f"{shared['median']:.1f} MB", shared["median"] < 15))
+        own = app["own_process"]["per_tab_mb"]
+        js = memory.get("js", {}).get("own_process", {}).get("per_tab_mb", {})
+        if own.get("n") and js.get("n"):
+            net = own["median"] - js["median"]
+            rows.append(("MicroPython memory per tab under 15 MB PSS: each tab in its own renderer,"
+                         " net of a plain-JS tab", f"{net:.1f} MB ({own['median']:.1f} MB in all,"
+                         f" {js['median']:.1f} MB for a plain-JS tab)", net < 15))
+    early = painted_early_counts(results)
+    if early["loads"]:
+        rows.append(("No protected content painted before the decision (#app rendered on a frame while"
+                     " the tab was not active)",
+                     f"{early['painted']} of {early['loads']} page loads (decision: the app's pages signed in;"
+                     " many: every tab of every run)", early["painted"] == 0))
+    return rows
+
+
+def painted_early_counts(results):
+    """{"painted": documents that rendered #app while not active, "loads": documents watched}."""
+    painted = loads = 0
+    for variant, r in (results.get("decision") or {}).items():
+        if variant.split("-")[0] in SIGNED_IN:  # the pages that hold an #app
+            painted += r["samples"].get("painted_early", 0)
+            loads += len(r["samples"]["states"])
+    for result in (results.get("many") or {}).values():
+        for run in result["runs"]:
+            painted += run.get("painted_early", 0)
+            loads += result["tabs"]
+    return {"painted": painted, "loads": loads}
+
+
+def snapshot_lines(snapshot, boots, steps=None):
+    """The report's section on the Pyodide memory snapshot (`snap-pyodide`): its size and build
+    time, how the measured loads booted, where the time went (`steps`: {variant: {"cold"|"warm":
+    {step: median ms since navigation start}}}), and what each damaged copy did."""
+    mb = lambda n: f"{n / 1e6:.1f} MB"
+    how = ", ".join(f"{name} ×{count}" for name, count in sorted(
+        {b.get("boot"): sum(1 for c in boots if c.get("boot") == b.get("boot")) for b in boots}.items(),
+        key=lambda item: str(item[0])))
+    verify = [float(b["verify_ms"]) for b in boots if b.get("verify_ms")]
+    lines = ["### Pyodide memory snapshot (`snap-pyodide`; an experiment, not a supported feature)", "",
+             f"Built by the bench in this browser from Pyodide {snapshot['pyodide'].removeprefix('pyodide-')}"
+             f" (private `_makeSnapshot` option, the core imported, `makeMemorySnapshot()`), never committed:"
+             f" {mb(snapshot['bytes'])} ({mb(snapshot['gzip_bytes'])} gzipped, in"
+             f" {snapshot['gzip_seconds']:.1f} s, for `snapgz-pyodide`), page load to saved file"
+             f" {snapshot['build_seconds']:.1f} s, of which writing and importing the core and making the snapshot"
+             f" {snapshot['snapshot_call_ms']} ms. Measured loads booted: {how or '-'}."
+             + (f" The page's SHA-256 check of the file took {statistics.median(verify):.0f} ms (median)."
+                if verify else ""), ""]
+    if steps:
+        lines += ["Steps of the bench's own Pyodide pages (bench/pages/snap.js), median ms since navigation"
+                  " start, cold / warm:", ""]
+        for variant, by_label in steps.items():
+            names = list(by_label.get("cold") or by_label.get("warm"))
+            lines.append(f"- `{variant}`: " + ", ".join(
+                f"{name.replace('_', ' ')} " + " / ".join(
+                    fmt_ms(by_label.get(label, {}).get(name)) for label in ("cold", "warm"))
+                for name in names))
+        lines.append("")
+    damaged = snapshot.get("damaged")
+    if damaged:
+        lines += ["Damaged copies (each one load, signed in, cold):", "",
+                  "| damage | the page's own checks | booted | decided | what the page said |",
+                  "|---|---|---|---|---|"]
+        for r in damaged.values():
+            said = (r["problem"] or "-").replace("|", "/")
+            lines.append(f"| {r['what']} | {r['page_checks']} | {r['boot']} | {r['state'] or 'never'}"
+                         f" in {fmt_ms(r['decided_ms'])} | {said} |")
+        lines.append("")
+    return lines
+
+
+def markdown(results):
+    lines = []
+    decision = results.get("decision")
+    if decision:
+        lines += ["### Time to a decision (navigation start to `data-tab-state` leaving `booting`)", "",
+                  "median (min–max) over " f"{results['counts']['decision_reps']} repetitions", "",
+                  "Python starts: PyScript's `mpy:ready` / `py:ready` event (the interpreter is up and the"
+                  " page's Python is about to run), median.", "",
+                  "| page | cold cache | warm cache | Python starts, cold / warm | decided |",
+                  "|---|---|---|---|---|"]
+        for variant, r in decision.items():
+            states = r["samples"]["states"]
+            decided = ", ".join(f"{state} ×{states.count(state)}" for state in sorted(set(map(str, states))))
+            if r["samples"].get("painted_early"):
+                decided += f"; **#app rendered before active ×{r['samples']['painted_early']}**"
+            ready = " / ".join(fmt_ms(r.get(f"{label}_ready", {}).get("median")) for label in ("cold", "warm"))
+            lines.append(f"| {r['what']} (`{variant}`) | {span(r['cold'])} | {span(r['warm'])} | "
+                         f"{ready if '-' != ready.split(' / ')[0] else '-'} | {decided} |")
+        lines.append("")
+    snapshot = (decision or {}).get("snap-pyodide", {}).get("snapshot")
+    if snapshot:
+        lines += snapshot_lines(snapshot, decision["snap-pyodide"]["samples"].get("boots", []),
+                                {v: r["marks"] for v, r in decision.items() if r.get("marks")})
+    reach = results.get("reach")
+    if reach:
+        tabs = next(iter(reach.values()))["tabs"]
+        lines += [f"### One action reaching {tabs} other tabs (click in the acting tab to the change in each)", "",
+                  "Per repetition the last of the tabs to change; each tab: every tab of every repetition."
+                  " Wake-up: the first BroadcastChannel message or storage event a tab received after the"
+                  " click; handling: from that wake-up to the tab's change (min–max over tabs).", "",
+                  "| action | runtime | last of the tabs, median (min–max) | last, p95 | each tab, median | each tab, p95 |"
+                  " acting tab done, median | wake-up, median | handling, median (min–max) | repetitions |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for key, r in reach.items():
+            action, runtime = key.split("-")
+            name = ACTIONS[action]
+            p = r["per_tab"]
+            lines.append(f"| {name} | {runtime} | {span(r['all_tabs'])} | "
+                         f"{fmt_ms(r['all_tabs'].get('p95'))} | {fmt_ms(p.get('median'))} | "
+                         f"{fmt_ms(p.get('p95'))} | {fmt_ms(r['actor_done'].get('median'))} | "
+                         f"{fmt_ms(r['wake'].get('median'))} | {span(r['handling'])} | "
+                         f"{r['all_tabs'].get('n', 0)} |")
+        lines.append("")
+    many = results.get("many")
+    if many:
+        lines += ["### Tabs opened at the same moment (`--max-tabs 3`, warm cache)", "",
+                  "| runtime | tabs | all decided, median (min–max) | each tab, median | correct runs | peak active |",
+                  "|---|---|---|---|---|---|"]
+        for r in many.values():
+            lines.append(f"| {r['runtime']} | {r['tabs']} | {span(r['all_decided'], 's', 0.001, 2)} | "
+                         f"{span(r['median_decided'], 's', 0.001, 2).split(' (')[0]} | "
+                         f"{r['correct']}/{r['reps']} | {r['peak_active']} |")
+        lines.append("")
+    memory = results.get("memory")
+    if memory:
+        js = memory.get("js", {}).get("own_process", {}).get("per_tab_mb", {})
+        lines += ["### Memory per tab (renderer PSS before and after opening "
+                  f"{results['counts']['memory_tabs']} tabs, divided by their number)", "",
+                  "Own renderer: each tab a new page (a renderer process each). Shared renderer: the tabs"
+                  " opened by one tab with `window.open`, so they live in its renderer process.", "",
+                  "| page | own renderer, median (min–max) | own, net of a plain-JS tab |"
+                  " shared renderer, median (min–max) | shared, private only | repetitions |",
+                  "|---|---|---|---|---|---|"]
+        for variant, r in memory.items():
+            own = r["own_process"]["per_tab_mb"]
+            net = f"{own['median'] - js['median']:.1f} MB" if own.get("n") and js.get("n") else "-"
+            lines.append(f"| {r['what']} (`{variant}`) | {span(own, 'MB', 1, 1)} | {net} | "
+                         f"{span(r['shared_process']['per_tab_mb'], 'MB', 1, 1)} | "
+                         f"{span(r['shared_process']['private_per_tab_mb'], 'MB', 1, 1).split(' (')[0]} | "
+                         f"{own.get('n', 0)} |")
+        lines.append("")
+    rows = targets(results)
+    if rows:
+        lines += ["### Targets (issue 8)", "", "| target | measured | met |", "|---|---|---|"]
+        lines += [f"| {t} | {m} | {'–' if ok is None else 'yes' if ok else '**no**'} |" for t, m, ok in rows]
+        lines.append("")
+    m = results["machine"]
+    loads = results["load"]
+    lines += [f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['memory_gib']} GiB memory, Chromium "
+              f"{m['chromium']}, Playwright {m['playwright']}, Python {m['python']}, {m['os']}. "
+              f"1-minute load average {loads['start'][0]:.2f} at the start, {loads['end'][0]:.2f} at the end"
+              f" (the machine is shared). Run took {results['seconds']:.0f} s"
+              f"{' (--quick)' if results['quick'] else ''}."]
+    return "\n".join(lines) + "\n"
+
+
+def chart(results, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [k for k in ("decision", "reach", "many", "memory") if results.get(k)]
+    columns = 2 if len(panels) > 2 else len(panels)
+    rows = (len(panels) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(6.2 * columns, 4.6 * rows), squeeze=False)
+    axes = axes.flatten()
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    for ax, panel in zip(axes, panels):
+        data = results[panel]
+        if panel == "decision":
+            names = list(data)
+            for offset, label, color in ((-0.2, "cold", "#4c72b0"), (0.2, "warm", "#dd8452")):
+                med = [data[n][label].get("median", 0) for n in names]
+                low = [m - data[n][label].get("min", m) for n, m in zip(names, med)]
+                high = [data[n][label].get("max", m) - m for n, m in zip(names, med)]
+                ax.bar([i + offset for i in range(len(names))], med, 0.4, yerr=[low, high],
+                       capsize=3, label=label, color=color)
+            ax.set_yscale("log")
+            ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+            ax.set_ylabel("ms (log scale)")
+            ax.set_title("Time to a decision\nmedian, min–max")
+            ax.legend()
+        elif panel == "reach":
+            names = list(data)
+            med = [data[n]["all_tabs"].get("median") or 0 for n in names]
+            p95 = [data[n]["all_tabs"].get("p95") or 0 for n in names]
+            ax.bar([i - 0.2 for i in range(len(names))], med, 0.4, label="median", color="#55a868")
+            ax.bar([i + 0.2 for i in range(len(names))], p95, 0.4, label="p95", color="#c44e52")
+            ax.axhline(50, color="gray", linestyle="--", linewidth=1, label="target 50 ms")
+            ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+            ax.set_ylabel("ms")
+            ax.set_title(f"Action reaching all {next(iter(data.values()))['tabs']} other tabs\n"
+                         "(last tab to change, per repetition)")
+            ax.legend(fontsize=8)
+        elif panel == "many":
+            for runtime, color in (("micropython", "#4c72b0"), ("pyodide", "#dd8452")):
+                rows = [r for r in data.values() if r["runtime"] == runtime and r["all_decided"].get("n")]
+                if not rows:
+                    continue
+                xs = [r["tabs"] for r in rows]
+                med = [r["all_decided"]["median"] / 1000 for r in rows]
+                low = [m - r["all_decided"]["min"] / 1000 for r, m in zip(rows, med)]
+                high = [r["all_decided"]["max"] / 1000 - m for r, m in zip(rows, med)]
+                ax.errorbar(xs, med, yerr=[low, high], marker="o", capsize=3, label=runtime, color=color)
+            ax.set_xlabel("tabs opened at once")
+            ax.set_ylabel("s until every tab decided")
+            ax.set_title("Many tabs at once (--max-tabs 3)")
+            ax.legend()
+        elif panel == "memory":
+            names = list(data)
+            for offset, mode, label, color in ((-0.2, "own_process", "own renderer", "#8172b3"),
+                                               (0.2, "shared_process", "shared renderer", "#937860")):
+                stats = [data[n][mode]["per_tab_mb"] for n in names]
+                med = [st.get("median", 0) for st in stats]
+                low = [m - st.get("min", m) for st, m in zip(stats, med)]
+                high = [st.get("max", m) - m for st, m in zip(stats, med)]
+                ax.bar([i + offset for i in range(len(names))], med, 0.4, yerr=[low, high], capsize=3,
+                       label=label, color=color)
+            ax.axhline(15, color="gray", linestyle="--", linewidth=1, label="target 15 MB (MicroPython)")
+            ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+            ax.set_ylabel("MB PSS per tab")
+            ax.set_title("Memory per tab")
+            ax.legend(fontsize=8)
+    m = results["machine"]
+    fig.suptitle(f"tabsession benchmark: {m['nproc']} CPUs, {m['memory_gib']} GiB, Chromium {m['chromium']}"
+                 f"{' (quick run)' if results['quick'] else ''}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
