@@ -1,7 +1,8 @@
 """What must fail an end-to-end test, watched in each browser context: BrowserWatch.
 
 A plain module; conftest.py watches every context made through its `new_context` fixture (and
-`insecure_context`) and fails the test, right after its body, on anything recorded here.
+`insecure_context`) and fails the test, right after its body, on anything recorded here. A
+fixture that makes a context of another browser watches it with `watch_context`.
 """
 
 import re
@@ -135,4 +136,19 @@ class BrowserWatch:
         return lines
 
 
-_WATCHES_KEY = pytest.StashKey()
+WATCHES_KEY = pytest.StashKey()  # a test item's BrowserWatches
+
+
+def watch_context(context, allowed_origins, item):
+    """Watch `context` for the test `item`: what it records fails that test (conftest.py checks
+    right after the test body). `allowed_origins` is a callable giving the origins that count as
+    local. Returns the BrowserWatch, which `watch_of(context)` gives too."""
+    watch = BrowserWatch(context, allowed_origins)
+    _watches[context] = watch
+    item.stash.setdefault(WATCHES_KEY, []).append(watch)
+    return watch
+
+
+def problems_of(item):
+    """What the contexts watched for the test `item` recorded, as readable lines."""
+    return [line for watch in item.stash.get(WATCHES_KEY, []) for line in watch.problems()]

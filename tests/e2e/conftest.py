@@ -56,7 +56,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from app_servers import INSECURE_HOST, ServerPool, insecure_url, selected_runtimes
-from browser_watch import _WATCHES_KEY, BrowserWatch, _watches, watch_of
+from browser_watch import problems_of, watch_context, watch_of
 from tabs import crash_tab, new_tab, wait_booted, wait_state
 
 CHROMIUM_ARGS = [
@@ -230,13 +230,10 @@ def app_server(serve, runtime):
 @pytest.fixture
 def new_context(new_context, server_pool, request):
     """pytest-playwright's `new_context`, with every context watched (see BrowserWatch)."""
-    watches = request.node.stash.setdefault(_WATCHES_KEY, [])
 
     def make(**kwargs):
         context = new_context(**kwargs)
-        watch = BrowserWatch(context, server_pool.origins)
-        _watches[context] = watch
-        watches.append(watch)
+        watch_context(context, server_pool.origins, request.node)
         return context
 
     return make
@@ -269,16 +266,14 @@ def insecure_context(insecure_browser, server_pool, request):
         return local | {url.replace("://127.0.0.1:", "://" + INSECURE_HOST + ":", 1) for url in local}
 
     context = insecure_browser.new_context()
-    watch = BrowserWatch(context, origins)
-    _watches[context] = watch
-    request.node.stash.setdefault(_WATCHES_KEY, []).append(watch)
+    watch_context(context, origins, request.node)
     yield context
     context.close()
 
 
 @pytest.fixture(name="insecure_url")
 def insecure_url_fixture():
-    """insecure_url(server, path="/"): the function above, for tests to use."""
+    """insecure_url(server, path="/"): the function of app_servers.py, for tests to use."""
     return insecure_url
 
 
@@ -294,18 +289,15 @@ def pytest_runtest_call(item):
     try:
         result = yield
     except BaseException:
-        problems = _problems_of(item)
+        problems = problems_of(item)
         if problems:
             item.add_report_section("call", "browser problems", "\n".join(problems))
         raise
-    problems = _problems_of(item)
+    problems = problems_of(item)
     if problems:
         pytest.fail("the browser reported problems:\n  " + "\n  ".join(problems), pytrace=False)
     return result
 
-
-def _problems_of(item):
-    return [line for watch in item.stash.get(_WATCHES_KEY, []) for line in watch.problems()]
 
 
 # --- tabs (tabs.py) -------------------------------------------------------------------------
@@ -313,7 +305,7 @@ def _problems_of(item):
 
 @pytest.fixture(name="crash_tab")
 def crash_tab_fixture(browser_name):
-    """crash_tab(page): the function above, for tests to use. Chromium only: Playwright cannot
+    """crash_tab(page): the function of tabs.py, for tests to use. Chromium only: Playwright cannot
     crash one Firefox tab (no CDP there, and WebDriver BiDi refuses about:crashcontent), so a
     test that needs it is skipped on Firefox with that reason."""
     if browser_name != "chromium":
@@ -324,25 +316,25 @@ def crash_tab_fixture(browser_name):
 
 @pytest.fixture(name="wait_state")
 def wait_state_fixture():
-    """wait_state(page, state, timeout_ms=None): the function above, for tests to use."""
+    """wait_state(page, state, timeout_ms=None): the function of tabs.py, for tests to use."""
     return wait_state
 
 
 @pytest.fixture(name="wait_booted")
 def wait_booted_fixture():
-    """wait_booted(page, timeout_ms=None) -> state: the function above, for tests to use."""
+    """wait_booted(page, timeout_ms=None) -> state: the function of tabs.py, for tests to use."""
     return wait_booted
 
 
 @pytest.fixture(name="new_tab")
 def new_tab_fixture():
-    """new_tab(context, server, path="/") -> booted Page: the function above, for tests to use."""
+    """new_tab(context, server, path="/") -> booted Page: the function of tabs.py, for tests to use."""
     return new_tab
 
 
 @pytest.fixture(name="watch_of")
 def watch_of_fixture():
-    """watch_of(context) -> BrowserWatch: the function above, for tests to use."""
+    """watch_of(context) -> BrowserWatch: the function of browser_watch.py, for tests to use."""
     return watch_of
 
 

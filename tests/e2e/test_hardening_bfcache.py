@@ -9,6 +9,7 @@ import time
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
+from browser_watch import watch_context
 from hardening import (
     HELPER_PATH,
     data,
@@ -62,13 +63,10 @@ def bfcache_browser(browser_type, browser_name, browser_type_launch_args):
 
 
 @pytest.fixture
-def bfcache_context(bfcache_browser, server_pool, request, watch_of):
+def bfcache_context(bfcache_browser, server_pool, request):
     """A context of `bfcache_browser`, watched like every other (see insecure_context)."""
-    harness = watch_of.__globals__  # the e2e conftest as pytest loaded it (never import it again)
     context = bfcache_browser.new_context()
-    watch = harness["BrowserWatch"](context, server_pool.origins)
-    harness["_watches"][context] = watch
-    request.node.stash.setdefault(harness["_WATCHES_KEY"], []).append(watch)
+    watch_context(context, server_pool.origins, request.node)
     context.add_init_script(script=_WATCH_APP)
     yield context
     context.close()
