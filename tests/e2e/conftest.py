@@ -26,7 +26,7 @@ What it gives a test (pytest-playwright supplies `browser`, `new_context`, `cont
 - `wait_state(page, state, timeout_ms=None)` and `wait_booted(page, timeout_ms=None)`: wait for
   `<html data-tab-state>`; they survive navigations (a redirect from `/` to `/login` included).
   `new_tab(context, server, path="/")` is `open_tab` for any context and server;
-  `crash_tab(page)` crashes a tab's renderer (CONTRACT rule 6).
+  `crash_tab(page)` crashes a tab's renderer (rule 6 in docs/rules.md).
   These helpers are fixtures too (ask for `wait_state`, `new_tab`, `watch_of` ... by name):
   test modules should not `import conftest`, as several conftest.py files share that name.
 

@@ -1,11 +1,11 @@
 """What the hardening tests (issue 5) share: constants, runtimes and cases, storage helpers.
 
-Hardening: bad input, faults and attacks, each tried in real tabs and survived. CONTRACT.md
-rules 10-12 and the README's security model, in a real browser on both interpreters. MicroPython
-runs every case; Pyodide a representative subset of the long lists (each case is marked with the
-runtimes it runs on, by `cases`; TABSESSION_RUNTIMES narrows them as usual). The harness fails
-any test whose pages had an uncaught error, a console error, a `.py-error`, a CSP violation or a
-request to another host, so every flow also checks CSP.
+Hardening: bad input, faults and attacks, each tried in real tabs and survived. Rules 10-12 in
+docs/rules.md and the README's security model, in a real browser on both interpreters.
+MicroPython runs every case; Pyodide a representative subset of the long lists (each case is
+marked with the runtimes it runs on, by `cases`; TABSESSION_RUNTIMES narrows them as usual). The
+harness fails any test whose pages had an uncaught error, a console error, a `.py-error`, a CSP
+violation or a request to another host, so every flow also checks CSP.
 
 Values are planted in storage from a helper page of the same origin (HELPER_PATH: a stylesheet,
 which runs no app code) or from init scripts, before the app's pages load.
@@ -38,7 +38,7 @@ from tabsession.core import records  # noqa: E402  (the decoders say what a vali
 
 RUNTIMES = ("micropython", "pyodide")
 HELPER_PATH = "/static/app.css"
-MAX_NAVIGATIONS = 3  # CONTRACT rule 10: no redirect loop
+MAX_NAVIGATIONS = 3  # rule 10 in docs/rules.md: no redirect loop
 SETTLE_S = 0.4  # after a tab has decided, how long to watch for a further navigation
 REPAIR_TIMEOUT_S = 4.0  # a corrupt record is pruned by the next tick (about 1 s)
 

@@ -1,5 +1,5 @@
 """Hardening (issue 5): redirects. An unsafe `next` ends on the app page, a safe one is followed,
-and the pages never redirect in a loop (CONTRACT rule 10).
+and the pages never redirect in a loop (rule 10 in docs/rules.md).
 
 Shared set-up and helpers: hardening.py.
 """

@@ -1,5 +1,5 @@
 """Hardening (issue 5): storage unavailable or full, from the start or mid-session: the error
-state (CONTRACT rule 11), and no session left behind.
+state (rule 11 in docs/rules.md), and no session left behind.
 
 Shared set-up and helpers: hardening.py.
 """
@@ -64,7 +64,8 @@ STORAGE_FAULTS = {
 
 
 def assert_error_state(page):
-    """CONTRACT rule 11: #error with a readable message, error / storage-unavailable, no #app."""
+    """Rule 11 in docs/rules.md: #error with a readable message, error / storage-unavailable, no
+    #app."""
     state = data(page)
     assert ("error", "storage-unavailable") == (state.get("tabState"), state.get("reason"))
     error = page.locator("#error")

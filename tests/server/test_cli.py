@@ -26,7 +26,8 @@ from serve_support import (
 
 
 def test_option_defaults_match_the_contract():
-    """Every option's default is the one CONTRACT.md names."""
+    """Every option's default is the documented one (the README's "Options", which docs/rules.md
+    names as the command line's description)."""
     expected = {
         "host": "127.0.0.1", "port": 8000, "runtime": "micropython", "max_tabs": 1,
         "policy": "block", "idle_timeout": 900, "warn_before": 60, "absolute_timeout": 28800,
