@@ -6,17 +6,9 @@ conftest.py. tests/support/live_server.py starts and stops each serve.py.
 """
 
 import os
-import sys
-from pathlib import Path
 
+import live_server  # tests/support/, on sys.path by pytest's `pythonpath`
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-SUPPORT = str(ROOT / "tests" / "support")  # live_server.py, shared with the server tests and the bench
-if SUPPORT not in sys.path:
-    sys.path.insert(0, SUPPORT)
-
-import live_server  # noqa: E402
 
 RUNTIMES = ("micropython", "pyodide")
 # How long a tab may stay `booting` (a cold Pyodide start is about 3 s alone, 12 s for ten tabs).

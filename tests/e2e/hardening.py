@@ -24,17 +24,10 @@ A plain module (the test files import it by name, as pytest puts this folder on 
 
 import os
 import re
-import sys
 import time
-from pathlib import Path
 
 import pytest
-
-APP = Path(__file__).resolve().parents[2] / "app"
-if str(APP) not in sys.path:
-    sys.path.insert(0, str(APP))
-
-from tabsession.core import records  # noqa: E402  (the decoders say what a valid record is)
+from tabsession.core import records  # the decoders say what a valid record is (app/: pytest's pythonpath)
 
 RUNTIMES = ("micropython", "pyodide")
 HELPER_PATH = "/static/app.css"

@@ -1,19 +1,12 @@
 """The server tests' fixtures: `tree`, a fake repository, and `server` and `pyodide_server`, one
-serve.py each per test module (the helpers they use are in serve_support.py).
-
-tests/support holds live_server.py, the one way the tests and the bench start serve.py; it is put
-on sys.path here (until pytest's `pythonpath` names it).
+serve.py each per test module (the helpers they use are in serve_support.py, which starts serve.py
+through tests/support/live_server.py, on sys.path by pytest's `pythonpath`).
 """
 
-import sys
 from pathlib import Path
 
-SUPPORT = str(Path(__file__).resolve().parents[1] / "support")
-if SUPPORT not in sys.path:
-    sys.path.insert(0, SUPPORT)
-
-import pytest  # noqa: E402
-from serve_support import PYODIDE_OPTIONS, build_tree, start, stop  # noqa: E402
+import pytest
+from serve_support import PYODIDE_OPTIONS, build_tree, start, stop
 
 
 @pytest.fixture(scope="module")

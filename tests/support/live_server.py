@@ -15,8 +15,8 @@ Standard output and standard error go to files (stdout.txt, stderr.txt in `serve
 folder under `logs_in`, or under the system's temporary folder), never to pipes: a pipe nobody
 reads fills up and blocks the server. A LiveServer is also a context manager that stops it.
 
-A plain module with no third-party imports: the e2e and server test suites and bench/run.py put
-this folder on sys.path and `import live_server`.
+A plain module with no third-party imports: pytest's `pythonpath` puts this folder on sys.path for
+the e2e and server tests, and bench/roots.py puts it there itself; both `import live_server`.
 """
 
 import http.client
