@@ -1,6 +1,6 @@
 """tools/precompile.py: a package's bytecode bundle, run in the vendored MicroPython (under Node).
 
-serve.py's choice of a bundle is tested in test_serve.py; here the bundle itself: importing it
+serve.py's choice of a bundle is tested in test_startup.py; here the bundle itself: importing it
 writes the package's modules and runs the package's own __init__, as PyScript's MicroPython will.
 """
 
