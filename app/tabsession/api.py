@@ -17,7 +17,7 @@ It must not import ``pages`` (the demo is a user of this module, not the other w
 The same code runs on MicroPython and Pyodide: no dataclasses, enums or typing.
 """
 
-from tabsession.browser import driver as _driver
+from tabsession.browser import compose as _compose
 from tabsession.browser.interop import RUNTIME, document, is_none, window
 from tabsession.core import records
 from tabsession.core.settings import Settings
@@ -107,6 +107,7 @@ class Session:
         self.login_error = None
         self.started = False
         self._driver = None
+        self._coordination = None
         self._subscribers = []
 
     # ----------------------------------------------------------------- reading
@@ -119,8 +120,7 @@ class Session:
     def coordination(self):
         """How tabs coordinate: "web-locks+broadcast-channel", "storage+storage-events", ...;
         "none" when storage is unusable, None before ``start()``."""
-        value = document.documentElement.getAttribute("data-coordination")
-        return None if is_none(value) else str(value)
+        return self._coordination
 
     def is_active(self):
         return self.state == "active"
@@ -142,7 +142,7 @@ class Session:
         if self.started:
             raise RuntimeError("start() was already called")
         self.started = True
-        self._driver = _driver.start(self.page, _DriverView(self), self._settings)
+        self._driver = _compose.start(self.page, _DriverView(self), self._settings)
         return self
 
     def sign_in(self, name):
@@ -231,6 +231,16 @@ class Session:
         self.login_error = message
         self._emit(LOGIN_ERROR, message=message)
 
+    def _show_runtime(self, runtime):
+        document.documentElement.setAttribute("data-runtime", runtime)
+
+    def _show_coordination(self, coordination):
+        self._coordination = coordination
+        document.documentElement.setAttribute("data-coordination", coordination)
+
+    def _show_dropped(self, count):
+        document.documentElement.setAttribute("data-dropped-messages", str(count))
+
     def _leaving(self):
         self._protect(True)
         self._emit(LEAVING)
@@ -259,6 +269,15 @@ class _DriverView:
     def bind(self, driver):
         self.driver = driver
 
+    def show_runtime(self, runtime):
+        self.session._show_runtime(runtime)
+
+    def show_coordination(self, coordination):
+        self.session._show_coordination(coordination)
+
+    def show_dropped(self, count):
+        self.session._show_dropped(count)
+
     def show(self, command):
         self.session._show(command)
 
@@ -282,7 +301,7 @@ def page_settings():
     """The settings a server embedded in the page (``<script type="application/json"
     id="tabsession-settings">``), or the defaults. Bad values fall back to defaults and are
     listed in ``problems``, never raised: the page is not trusted."""
-    return _driver.read_settings()
+    return _compose.read_settings()
 
 
 def create(page="app", protect="app", **settings):

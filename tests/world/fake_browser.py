@@ -1,40 +1,47 @@
-"""A fake browser profile for the core: N tabs, shared localStorage, Web Locks, a channel, a clock.
+"""A fake browser profile for the real driver: N tabs, shared localStorage, Web Locks, a channel, a clock.
 
-Each ``FakeTab`` drives ``TabSession`` the way the real browser driver does: it feeds events,
-carries out the returned commands in order, and on every wake-up (storage event, channel
-message, timer tick) it looks at storage and feeds ``Observed(now, snapshot)`` following the
-driver's rules (``core/wakeups.py``): the live tab ids in a snapshot are those of the tab's last
-lock-manager query, and a query is itself a task, asked for only when those rules say so. What a browser does later (a lock
-result, a storage event in another tab, a message, a navigation) is a *task* in one queue;
-``World.settle()`` runs the queue first-in first-out, or in a shuffled order given a
-``random.Random``, to try interleavings. A task belongs to one page load: when the tab
-navigates, reloads, closes or crashes, its old page's tasks are dropped, as a browser drops the
-callbacks of a document that is gone.
+Each page load runs the browser driver itself (``tabsession.browser.driver.Driver``) on fake
+adapters: storage over ``World.local`` and the tab's sessionStorage dict, locks over one
+``LockManager``, a channel, the world's clock, one timer per page that ``World.tick`` fires,
+navigation that loads another page in the tab, and page events that ``World`` fires (pagehide,
+activity). So the loop that feeds the core and carries out its commands is the one the browser
+runs. What a browser does later (a lock result, a storage event in another tab, a message, a
+navigation) is a *task* in one queue; ``World.settle()`` runs the queue first-in first-out, or in
+a shuffled order given a ``random.Random``, to try interleavings. A task belongs to one page
+load: when the tab navigates, reloads, closes or crashes, its old page's tasks are dropped, as a
+browser drops the callbacks of a document that is gone.
 
 What is faked, and how faithfully:
 
 - localStorage: one dict; a write that changes a value fires a storage event in every *other* tab.
 - sessionStorage: one dict per tab; duplicating a tab copies it (``window.open``, "Duplicate tab").
 - Web Locks: exclusive named locks held by a page load; ``ifAvailable`` requests, waiting requests
-  (``ClaimTabLock``, ``HoldTabLock``), ``steal`` (the old holder is told ``SlotLost``), release when the page goes
-  away (navigation, reload, close, crash), and ``query`` of held names (``Snapshot.live_ids``).
-- BroadcastChannel: a message reaches every other tab; undecodable messages are dropped.
+  (``ClaimTabLock``, ``HoldTabLock``), ``steal`` (the old holder is told the lock is lost), release
+  when the page goes away (navigation, reload, close, crash), and ``query`` of held names
+  (``Snapshot.live_ids``). Every answer is a task. ``lock_mode=ev.NO_LOCKS``: the browser has
+  none (the driver gets no locks adapter: the core's storage-only mode).
+- Wake-ups (``mechanism``): ``BROADCAST_CHANNEL``, a message reaches every other tab (undecodable
+  ones are dropped and counted) and storage events fire too; ``STORAGE_EVENTS``, storage events
+  alone (a publish reaches no one), as in a browser without BroadcastChannel.
 - Time: ``World.now`` moves only through ``advance``. Then, by default, every tab's timer fires
   once (``timers=EVERY_TAB``, like the browser driver, which ticks at least once a second); with
   ``timers=DEADLINES`` only the tabs whose machine asked for a wake-up by now (``next_deadline()``)
   are woken, to test what the core itself promises.
+
+``DEFAULT_MECHANISM`` and ``DEFAULT_LOCK_MODE`` are what ``World()`` uses when not told
+(tests/world/conftest.py runs scenario files once per mechanism through them).
 """
 
 import itertools
 
+from tabsession.browser.driver import Driver
 from tabsession.core import commands as cmd
 from tabsession.core import events as ev
 from tabsession.core import records as rec
 from tabsession.core import urls
 from tabsession.core import wire
-from tabsession.core.machine import TabSession, slot_lock_name, tab_lock_name
+from tabsession.core.machine import slot_lock_name, tab_lock_name
 from tabsession.core.settings import DEFAULTS, Settings
-from tabsession.core.wakeups import WakeUps
 
 T0 = 1700000000.0
 TAB_LOCK_PREFIX = tab_lock_name("")
@@ -42,6 +49,11 @@ SLOT_LOCK_PREFIX = rec.PREFIX + "slot:"
 MAX_TASKS = 20000
 EVERY_TAB = "every-tab"
 DEADLINES = "deadlines"
+BROADCAST_CHANNEL = "broadcast-channel"  # the names of browser/channel.py
+STORAGE_EVENTS = "storage-events"
+MECHANISMS = (BROADCAST_CHANNEL, STORAGE_EVENTS)
+DEFAULT_MECHANISM = BROADCAST_CHANNEL
+DEFAULT_LOCK_MODE = ev.WEB_LOCKS
 
 
 class WorldError(AssertionError):
@@ -96,138 +108,260 @@ class LockManager:
         return sorted(self.holders)
 
 
+class FakeStorage:
+    """Both storage areas as the driver reads and writes them; never fails."""
+
+    def __init__(self, page):
+        self.page = page
+
+    def problem(self):
+        return None
+
+    def read_memory(self):
+        return self.page.tab.session_storage.get(rec.TAB_MEMORY_KEY)
+
+    def read_snapshot(self, live_ids, held_slots):
+        return self.page.world.read(live_ids, held_slots)
+
+    def write(self, area, key, value):
+        if area == cmd.LOCAL:
+            self.page.world.write_local(key, value, self.page)
+        else:
+            self.page.tab.write_session(key, value)
+        return None
+
+
+class FakeLocks:
+    """Web Locks over the world's ``LockManager``; every answer is a task of the page."""
+
+    def __init__(self, page):
+        self.page = page
+        self.manager = page.world.locks
+        self.on_claimed = self.on_acquired = self.on_lost = self.on_held_names = None
+
+    def connect(self, on_claimed, on_acquired, on_lost, on_held_names):
+        self.on_claimed = on_claimed
+        self.on_acquired = on_acquired
+        self.on_lost = on_lost
+        self.on_held_names = on_held_names
+
+    def claim(self, name):
+        # One request that takes the lock when it is free and keeps it.
+        self.page.later(lambda: self.on_claimed(self.manager.try_acquire(name, self.page)))
+
+    def hold(self, name):
+        self.page.later(lambda: self.manager.acquire_or_wait(name, self.page))
+
+    def acquire(self, names, steal):
+        names = list(names)
+        self.page.later(lambda: self._acquire(names, steal))
+
+    def _acquire(self, names, steal):
+        page = self.page
+        if steal:
+            previous = self.manager.steal(names[0], page)
+            if previous is not None and previous is not page:
+                previous.later(lambda: previous.locks.on_lost(names[0]))
+            self.on_acquired(0)
+            return
+        for index, name in enumerate(names):
+            if self.manager.try_acquire(name, page):
+                self.on_acquired(index)
+                return
+        self.on_acquired(-1)
+
+    def release(self, name):
+        self.manager.release(name, self.page)
+
+    def query(self):
+        self.page.later(lambda: self.on_held_names(self.manager.query()))
+
+
+class FakeChannel:
+    """The page's end of the wake-ups (``World.publish`` and ``World.write_local`` deliver)."""
+
+    def __init__(self, page):
+        self.page = page
+        self.mechanism = page.world.mechanism
+        self.on_wake = self.on_dropped = None
+        self.dropped = 0
+
+    def connect(self, on_wake, on_dropped):
+        self.on_wake = on_wake
+        self.on_dropped = on_dropped
+
+    def publish(self, message):
+        self.page.world.publish(message, self.page)
+
+    def message(self, message):
+        if wire.decode(message) is None:
+            self.dropped += 1
+            self.on_dropped(self.dropped)
+        else:
+            self.on_wake()
+
+    def storage_event(self):
+        self.on_wake()
+
+
+class FakeTimer:
+    """The page's one timer; ``World.tick`` fires it (``due`` says when it would)."""
+
+    def __init__(self, page):
+        self.page = page
+        self.function = None
+        self.due = None
+
+    def set(self, delay_seconds, function):
+        self.function = function
+        self.due = self.page.world.now + delay_seconds
+
+    def clear(self):
+        self.function = self.due = None
+
+    def fire(self):
+        function = self.function
+        self.clear()
+        if function is not None:
+            function()
+
+
+class FakeClock:
+    def __init__(self, world):
+        self.world = world
+
+    def now(self):
+        return self.world.now
+
+
+class FakeIds:
+    def __init__(self, world):
+        self.world = world
+
+    def random_id(self):
+        return self.world.new_id()
+
+
+class FakeLocation:
+    def __init__(self, page):
+        self.page = page
+
+    def here(self):
+        return self.page.path
+
+    def navigate(self, url):
+        page = self.page
+        page.later(lambda: page.tab.follow(url))
+
+    def replace_url(self, url):
+        self.page.path = url
+
+    def reload(self):
+        page = self.page
+        page.later(lambda: page.tab.follow(page.path))
+
+
 class Page:
-    """One page load in a tab: its own machine, its own locks, its own pending tasks."""
+    """One page load in a tab: the real driver on fake adapters, its locks, its pending tasks.
+
+    It is also the driver's view: it keeps what the page shows (``state``, ``reason``, ``user``,
+    ``place_free``, ``tabs``, ``clock``, ``login_error``...)."""
 
     def __init__(self, tab, path):
         self.tab = tab
         self.world = tab.world
         self.path = path
         self.alive = True
-        self.machine = TabSession(self.world.settings)
-        self.wakeups = WakeUps()
-        self.looks = 0  # storage reads after a wake-up
-        self.feeds = 0  # Observed events fed
-        self.queries = 0  # lock-manager queries
         self.state = rec.BOOTING
         self.reason = None
         self.shown_tab_id = None
         self.user = None
+        self.place_free = False
         self.clock = None
         self.tabs = None
         self.login_error = None
+        self.runtime = self.coordination = None
+        self.dropped = 0
+        self.left = False
+        self.handlers = {}
+        self.locks = FakeLocks(self) if self.world.lock_mode == ev.WEB_LOCKS else None
+        self.channel = FakeChannel(self)
+        self.timer = FakeTimer(self)
+        self.driver = Driver(self.kind, self.world.settings, self, FakeStorage(self), self.locks,
+                             self.channel, FakeClock(self.world), self.timer, FakeIds(self.world),
+                             FakeLocation(self),
+                             self, "cpython")
 
     @property
     def kind(self):
         return "login" if self.path.split("?", 1)[0] == urls.LOGIN_PATH else "app"
 
+    @property
+    def machine(self):
+        return self.driver.machine
+
+    @property
+    def wakeups(self):
+        return self.driver.wakeups
+
+    # Counters of the driver (tests reset them).
+    looks = property(lambda self: self.driver.looks, lambda self, value: setattr(self.driver, "looks", value))
+    feeds = property(lambda self: self.driver.feeds, lambda self, value: setattr(self.driver, "feeds", value))
+    queries = property(lambda self: self.driver.queries,
+                       lambda self, value: setattr(self.driver, "queries", value))
+
     def start(self):
-        tab = self.tab
-        # The driver asks the lock manager once before it starts the machine.
-        self.wakeups.answered(self.world.live_ids(), {}, self.world.held_slots())
-        self.feed(ev.Started(self.world.now, self.kind, self.path,
-                             tab.session_storage.get(rec.TAB_MEMORY_KEY),
-                             self.world.snapshot(self.wakeups.live_ids, self.wakeups.held_slots),
-                             self.world.new_id(), self.world.lock_mode))
-
-    def feed(self, event):
-        if not self.alive:
-            return
-        for command in self.machine.handle(event):
-            if not self.alive:
-                return
-            self.carry_out(command)
-
-    def wake(self, periodic=False):
-        """A storage event or message (``periodic``: the timer tick, focus, visibility)."""
-        if not self.alive or self.machine.leaving:
-            return
-        if self.wakeups.woke(periodic):
-            self.look(periodic)
-
-    def look(self, periodic):
-        world = self.world
-        wakeups = self.wakeups
-        self.looks += 1
-        snapshot = world.snapshot(wakeups.live_ids, wakeups.held_slots)
-        if wakeups.worth_feeding(snapshot, self._machine_key(), periodic):
-            self.feeds += 1
-            self.feed(ev.Observed(world.now, snapshot))
-            wakeups.fed(snapshot, self._machine_key())
-        if world.lock_mode == ev.WEB_LOCKS and self.alive and not self.machine.leaving \
-                and wakeups.should_query(snapshot.tab_raws, periodic):
-            wakeups.query_started()
-            self.queries += 1
-            raws = snapshot.tab_raws
-            self.later(lambda: self.answer(raws))
-
-    def answer(self, raws):
-        periodic = self.wakeups.answered(self.world.live_ids(), raws, self.world.held_slots())
-        if not self.machine.leaving:
-            self.look(periodic)
-
-    def _machine_key(self):
-        return self.machine.step
+        self.bind(self.driver)
+        self.driver.start()
 
     def later(self, action):
         self.world.post(self, action)
 
-    # ------------------------------------------------------------- commands
-    def carry_out(self, command):
-        world = self.world
-        locks = world.locks
-        kind = type(command)
-        if kind is cmd.Store:
-            if command.area == cmd.LOCAL:
-                world.write_local(command.key, command.value, self)
-            else:
-                self.tab.write_session(command.key, command.value)
-        elif kind is cmd.Publish:
-            world.publish(command.message, self)
-        elif kind is cmd.ClaimTabLock:
-            name = tab_lock_name(command.tab_id)
-            # One request that takes the lock when it is free and keeps it (like the driver's).
-            self.later(lambda: self.feed(ev.TabLockClaimed(locks.try_acquire(name, self))))
-        elif kind is cmd.HoldTabLock:
-            # A lock request is answered later, like every Web Locks call.
-            self.later(lambda: locks.acquire_or_wait(tab_lock_name(command.tab_id), self))
-        elif kind is cmd.AcquireSlot:
-            self.later(lambda: self._acquire(list(command.order)))
-        elif kind is cmd.StealSlot:
-            self.later(lambda: self._steal(command.slot))
-        elif kind is cmd.ReleaseSlot:
-            locks.release(slot_lock_name(command.slot), self)
-        elif kind is cmd.Show:
-            self.state, self.reason, self.shown_tab_id, self.user, self.place_free = command.values()
-        elif kind is cmd.ShowTabs:
-            self.tabs = list(command.tabs)
-        elif kind is cmd.ShowClock:
-            self.clock = command
-        elif kind is cmd.ShowLoginError:
-            self.login_error = command.message
-        elif kind is cmd.ReplaceUrl:
-            self.path = command.url
-        elif kind is cmd.Navigate:
-            self.later(lambda: self.tab.follow(command.url))
-        else:
-            raise WorldError("unknown command " + repr(command))
-
-    def _acquire(self, order):
-        for slot in order:
-            if self.world.locks.try_acquire(slot_lock_name(slot), self):
-                self.feed(ev.SlotGranted(self.world.now, slot))
-                return
-        self.feed(ev.SlotsBusy(self.world.now))
-
-    def _steal(self, slot):
-        previous = self.world.locks.steal(slot_lock_name(slot), self)
-        if previous is not None and previous is not self:
-            previous.later(lambda: previous.feed(ev.SlotLost(self.world.now, slot)))
-        self.feed(ev.SlotGranted(self.world.now, slot))
-
     def unload(self):
         self.alive = False
+        self.timer.clear()
         self.world.locks.release_all(self)
+
+    # ----------------------------------------------------- page events (driver.page_events)
+    def listen(self, kind, function):
+        self.handlers[kind] = function
+
+    def fire(self, kind, *args):
+        """The browser fires a page event ("pagehide", "activity", "focus", "visible", ...)."""
+        handler = self.handlers.get(kind)
+        if handler is not None and self.alive:
+            handler(*args)
+
+    # ------------------------------------------------------------ the view (driver.view)
+    def bind(self, driver):
+        pass
+
+    def show_runtime(self, runtime):
+        self.runtime = runtime
+
+    def show_coordination(self, coordination):
+        self.coordination = coordination
+
+    def show(self, command):
+        self.state, self.reason, self.shown_tab_id, self.user, self.place_free = command.values()
+
+    def show_tabs(self, tabs):
+        self.tabs = list(tabs)
+
+    def show_clock(self, clock):
+        self.clock = clock
+
+    def show_login_error(self, message):
+        self.login_error = message
+
+    def show_dropped(self, count):
+        self.dropped = count
+
+    def leaving(self):
+        self.left = True
+
+    def tick(self, now):
+        pass
 
 
 class FakeTab:
@@ -284,15 +418,19 @@ class FakeTab:
         self.navigations += 1
         if self.navigations > 50:
             raise WorldError("redirect loop in " + repr(self))
-        self.page.feed(ev.PageHidden(self.world.now))
+        self.page.fire("pagehide")
         self.load(url)
 
 
 class World:
-    def __init__(self, timers=EVERY_TAB, lock_mode=ev.WEB_LOCKS, **settings):
-        """``lock_mode=ev.NO_LOCKS`` simulates a browser without Web Locks (insecure context)."""
+    def __init__(self, timers=EVERY_TAB, lock_mode=None, mechanism=None, **settings):
+        """``lock_mode=ev.NO_LOCKS`` simulates a browser without Web Locks (insecure context);
+        ``mechanism=STORAGE_EVENTS`` one without BroadcastChannel (None: the defaults above)."""
         self.timers = timers
-        self.lock_mode = lock_mode
+        self.lock_mode = DEFAULT_LOCK_MODE if lock_mode is None else lock_mode
+        self.mechanism = DEFAULT_MECHANISM if mechanism is None else mechanism
+        if self.mechanism not in MECHANISMS:
+            raise ValueError("mechanism must be one of %r" % (MECHANISMS,))
         self.frozen = set()
         values = dict(DEFAULTS)
         values.update(settings)
@@ -354,14 +492,19 @@ class World:
     def snapshot(self, live_ids=None, held_slots=None):
         """Storage now, with ``live_ids`` and ``held_slots`` as a tab last heard them (default:
         the truth now)."""
+        live = self.live_ids() if live_ids is None else live_ids
+        held = self.held_slots() if live_ids is None else held_slots
+        return self.read(live, held)
+
+    def read(self, live_ids, held_slots):
+        """Storage now, as a tab reads it, with the lock manager's last answer it heard."""
         tab_raws = {}
         for key, value in self.local.items():
             tab_id = rec.tab_id_from_key(key)
             if tab_id is not None:
                 tab_raws[tab_id] = value
-        live = self.live_ids() if live_ids is None else live_ids
-        held = self.held_slots() if live_ids is None else held_slots
-        return ev.Snapshot(self.local.get(rec.SESSION_KEY), self.local.get(rec.ACTIVITY_KEY), tab_raws, live, held)
+        return ev.Snapshot(self.local.get(rec.SESSION_KEY), self.local.get(rec.ACTIVITY_KEY), tab_raws,
+                           live_ids, held_slots)
 
     def write_local(self, key, value, writer):
         if self.local.get(key) == value:
@@ -372,12 +515,15 @@ class World:
             self.local[key] = value
         for page in self.pages():
             if page is not writer:
-                page.later(page.wake)
+                page.later(page.channel.storage_event)
 
     def publish(self, message, sender):
+        """A BroadcastChannel message from ``sender`` (None: from outside); nothing without one."""
+        if self.mechanism != BROADCAST_CHANNEL:
+            return
         for page in self.pages():
             if page is not sender:
-                page.later(lambda page=page: page.wake() if wire.decode(message) else None)
+                page.later(lambda page=page: page.channel.message(message))
 
     def pages(self):
         return [tab.page for tab in self.tabs if tab.page is not None and tab.page.alive]
@@ -399,17 +545,17 @@ class World:
         return tab
 
     def reload(self, tab, settle=True):
-        tab.page.feed(ev.PageHidden(self.now))
+        tab.page.fire("pagehide")
         tab.load(tab.path)
         self._maybe_settle(settle)
 
     def navigate(self, tab, path, settle=True):
-        tab.page.feed(ev.PageHidden(self.now))
+        tab.page.fire("pagehide")
         tab.load(path)
         self._maybe_settle(settle)
 
     def close(self, tab, settle=True):
-        tab.page.feed(ev.PageHidden(self.now))
+        tab.page.fire("pagehide")
         self._remove(tab)
         self._maybe_settle(settle)
 
@@ -424,24 +570,23 @@ class World:
         self.tabs.remove(tab)
 
     def click_use_here(self, tab, settle=True):
-        # The driver reads storage with the live ids of its last query.
-        tab.page.feed(ev.UseHereClicked(self.now, self.snapshot(tab.page.wakeups.live_ids, tab.page.wakeups.held_slots)))
+        tab.page.driver.use_here()
         self._maybe_settle(settle)
 
     def sign_out(self, tab, settle=True):
-        tab.page.feed(ev.SignOutClicked(self.now))
+        tab.page.driver.sign_out()
         self._maybe_settle(settle)
 
     def stay_signed_in(self, tab, settle=True):
-        tab.page.feed(ev.StaySignedInClicked(self.now))
+        tab.page.driver.stay_signed_in()
         self._maybe_settle(settle)
 
     def sign_in(self, tab, name="alice", settle=True):
-        tab.page.feed(ev.SignInSubmitted(self.now, name, self.new_id(), self.snapshot(tab.page.wakeups.live_ids, tab.page.wakeups.held_slots)))
+        tab.page.driver.sign_in(name)
         self._maybe_settle(settle)
 
     def activity(self, tab, settle=True):
-        tab.page.feed(ev.UserActive(self.now))
+        tab.page.fire("activity")
         self._maybe_settle(settle)
 
     def advance(self, seconds, settle=True):
@@ -457,7 +602,7 @@ class World:
 
     def thaw(self, tab, settle=True):
         self.frozen.discard(tab)
-        tab.page.wake(True)
+        tab.page.timer.fire()  # its overdue timer runs first
         self._maybe_settle(settle)
 
     def tick(self, settle=True):
@@ -465,11 +610,11 @@ class World:
             if page.tab in self.frozen:
                 continue
             if self.timers == EVERY_TAB:
-                page.wake(True)
+                page.timer.fire()
             else:
                 deadline = page.machine.next_deadline()
                 if deadline is not None and deadline <= self.now:
-                    page.wake(True)
+                    page.timer.fire()
         self._maybe_settle(settle)
 
     def _maybe_settle(self, settle):

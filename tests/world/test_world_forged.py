@@ -12,6 +12,10 @@ from tabsession.core import records as rec
 from tabsession.core import wire
 from tabsession.core.machine import STALE_RECORD_SECONDS
 
+# Every scenario once per wake-up mechanism (tests/world/conftest.py). Not per lock mode: that a
+# forged record takes no place is what Web Locks give; without them tabs count records in storage.
+pytestmark = pytest.mark.usefixtures("each_mechanism")
+
 FORGED_ID = "e" * 32
 FORGED_TOKEN = "d" * 32
 YEAR = 365 * 24 * 3600.0

@@ -1,9 +1,14 @@
 """Frozen tabs that wake up, and the storage-only mode used where Web Locks are missing."""
 
+import pytest
+
 from test_world import signed_in_world
 from tabsession.core import events as ev
 from tabsession.core import records as rec
 from tabsession.core.machine import STALE_WITHOUT_LOCKS
+
+# Every scenario once per wake-up mechanism (tests/world/conftest.py); each names its lock mode.
+pytestmark = pytest.mark.usefixtures("each_mechanism")
 
 ACTIVE = rec.ACTIVE
 BLOCKED = rec.BLOCKED

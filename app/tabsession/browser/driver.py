@@ -1,20 +1,37 @@
 """The driver: feeds browser happenings to the core and carries out its commands.
 
-It owns the only timer, reads the clock (``time.time()``) and randomness, and turns lock,
-storage, channel and page events into core events. It decides nothing itself.
+It decides nothing itself, and it touches no browser object: everything it reads or does goes
+through the adapters it is given (``compose.py`` builds the browser's; tests/world gives fakes),
+so the same loop runs in a page and in the simulated browser of tests/world:
+
+- ``storage``: ``problem()`` (None, or why storage is unusable), ``read_memory()`` (this tab's
+  sessionStorage record), ``read_snapshot(live_ids, held_slots)``, both raising
+  ``StorageError(name)`` when the read fails, and ``write(area, key, value)`` (None, or the
+  error's name);
+- ``locks``: None when the browser has no Web Locks (the core's storage-only mode), else
+  ``connect(on_claimed, on_acquired, on_lost, on_held_names)``, then ``claim(name)``,
+  ``hold(name)``, ``acquire(names, steal)``, ``release(name)``, ``query()``, which answer
+  through those callbacks later (see locks.py);
+- ``channel``: ``mechanism`` (its name), ``connect(on_wake, on_dropped)``, ``publish(text)``;
+- ``clock``: ``now()`` in epoch seconds; ``timer``: one timer, ``set(delay_seconds, callback)``
+  (replacing any pending one) and ``clear()``; ``ids``: ``random_id()``;
+- ``location``: ``here()`` (path and query), ``navigate(url)`` (replacing the history entry),
+  ``replace_url(url)`` (no navigation), ``reload()``;
+- ``page_events``: ``listen(kind, function)`` for "activity", "pagehide", "visible" (the page
+  became visible), "focus" (all called without arguments) and "pageshow" (called with
+  ``persisted``);
+- ``view``: what the page shows (api.py's ``_DriverView``): ``bind``, ``show_runtime``,
+  ``show_coordination``, ``show``, ``show_tabs``, ``show_clock``, ``show_login_error``,
+  ``show_dropped``, ``leaving``, ``tick``.
+
+The driver owns the only timer, and keeps a few counters (``looks``, ``feeds``, ``queries``)
+that tests and the curious can read.
 """
 
-import time
-
-from tabsession.browser import storage
-from tabsession.browser.channel import Channel
-from tabsession.browser.interop import RUNTIME, callback, document, is_none, listen, random_id, window
-from tabsession.browser.locks import WebLocks, available as locks_available
 from tabsession.core import commands as cmd
 from tabsession.core import events as ev
 from tabsession.core import records
 from tabsession.core.machine import TabSession, slot_lock_name, tab_lock_name
-from tabsession.core.settings import Settings
 from tabsession.core.wakeups import WakeUps
 
 # Re-check at least this often (seconds) even when no deadline is near: the tab list follows
@@ -22,24 +39,28 @@ from tabsession.core.wakeups import WakeUps
 MAX_TICK_SECONDS = 1.0
 # Activity events are forwarded at most this often; the core throttles what it writes.
 ACTIVITY_EVENT_SECONDS = 0.25
-ACTIVITY_EVENTS = ("pointerdown", "pointermove", "keydown", "wheel", "scroll", "touchstart", "focus")
 
 
-def read_settings():
-    """The settings serve.py embedded in the page, or defaults (problems are reported)."""
-    element = document.getElementById("tabsession-settings")
-    raw = None if is_none(element) else element.textContent
-    return Settings.from_json(raw if isinstance(raw, str) else "{}")
+class StorageError(Exception):
+    """Storage threw; ``args[0]`` is the error's name (``SecurityError``, ...)."""
 
 
 class Driver:
-    def __init__(self, page, settings, view):
+    def __init__(self, page, settings, view, storage, locks, channel, clock, timer, ids, location,
+                 page_events, runtime):
         self.page = page
         self.settings = settings
         self.view = view
+        self.storage = storage
+        self.web_locks = locks
+        self.channel = channel
+        self.clock = clock
+        self.timer = timer
+        self.ids = ids
+        self.location = location
+        self.page_events = page_events
+        self.runtime = runtime
         self.machine = TabSession(settings)
-        self.web_locks = None
-        self.channel = None
         self.wakeups = WakeUps()
         self.queried_raws = {}
         self.failed = False
@@ -47,25 +68,29 @@ class Driver:
         self.held_slot = None
         self.started = False
         self.hidden = False  # pagehide came: this document decides nothing more
-        self.timer = None
         self.last_activity_event = 0.0
-        self._tick_callback = callback(self._on_timer)
+        self.looks = 0  # storage reads after a wake-up
+        self.feeds = 0  # Observed events fed
+        self.queries = 0  # lock-manager queries after a look
+
+    @property
+    def coordination(self):
+        """How the tabs coordinate: "web-locks+broadcast-channel", "storage+storage-events", ..."""
+        return ("web-locks" if self.web_locks is not None else "storage") + "+" + self.channel.mechanism
 
     # ----------------------------------------------------------------- start-up
     def start(self):
-        root = document.documentElement
-        root.setAttribute("data-runtime", RUNTIME)
-        problem = storage.problem()
+        self.view.show_runtime(self.runtime)
+        problem = self.storage.problem()
         if problem is not None:
-            root.setAttribute("data-coordination", "none")
+            self.view.show_coordination("none")
             self.feed(ev.StorageFailed(problem))
             return
-        if locks_available():
-            self.web_locks = WebLocks(self._on_claimed, self._on_acquired, self._on_lost,
-                                      self._on_held_names)
-        self.channel = Channel(self.wake)
-        root.setAttribute("data-coordination",
-                          ("web-locks" if self.web_locks else "storage") + "+" + self.channel.mechanism)
+        if self.web_locks is not None:
+            self.web_locks.connect(self._on_claimed, self._on_acquired, self._on_lost,
+                                   self._on_held_names)
+        self.channel.connect(self.wake, self.view.show_dropped)
+        self.view.show_coordination(self.coordination)
         self._listen()
         if self.web_locks is not None:
             self.wakeups.query_started()
@@ -75,41 +100,45 @@ class Driver:
 
     def _begin(self):
         self.started = True
-        here = str(window.location.pathname) + str(window.location.search)
         locks = ev.WEB_LOCKS if self.web_locks is not None else ev.NO_LOCKS
         try:
-            memory_raw = storage.read_memory()
-            snapshot = storage.read_snapshot(self.wakeups.live_ids, self.wakeups.held_slots)
-        except storage.StorageError as error:
+            memory_raw = self.storage.read_memory()
+            snapshot = self.storage.read_snapshot(self.wakeups.live_ids, self.wakeups.held_slots)
+        except StorageError as error:
             self._storage_failed(str(error.args[0]))
             return
-        self.feed(ev.Started(time.time(), self.page, here, memory_raw, snapshot, random_id(), locks))
+        self.feed(ev.Started(self.clock.now(), self.page, self.location.here(), memory_raw, snapshot,
+                             self.ids.random_id(), locks))
         self._arm_timer()
 
     def _listen(self):
-        for name in ACTIVITY_EVENTS:
-            listen("window", name, self._on_activity, True)
-        listen("window", "pagehide", self._on_pagehide)
-        listen("window", "pageshow", self._on_pageshow)
-        listen("document", "visibilitychange", self._on_visibility)
-        listen("window", "focus", lambda event: self.wake(True))
+        events = self.page_events
+        events.listen("activity", self._on_activity)
+        events.listen("pagehide", self._on_pagehide)
+        events.listen("pageshow", self._on_pageshow)
+        # Only on becoming visible (time may have passed while hidden). A page becomes hidden on
+        # its way out too (reload, navigation), before pagehide: a look then, now that looks are
+        # immediate, could end a session whose deadline passed and let the reload lose the
+        # reason (tests/e2e/test_time.py). The next page decides anyway.
+        events.listen("visible", lambda: self.wake(True))
+        events.listen("focus", lambda: self.wake(True))
 
     # ------------------------------------------------------------ user actions
     def use_here(self):
         snapshot = self._snapshot()
         if snapshot is not None:
-            self.feed(ev.UseHereClicked(time.time(), snapshot))
+            self.feed(ev.UseHereClicked(self.clock.now(), snapshot))
 
     def sign_out(self):
-        self.feed(ev.SignOutClicked(time.time()))
+        self.feed(ev.SignOutClicked(self.clock.now()))
 
     def stay_signed_in(self):
-        self.feed(ev.StaySignedInClicked(time.time()))
+        self.feed(ev.StaySignedInClicked(self.clock.now()))
 
     def sign_in(self, username):
         snapshot = self._snapshot()
         if snapshot is not None:
-            self.feed(ev.SignInSubmitted(time.time(), username, random_id(), snapshot))
+            self.feed(ev.SignInSubmitted(self.clock.now(), username, self.ids.random_id(), snapshot))
 
     # --------------------------------------------------------------- the loop
     def feed(self, event):
@@ -132,27 +161,27 @@ class Driver:
         snapshot = self._snapshot()
         if snapshot is None:
             return
+        self.looks += 1
         wakeups = self.wakeups
-        if wakeups.worth_feeding(snapshot, self._machine_key(), periodic):
-            self.feed(ev.Observed(time.time(), snapshot))
-            wakeups.fed(snapshot, self._machine_key())
+        if wakeups.worth_feeding(snapshot, self.machine.step, periodic):
+            self.feeds += 1
+            self.feed(ev.Observed(self.clock.now(), snapshot))
+            wakeups.fed(snapshot, self.machine.step)
             self._arm_timer()
         if self.web_locks is not None and not self.failed and not self.machine.leaving \
                 and wakeups.should_query(snapshot.tab_raws, periodic):
             wakeups.query_started()
+            self.queries += 1
             self.queried_raws = snapshot.tab_raws
             self.web_locks.query()
-
-    def _machine_key(self):
-        return self.machine.step
 
     def _snapshot(self):
         """What storage holds now, or None once reading it failed (the error state follows)."""
         if self.failed:
             return None
         try:
-            return storage.read_snapshot(self.wakeups.live_ids, self.wakeups.held_slots)
-        except storage.StorageError as error:
+            return self.storage.read_snapshot(self.wakeups.live_ids, self.wakeups.held_slots)
+        except StorageError as error:
             self._storage_failed(str(error.args[0]))
             return None
 
@@ -161,8 +190,7 @@ class Driver:
         self.failed = True
 
     def _on_timer(self):
-        self.timer = None
-        self.view.tick(time.time())
+        self.view.tick(self.clock.now())
         self.wake(True)
         self._arm_timer()
 
@@ -172,10 +200,8 @@ class Driver:
         delay = MAX_TICK_SECONDS
         deadline = self.machine.next_deadline()
         if deadline is not None:
-            delay = max(0.05, min(delay, deadline - time.time()))
-        if self.timer is not None:
-            window.clearTimeout(self.timer)
-        self.timer = window.setTimeout(self._tick_callback, int(delay * 1000))
+            delay = max(0.05, min(delay, deadline - self.clock.now()))
+        self.timer.set(delay, self._on_timer)
 
     # ------------------------------------------------------------ lock answers
     def _on_claimed(self, claimed):
@@ -184,15 +210,15 @@ class Driver:
     def _on_acquired(self, index):
         if 0 <= index < len(self.slot_order):
             self.held_slot = self.slot_order[index]
-            self.feed(ev.SlotGranted(time.time(), self.held_slot))
+            self.feed(ev.SlotGranted(self.clock.now(), self.held_slot))
         else:
-            self.feed(ev.SlotsBusy(time.time()))
+            self.feed(ev.SlotsBusy(self.clock.now()))
 
     def _on_lost(self, name):
         for slot in self.settings.slots():
             if slot_lock_name(slot) == name and slot == self.held_slot:
                 self.held_slot = None
-                self.feed(ev.SlotLost(time.time(), slot))
+                self.feed(ev.SlotLost(self.clock.now(), slot))
 
     def _on_held_names(self, names):
         live_ids = held_slots = None
@@ -208,42 +234,34 @@ class Driver:
             self._look(periodic)  # one look covers every wake-up that came during the query
 
     # ------------------------------------------------------------- page events
-    def _on_activity(self, event):
-        now = time.time()
+    def _on_activity(self):
+        now = self.clock.now()
         if now - self.last_activity_event < ACTIVITY_EVENT_SECONDS:
             return
         self.last_activity_event = now
         if self.started:
             self.feed(ev.UserActive(now))
 
-    def _on_visibility(self, event):
-        # Only on becoming visible (time may have passed while hidden). A page becomes hidden on
-        # its way out too (reload, navigation), before pagehide: a look then, now that looks are
-        # immediate, could end a session whose deadline passed and let the reload lose the
-        # reason (tests/e2e/test_time.py). The next page decides anyway.
-        if str(document.visibilityState) == "visible":
-            self.wake(True)
-
-    def _on_pagehide(self, event):
+    def _on_pagehide(self):
         # Unloading, or going into the back/forward cache, whose restore reloads (_on_pageshow).
         # A look in between (visibilitychange on restore comes before the reload) would act on
         # stale memory and make the reloaded page lose the reason (test_hardening.py, bfcache).
         self.hidden = True
         self.view.leaving()
         if self.started:
-            self.feed(ev.PageHidden(time.time()))
+            self.feed(ev.PageHidden(self.clock.now()))
 
-    def _on_pageshow(self, event):
-        if event.persisted:
+    def _on_pageshow(self, persisted):
+        if persisted:
             # Restored from the back/forward cache: the page's decision is stale. Decide again
             # from scratch; the view hid the protected content when the page was hidden.
-            window.location.reload()
+            self.location.reload()
 
     # -------------------------------------------------------------- commands
     def _perform(self, command):
         kind = type(command)
         if kind is cmd.Store:
-            error = storage.write(command.area, command.key, command.value)
+            error = self.storage.write(command.area, command.key, command.value)
             if error is not None:
                 self._storage_failed(error)
         elif kind is cmd.Publish:
@@ -258,9 +276,9 @@ class Driver:
             self.view.show_login_error(command.message)
         elif kind is cmd.Navigate:
             self.view.leaving()
-            window.location.replace(command.url)
+            self.location.navigate(command.url)
         elif kind is cmd.ReplaceUrl:
-            window.history.replaceState(None, "", command.url)
+            self.location.replace_url(command.url)
         elif kind is cmd.ClaimTabLock:
             self.web_locks.claim(tab_lock_name(command.tab_id))
         elif kind is cmd.HoldTabLock:
@@ -277,11 +295,3 @@ class Driver:
                 self.held_slot = None
         else:
             raise TypeError("unknown command " + repr(command))
-
-
-def start(page, view, settings=None):
-    """Build and start the driver for ``page`` ("app" or "login") showing through ``view``."""
-    driver = Driver(page, settings or read_settings(), view)
-    view.bind(driver)
-    driver.start()
-    return driver

@@ -19,15 +19,20 @@ def available():
 
 
 class WebLocks:
-    def __init__(self, on_claimed, on_acquired, on_lost, on_held_names):
-        self._on_claimed = on_claimed
-        self._on_acquired = on_acquired
-        self._on_lost = on_lost
-        self._on_held_names = on_held_names
+    """The driver's ``locks`` adapter; ``connect`` gives it the driver's callbacks."""
+
+    def __init__(self):
+        self._on_claimed = self._on_acquired = self._on_lost = self._on_held_names = None
         self._claimed = callback(lambda claimed: self._on_claimed(bool(claimed)))
         self._acquired = callback(lambda index: self._on_acquired(int(index)))
         self._lost = callback(lambda name, error: self._on_lost(str(name)))
         self._names = callback(self._received_names)
+
+    def connect(self, on_claimed, on_acquired, on_lost, on_held_names):
+        self._on_claimed = on_claimed
+        self._on_acquired = on_acquired
+        self._on_lost = on_lost
+        self._on_held_names = on_held_names
 
     def claim(self, name):
         """Take ``name`` if it is free and keep it; answers ``on_claimed(claimed)``."""

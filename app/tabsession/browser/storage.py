@@ -3,8 +3,10 @@
 Every access goes through the JS helper: ``setItem`` can throw ``QuotaExceededError`` and any
 access can throw ``SecurityError`` (storage blocked, or revoked after start), and MicroPython
 cannot catch an exception thrown inside a JS call. A read that fails raises ``StorageError``.
+The module itself is the driver's ``storage`` adapter (see driver.py).
 """
 
+from tabsession.browser.driver import StorageError  # noqa: F401  (the adapter's read error)
 from tabsession.browser.interop import helpers, text
 from tabsession.core import records
 from tabsession.core.events import Snapshot
@@ -12,10 +14,6 @@ from tabsession.core.events import Snapshot
 # Values longer than this are not ours; only a prefix crosses into Python, so a 4 MB junk value
 # is not copied on every read (the core rejects anything over its own limit).
 MAX_READ_CHARS = records.MAX_RECORD_CHARS + 1
-
-
-class StorageError(Exception):
-    """Storage threw; ``args[0]`` is the error's name (``SecurityError``, ...)."""
 
 
 def problem():

@@ -1,0 +1,126 @@
+"""Composition: builds the browser's adapters and the driver that runs on them.
+
+The one place, besides the adapters themselves, that touches ``window`` and ``document``; the
+driver gets everything it uses from here (tests/world builds the same driver on fakes).
+
+Which mechanisms a page uses, in priority order (``<html data-coordination>`` names them):
+
+- locks: Web Locks when the browser has them (a secure context), else none: the core's
+  storage-only mode (``"storage"``);
+- wake-ups: BroadcastChannel when the browser has it, else storage events alone (with a
+  BroadcastChannel, storage events wake tabs too).
+
+``build(..., locks=..., wakeups=...)`` forces a choice instead: ``locks`` "web-locks" or
+"none", ``wakeups`` "broadcast-channel" or "storage-events" (None: the priority order). A
+forced mechanism the browser lacks is not used ("web-locks" without Web Locks is "none", and
+"broadcast-channel" without BroadcastChannel is "storage-events").
+"""
+
+import time
+
+from tabsession.browser import storage
+from tabsession.browser.channel import MECHANISMS, STORAGE_EVENTS, Channel
+from tabsession.browser.channel import available as channel_available
+from tabsession.browser.driver import Driver
+from tabsession.browser.interop import RUNTIME, callback, document, is_none, listen, random_id, window
+from tabsession.browser.locks import WebLocks, available as locks_available
+from tabsession.core.settings import Settings
+
+WEB_LOCKS = "web-locks"
+NO_LOCKS = "none"
+LOCK_MODES = (WEB_LOCKS, NO_LOCKS)
+ACTIVITY_EVENTS = ("pointerdown", "pointermove", "keydown", "wheel", "scroll", "touchstart", "focus")
+
+
+def read_settings():
+    """The settings serve.py embedded in the page, or defaults (problems are reported)."""
+    element = document.getElementById("tabsession-settings")
+    raw = None if is_none(element) else element.textContent
+    return Settings.from_json(raw if isinstance(raw, str) else "{}")
+
+
+class Clock:
+    def now(self):
+        # Python's clock, not Date.now(): epoch milliseconds do not fit MicroPython's 32 bits.
+        return time.time()
+
+
+class Ids:
+    def random_id(self):
+        return random_id()
+
+
+class Timer:
+    """One ``setTimeout`` at a time, through one proxy made once (no leak per tick on Pyodide)."""
+
+    def __init__(self):
+        self._handle = None
+        self._function = None
+        self._fire_proxy = callback(self._fire)
+
+    def set(self, delay_seconds, function):
+        self.clear()
+        self._function = function
+        self._handle = window.setTimeout(self._fire_proxy, int(delay_seconds * 1000))
+
+    def clear(self):
+        if self._handle is not None:
+            window.clearTimeout(self._handle)
+            self._handle = None
+
+    def _fire(self):
+        self._handle = None
+        self._function()
+
+
+class Location:
+    def here(self):
+        return str(window.location.pathname) + str(window.location.search)
+
+    def navigate(self, url):
+        window.location.replace(url)
+
+    def replace_url(self, url):
+        window.history.replaceState(None, "", url)
+
+    def reload(self):
+        window.location.reload()
+
+
+class PageEvents:
+    def listen(self, kind, function):
+        if kind == "activity":
+            for name in ACTIVITY_EVENTS:
+                listen("window", name, lambda event: function(), True)
+        elif kind == "pagehide":
+            listen("window", "pagehide", lambda event: function())
+        elif kind == "pageshow":
+            listen("window", "pageshow", lambda event: function(bool(event.persisted)))
+        elif kind == "visible":
+            listen("document", "visibilitychange",
+                   lambda event: function() if str(document.visibilityState) == "visible" else None)
+        elif kind == "focus":
+            listen("window", "focus", lambda event: function())
+        else:
+            raise ValueError("unknown page event " + repr(kind))
+
+
+def build(page, view, settings, locks=None, wakeups=None):
+    """The driver for ``page`` ("app" or "login") on this browser's adapters, not started.
+    ``locks`` / ``wakeups`` force a mechanism (see the module's docstring)."""
+    if locks is not None and locks not in LOCK_MODES:
+        raise ValueError("locks must be one of " + repr(LOCK_MODES))
+    if wakeups is not None and wakeups not in MECHANISMS:
+        raise ValueError("wakeups must be one of " + repr(MECHANISMS))
+    use_locks = locks != NO_LOCKS and locks_available()
+    broadcast = wakeups != STORAGE_EVENTS and channel_available()
+    return Driver(page, settings, view, storage, WebLocks() if use_locks else None, Channel(broadcast), Clock(),
+                  Timer(), Ids(), Location(), PageEvents(), RUNTIME)
+
+
+def start(page, view, settings=None, locks=None, wakeups=None):
+    """Build and start the driver for ``page`` showing through ``view``; returns the driver."""
+    driver = build(page, view, settings or read_settings(), locks, wakeups)
+    view.bind(driver)
+    driver.start()
+    return driver
