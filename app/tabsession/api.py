@@ -196,6 +196,10 @@ class Session:
         else:
             root.removeAttribute("data-reason")
         root.setAttribute("data-tab-id", command.tab_id or "")
+        if self.place_free:
+            root.setAttribute("data-place-free", "")
+        else:
+            root.removeAttribute("data-place-free")
         self._protect(command.state != "active")
         if changed:
             self._emit(STATE, state=self.state, reason=self.reason, previous=previous)
@@ -307,8 +311,9 @@ def page_settings():
 def create(page="app", protect="app", **settings):
     """A ``Session`` for this page; nothing happens until ``start()``.
 
-    ``page``: "app" for a protected page (it must live at ``/``; signed out, it sends the user
-    to ``/login``), "login" for the sign-in page (at ``/login``).
+    ``page``: "app" for a protected page, at any path of the site (signed out, it sends the
+    user to ``/login?next=`` that path, and the sign-in returns there; a sign-in page reached
+    without ``next`` returns to ``/``), "login" for the sign-in page (it must be at ``/login``).
     ``protect``: the id of the element that holds the protected content; it is hidden unless
     the tab is active (None: hide nothing).
     ``settings``: ``max_tabs``, ``policy``, ``idle_timeout``, ``warn_before``,
