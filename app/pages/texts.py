@@ -76,7 +76,7 @@ POLICY_TEXT = {
 RUNTIME_TEXT = {"micropython": "MicroPython", "pyodide": "Pyodide (CPython)"}
 COORDINATION_TEXT = {
     "web-locks": "Web Locks",
-    "storage": "storage only (no Web Locks here)",
+    "storage": "leases in storage (no Web Locks here)",
     "broadcast-channel": "BroadcastChannel",
     "storage-events": "storage events",
     "none": "none (storage unavailable)",

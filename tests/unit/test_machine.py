@@ -55,18 +55,19 @@ def snapshot(session=None, activity=None, tabs=(), live=None):
     for record in tabs:
         tab_raws[record.tab_id] = record.encode()
     live_ids = [record.tab_id for record in tabs] if live is None else list(live)
-    return ev.Snapshot(session, activity, tab_raws, live_ids)
+    held = [record.slot for record in tabs if record.tab_id in live_ids and record.state == rec.ACTIVE
+            and record.slot is not None]
+    return ev.Snapshot(session, activity, tab_raws, live_ids, held)
 
 
 def signed_in(activity_at=T0, tabs=(), live=None, token=TOKEN):
     return snapshot(session_raw(token=token), activity_raw(activity_at, token=token), tabs, live)
 
 
-def started(page="app", here=None, memory_raw=None, snap=None, fresh=FRESH, now=T0,
-            locks=ev.WEB_LOCKS):
+def started(page="app", here=None, memory_raw=None, snap=None, fresh=FRESH, now=T0):
     if here is None:
         here = "/" if page == "app" else "/login"
-    return ev.Started(now, page, here, memory_raw, snap or snapshot(), fresh, locks)
+    return ev.Started(now, page, here, memory_raw, snap or snapshot(), fresh)
 
 
 def machine(**changes):
@@ -979,13 +980,29 @@ def test_answers_nobody_asked_for_are_usage_errors(event):
         tab.handle(event)
 
 
-def test_slots_busy_after_steal_is_a_usage_error():
-    """StealSlot always succeeds: SlotsBusy after it is the shell's bug."""
-    tab, _ = booted(make_settings(policy=TAKEOVER), snap=signed_in(tabs=[other_tab(TAB_B)]))
-    tab.handle(ev.SlotsBusy(T0))
+def test_a_steal_that_did_not_take_leaves_a_blocked_tab_as_it_was():
+    """With leases another tab can take the slot in the same instant: the steal answers
+    SlotsBusy, and the blocked tab stays blocked (its use-here can be clicked again)."""
+    tab, _ = login_tab(here="/login?reason=active-elsewhere", snap=signed_in(tabs=[other_tab(TAB_B)]))
+    tab.handle(ev.UseHereClicked(T0 + 1, signed_in(tabs=[other_tab(TAB_B)])))
 
-    with pytest.raises(UsageError):
-        tab.handle(ev.SlotsBusy(T0))
+    commands = tab.handle(ev.SlotsBusy(T0 + 1))
+
+    assert ([], rec.BLOCKED, "settled") == (commands, tab.state, tab.phase)
+
+
+def test_a_steal_that_did_not_take_on_arrival_refuses_the_tab():
+    """An app page that arrived to take a place (use-here memory) and lost the slot to a tab
+    writing in the same instant is refused like any tab that finds no place, even under
+    takeover (no second steal: two tabs could otherwise take turns for ever)."""
+    raw = memory(TAB_A, TOKEN, 0, True).encode()
+    tab, commands = booted(make_settings(policy=TAKEOVER), snap=signed_in(tabs=[other_tab(TAB_B)]),
+                           memory_raw=raw)
+
+    commands = tab.handle(ev.SlotsBusy(T0 + 1))
+
+    assert ([(rec.BLOCKED, rec.ACTIVE_ELSEWHERE)], [], 1) == \
+        (shown(commands), of_type(commands, cmd.StealSlot), len(navigations(commands)))
 
 
 # ------------------------------------------------------ races found by tests
@@ -997,29 +1014,6 @@ def test_logout_seen_while_waiting_for_a_slot_is_not_forgotten():
     commands = tab.handle(ev.SlotGranted(T0 + 1, 0))
 
     assert ["/login?reason=signed-out"] == navigations(commands)
-
-
-@pytest.mark.parametrize("free", [True, False])
-def test_use_here_on_login_page_without_locks_goes_to_the_app_page(free):
-    """Without Web Locks, use-here on /login goes to next (free place or not); /login is never active."""
-    records = {} if free else {TAB_B: other_tab(TAB_B).encode()}
-    snap = ev.Snapshot(session_raw(), activity_raw(T0), {TAB_B: other_tab(TAB_B).encode()}, None)
-    tab, _ = booted(page="login", here="/login?reason=active-elsewhere&next=%2Freports", snap=snap,
-                    memory_raw=memory(TAB_A).encode(), locks=ev.NO_LOCKS)
-
-    commands = tab.handle(ev.UseHereClicked(T0 + 1, ev.Snapshot(session_raw(), activity_raw(T0), records, None)))
-
-    assert (["/reports"], [], True) == (navigations(commands), [state for state, _ in shown(commands)],
-                                       tab.memory.use_here)
-
-
-def test_app_page_after_use_here_without_locks_claims_a_place():
-    """Without Web Locks the app page reached through use-here is active at once."""
-    snap = ev.Snapshot(session_raw(), activity_raw(T0), {TAB_B: other_tab(TAB_B).encode()}, None)
-
-    tab, commands = booted(snap=snap, memory_raw=memory(TAB_A, TOKEN, None, True).encode(), locks=ev.NO_LOCKS)
-
-    assert ([(rec.ACTIVE, None)], TAB_A) == (shown(commands), tab.tab_id)
 
 
 @pytest.mark.parametrize("event", [

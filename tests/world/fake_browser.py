@@ -18,8 +18,9 @@ What is faked, and how faithfully:
 - Web Locks: exclusive named locks held by a page load; ``ifAvailable`` requests, waiting requests
   (``ClaimTabLock``, ``HoldTabLock``), ``steal`` (the old holder is told the lock is lost), release
   when the page goes away (navigation, reload, close, crash), and ``query`` of held names
-  (``Snapshot.live_ids``). Every answer is a task. ``lock_mode=ev.NO_LOCKS``: the browser has
-  none (the driver gets no locks adapter: the core's storage-only mode).
+  (``Snapshot.live_ids``). Every answer is a task. ``lock_mode=STORAGE_LEASES``: the browser has
+  none, and the page runs the real lease adapter (``browser/leases.py``) over this localStorage;
+  a crashed page's leases then stay until they expire, as in a browser.
 - Wake-ups (``mechanism``): ``BROADCAST_CHANNEL``, a message reaches every other tab (undecodable
   ones are dropped and counted) and storage events fire too; ``STORAGE_EVENTS``, storage events
   alone (a publish reaches no one), as in a browser without BroadcastChannel.
@@ -34,6 +35,7 @@ What is faked, and how faithfully:
 
 import itertools
 
+from tabsession.browser import leases
 from tabsession.browser.driver import Driver
 from tabsession.core import commands as cmd
 from tabsession.core import events as ev
@@ -52,8 +54,11 @@ DEADLINES = "deadlines"
 BROADCAST_CHANNEL = "broadcast-channel"  # the names of browser/channel.py
 STORAGE_EVENTS = "storage-events"
 MECHANISMS = (BROADCAST_CHANNEL, STORAGE_EVENTS)
+WEB_LOCKS = "web-locks"  # the lock adapters' names (browser/locks.py, browser/leases.py)
+STORAGE_LEASES = "storage"
+LOCK_MODES = (WEB_LOCKS, STORAGE_LEASES)
 DEFAULT_MECHANISM = BROADCAST_CHANNEL
-DEFAULT_LOCK_MODE = ev.WEB_LOCKS
+DEFAULT_LOCK_MODE = WEB_LOCKS
 
 
 class WorldError(AssertionError):
@@ -131,8 +136,34 @@ class FakeStorage:
         return None
 
 
+class FakeLeaseStore:
+    """The world's localStorage as the lease adapter reads and writes it."""
+
+    def __init__(self, page):
+        self.page = page
+
+    def read(self, key):
+        return self.page.world.local.get(key)
+
+    def write(self, key, value):
+        self.page.world.write_local(key, value, self.page)
+        return None
+
+    def keys(self):
+        return list(self.page.world.local)
+
+
 class FakeLocks:
     """Web Locks over the world's ``LockManager``; every answer is a task of the page."""
+
+    mechanism = WEB_LOCKS
+    failed = None
+
+    def check(self):
+        pass  # the lock manager tells a holder at once (a task) when its lock is stolen
+
+    def release_all(self):
+        pass  # the page's locks go when it unloads (Page.unload)
 
     def __init__(self, page):
         self.page = page
@@ -284,7 +315,11 @@ class Page:
         self.dropped = 0
         self.left = False
         self.handlers = {}
-        self.locks = FakeLocks(self) if self.world.lock_mode == ev.WEB_LOCKS else None
+        if self.world.lock_mode == WEB_LOCKS:
+            self.locks = FakeLocks(self)
+        else:
+            self.locks = leases.StorageLeases(FakeLeaseStore(self), FakeClock(self.world),
+                                              FakeIds(self.world), self.later)
         self.channel = FakeChannel(self)
         self.timer = FakeTimer(self)
         self.driver = Driver(self.kind, self.world.settings, self, FakeStorage(self), self.locks,
@@ -424,7 +459,7 @@ class FakeTab:
 
 class World:
     def __init__(self, timers=EVERY_TAB, lock_mode=None, mechanism=None, **settings):
-        """``lock_mode=ev.NO_LOCKS`` simulates a browser without Web Locks (insecure context);
+        """``lock_mode=STORAGE_LEASES`` simulates a browser without Web Locks (insecure context);
         ``mechanism=STORAGE_EVENTS`` one without BroadcastChannel (None: the defaults above)."""
         self.timers = timers
         self.lock_mode = DEFAULT_LOCK_MODE if lock_mode is None else lock_mode
@@ -476,18 +511,32 @@ class World:
             if page.alive:
                 action()
 
+    def held_names(self):
+        """What a query of the lock adapter answers now: the names of the locks held."""
+        if self.lock_mode == WEB_LOCKS:
+            return self.locks.query()
+        return sorted(name for name in (key[len(leases.LEASE_PREFIX):] for key in self.local
+                                        if key.startswith(leases.LEASE_PREFIX))
+                      if self.lease_holder(name) is not None)
+
+    def lease_holder(self, name):
+        """The holder id of the live lease ``name`` (storage-leases mode), or None."""
+        lease = leases.decode(self.local.get(leases.lease_key(name)))
+        return lease[0] if lease is not None and lease[1] > self.now else None
+
     def live_ids(self):
-        """What a lock-manager query answers now: the ids of the tabs whose lock is held."""
-        if self.lock_mode != ev.WEB_LOCKS:
-            return None  # nothing tells a tab which others are alive
-        return [name[len(TAB_LOCK_PREFIX):] for name in self.locks.query()
-                if name.startswith(TAB_LOCK_PREFIX)]
+        """The ids of the tabs whose lock is held now."""
+        return [name[len(TAB_LOCK_PREFIX):] for name in self.held_names() if name.startswith(TAB_LOCK_PREFIX)]
 
     def held_slots(self):
-        """The slots whose lock a lock-manager query finds held now."""
-        if self.lock_mode != ev.WEB_LOCKS:
-            return None
-        return [slot for slot in self.settings.slots() if self.locks.holder(slot_lock_name(slot)) is not None]
+        """The slots whose lock is held now."""
+        names = self.held_names()
+        return [slot for slot in self.settings.slots() if slot_lock_name(slot) in names]
+
+    def holds_slot(self, page, slot):
+        if self.lock_mode == WEB_LOCKS:
+            return self.locks.holder(slot_lock_name(slot)) is page
+        return self.lease_holder(slot_lock_name(slot)) == page.locks.holder
 
     def snapshot(self, live_ids=None, held_slots=None):
         """Storage now, with ``live_ids`` and ``held_slots`` as a tab last heard them (default:
@@ -641,8 +690,8 @@ class World:
         slots = []
         for tab in active:
             slot = tab.machine.slot
-            if max_tabs and self.lock_mode == ev.WEB_LOCKS:
-                if slot is None or self.locks.holder(slot_lock_name(slot)) is not tab.page:
+            if max_tabs:
+                if slot is None or not self.holds_slot(tab.page, slot):
                     problems.append("active without holding its slot lock: %r slot %r" % (tab, slot))
                 slots.append(slot)
             if tab.page.kind != "app":

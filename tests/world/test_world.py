@@ -6,7 +6,6 @@ import pytest
 
 from fake_browser import DEADLINES, World
 from tabsession.core import records as rec
-from tabsession.core.machine import slot_lock_name
 
 # Every scenario once per wake-up mechanism and lock mode (tests/world/conftest.py).
 pytestmark = pytest.mark.usefixtures("each_mechanism", "each_lock_mode")
@@ -141,9 +140,6 @@ def test_takeover_with_one_tab_moves_the_only_active_tab():
     assert ([MOVED, ACTIVE], "/", []) == (world.states(), first.path, world.violations())
 
 
-@pytest.mark.web_locks_only("two claims in the same instant (the world's clock does not move here) "
-                             "are decided by the storage-only rule on the next tick, and the tie "
-                             "goes to the higher tab id, not to the tab that clicked")
 def test_use_here_moves_the_displaced_tab():
     """A moved tab's use-here makes it active and moves the tab that displaced it."""
     world, first = signed_in_world(policy="takeover")
@@ -254,7 +250,7 @@ def test_closed_tab_leaves_the_tab_list():
     assert (2, [(first.tab_id, ACTIVE)]) == (both, views(first))
 
 
-@pytest.mark.web_locks_only("a crashed tab is noticed only once its record is stale "
+@pytest.mark.web_locks_only("a crashed tab's leases stay until they expire "
                              "(test_world_frozen_and_no_locks.py)")
 def test_crashed_tab_leaves_the_tab_list_at_once():
     """A crashed tab (no pagehide) disappears from the lists on the next wake-up."""
@@ -406,8 +402,6 @@ def test_simultaneous_starts_never_exceed_max_tabs(max_tabs, policy, seed):
 
 
 @pytest.mark.parametrize("seed", range(12))
-@pytest.mark.web_locks_only("claims made in the same instant can exceed max_tabs until the next "
-                             "tick applies the storage-only rule (snapshots.steps_down)", strict=False)
 def test_simultaneous_use_here_never_exceeds_max_tabs(seed):
     """Several blocked tabs clicking use-here at once: still at most N active, each on its own slot."""
     world, first = signed_in_world(max_tabs=2)
@@ -420,16 +414,15 @@ def test_simultaneous_use_here_never_exceeds_max_tabs(seed):
     assert (True, []) == (len(world.active()) <= 2, world.violations())
 
 
-@pytest.mark.web_locks_only("no locks are held")
 def test_lock_holders_are_the_active_tabs():
-    """Each slot lock is held by exactly the active tab that believes it holds it."""
+    """Each slot lock (or lease) is held by exactly the active tab that believes it holds it."""
     world, first = signed_in_world(max_tabs=3)
     open_many(world, 3)
 
-    actual = sorted((name, tab.name) for tab in world.tabs for name in world.locks.held_by(tab.page)
-                    if name.startswith("tabsession:slot:"))
+    actual = sorted((slot, tab.name) for tab in world.tabs for slot in world.settings.slots()
+                    if world.holds_slot(tab.page, slot))
 
-    assert sorted((slot_lock_name(tab.machine.slot), tab.name) for tab in world.active()) == actual
+    assert sorted((tab.machine.slot, tab.name) for tab in world.active()) == actual
 
 
 class LastFirst:
@@ -543,7 +536,6 @@ def test_a_sign_out_is_decided_on_the_first_look_without_the_lock_manager(seed):
         ([(page.looks, page.feeds, page.queries) for page in pages], world.states(), world.violations())
 
 
-@pytest.mark.web_locks_only("it counts lock-manager queries, and there is no lock manager to ask")
 def test_a_new_tab_is_listed_after_one_query():
     """A tab that opens is named in storage before the others know it lives: they ask once."""
     world, first = signed_in_world(max_tabs=2)

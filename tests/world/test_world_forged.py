@@ -1,6 +1,6 @@
 """Forged storage and messages from another same-origin page, in a simulated world of tabs.
 
-What the browser suite (tests/e2e/test_hardening.py) tries in real tabs, here with exact states
+What the browser suite (tests/e2e/test_hardening_*.py) tries in real tabs, here with exact states
 and many more variants: a forger can end the session (anything that writes storage can), but it
 can neither sign anybody in, nor take or hold a place, nor stop a real tab from being admitted.
 """

@@ -1,11 +1,11 @@
-"""Frozen tabs that wake up, and the storage-only mode used where Web Locks are missing."""
+"""Frozen tabs that wake up, and the storage leases used where Web Locks are missing."""
 
 import pytest
 
 from test_world import signed_in_world
-from tabsession.core import events as ev
 from tabsession.core import records as rec
-from tabsession.core.machine import STALE_WITHOUT_LOCKS
+from fake_browser import STORAGE_LEASES
+from tabsession.browser.leases import TTL_SECONDS
 
 # Every scenario once per wake-up mechanism (tests/world/conftest.py); each names its lock mode.
 pytestmark = pytest.mark.usefixtures("each_mechanism")
@@ -43,8 +43,8 @@ def test_frozen_tab_follows_a_sign_out_when_it_wakes():
 
 
 def test_without_locks_a_second_tab_is_refused():
-    """Storage-only mode: counting fresh active records refuses the tab over the limit."""
-    world, first = signed_in_world(lock_mode=ev.NO_LOCKS)
+    """Storage leases: counting fresh active records refuses the tab over the limit."""
+    world, first = signed_in_world(lock_mode=STORAGE_LEASES)
 
     second = world.open("/")
 
@@ -52,8 +52,8 @@ def test_without_locks_a_second_tab_is_refused():
 
 
 def test_without_locks_use_here_moves_the_other_tab():
-    """Storage-only mode: use-here claims the place; the older claim steps down."""
-    world, first = signed_in_world(lock_mode=ev.NO_LOCKS)
+    """Storage leases: use-here claims the place; the older claim steps down."""
+    world, first = signed_in_world(lock_mode=STORAGE_LEASES)
     second = world.open("/")
 
     world.click_use_here(second)
@@ -62,8 +62,8 @@ def test_without_locks_use_here_moves_the_other_tab():
 
 
 def test_without_locks_a_duplicate_gets_its_own_id():
-    """Storage-only mode: a copy sees its original's fresh record and takes a new id."""
-    world, first = signed_in_world(lock_mode=ev.NO_LOCKS)
+    """Storage leases: a copy sees its original's fresh record and takes a new id."""
+    world, first = signed_in_world(lock_mode=STORAGE_LEASES)
 
     copy = world.duplicate(first)
 
@@ -71,8 +71,8 @@ def test_without_locks_a_duplicate_gets_its_own_id():
 
 
 def test_without_locks_a_reload_keeps_its_id():
-    """Storage-only mode: the reloading page removes its record first, so it is no copy."""
-    world, first = signed_in_world(lock_mode=ev.NO_LOCKS)
+    """Storage leases: the reloading page removes its record first, so it is no copy."""
+    world, first = signed_in_world(lock_mode=STORAGE_LEASES)
     before = first.tab_id
 
     world.reload(first)
@@ -81,10 +81,10 @@ def test_without_locks_a_reload_keeps_its_id():
 
 
 def test_without_locks_a_crashed_tab_frees_its_place_once_stale():
-    """Storage-only mode: a crashed tab's heartbeat stops; after the stale time a new tab gets in."""
-    world, first = signed_in_world(lock_mode=ev.NO_LOCKS)
+    """Storage leases: a crashed tab's heartbeat stops; after the stale time a new tab gets in."""
+    world, first = signed_in_world(lock_mode=STORAGE_LEASES)
     world.crash(first)
-    world.advance(STALE_WITHOUT_LOCKS + 1)
+    world.advance(TTL_SECONDS + 1)
 
     second = world.open("/")
 
@@ -92,11 +92,11 @@ def test_without_locks_a_crashed_tab_frees_its_place_once_stale():
 
 
 def test_without_locks_a_frozen_tab_that_was_presumed_gone_steps_down_on_waking():
-    """Storage-only mode: a frozen tab's place is given away; waking, it sees a newer claim and
+    """Storage leases: a frozen tab's place is given away; waking, it sees a newer claim and
     steps down instead of making two active tabs."""
-    world, first = signed_in_world(lock_mode=ev.NO_LOCKS)
+    world, first = signed_in_world(lock_mode=STORAGE_LEASES)
     world.freeze(first)
-    world.advance(STALE_WITHOUT_LOCKS + 1)
+    world.advance(TTL_SECONDS + 1)
     second = world.open("/")
     during = second.state
 

@@ -46,9 +46,6 @@ def test_a_second_sign_in_never_replaces_the_live_session():
 
 
 @pytest.mark.parametrize("seed", range(40))
-@pytest.mark.web_locks_only("in some orders the follower claims the place first and keeps it "
-                             "(no lock decides between the two page loads): the tab where bob "
-                             "signed in ends blocked", strict=False)
 def test_the_tab_that_signed_in_ends_active_whoever_arrives_first(seed):
     """In every order of the two page loads, the tab where bob signed in ends active and the
     follower ends refused or moved, never both active."""
@@ -126,7 +123,7 @@ def refused_world(**settings):
 
 
 @pytest.mark.parametrize("gone", ["close", pytest.param("crash", marks=pytest.mark.web_locks_only(
-    "a crashed tab's place is free only once its record is stale"))])
+    "a crashed tab's place is free only once its lease expires"))])
 def test_a_refused_tab_says_at_once_that_a_place_is_free(gone):
     """A blocked tab learns that the active tab went (closed, or crashed: the next tick)."""
     world, first, second = refused_world()
@@ -139,7 +136,7 @@ def test_a_refused_tab_says_at_once_that_a_place_is_free(gone):
 
 
 @pytest.mark.parametrize("gone", ["close", pytest.param("crash", marks=pytest.mark.web_locks_only(
-    "a crashed tab's place is free only once its record is stale"))])
+    "a crashed tab's place is free only once its lease expires"))])
 def test_reloading_a_refused_tab_once_a_place_is_free_makes_it_active(gone):
     """The refusal URL is not trusted: a reload decides from the facts."""
     world, first, second = refused_world()

@@ -5,14 +5,14 @@ driver gets everything it uses from here (tests/world builds the same driver on 
 
 Which mechanisms a page uses, in priority order (``<html data-coordination>`` names them):
 
-- locks: Web Locks when the browser has them (a secure context), else none: the core's
-  storage-only mode (``"storage"``);
+- locks: Web Locks when the browser has them (a secure context), else leases in localStorage
+  (``leases.py``, ``"storage"``): the same face, a weaker guarantee;
 - wake-ups: BroadcastChannel when the browser has it, else storage events alone (with a
   BroadcastChannel, storage events wake tabs too).
 
 ``build(..., locks=..., wakeups=...)`` forces a choice instead: ``locks`` "web-locks" or
-"none", ``wakeups`` "broadcast-channel" or "storage-events" (None: the priority order). A
-forced mechanism the browser lacks is not used ("web-locks" without Web Locks is "none", and
+"storage", ``wakeups`` "broadcast-channel" or "storage-events" (None: the priority order). A
+forced mechanism the browser lacks is not used ("web-locks" without Web Locks is "storage", and
 "broadcast-channel" without BroadcastChannel is "storage-events").
 """
 
@@ -23,12 +23,13 @@ from tabsession.browser.channel import MECHANISMS, STORAGE_EVENTS, Channel
 from tabsession.browser.channel import available as channel_available
 from tabsession.browser.driver import Driver
 from tabsession.browser.interop import RUNTIME, callback, document, is_none, listen, random_id, window
+from tabsession.browser.leases import LEASE_PREFIX, StorageLeases
 from tabsession.browser.locks import WebLocks, available as locks_available
 from tabsession.core.settings import Settings
 
 WEB_LOCKS = "web-locks"
-NO_LOCKS = "none"
-LOCK_MODES = (WEB_LOCKS, NO_LOCKS)
+STORAGE_LEASES = "storage"
+LOCK_MODES = (WEB_LOCKS, STORAGE_LEASES)
 ACTIVITY_EVENTS = ("pointerdown", "pointermove", "keydown", "wheel", "scroll", "touchstart", "focus")
 
 
@@ -73,6 +74,25 @@ class Timer:
         self._function()
 
 
+class Soon:
+    """Runs functions after the current task (as a lock manager answers), through one
+    ``setTimeout(0)`` proxy made once."""
+
+    def __init__(self):
+        self._queue = []
+        self._run_proxy = callback(self._run)
+
+    def __call__(self, function):
+        self._queue.append(function)
+        if len(self._queue) == 1:
+            window.setTimeout(self._run_proxy, 0)
+
+    def _run(self):
+        queue, self._queue = self._queue, []
+        for function in queue:
+            function()
+
+
 class Location:
     def here(self):
         return str(window.location.pathname) + str(window.location.search)
@@ -112,9 +132,12 @@ def build(page, view, settings, locks=None, wakeups=None):
         raise ValueError("locks must be one of " + repr(LOCK_MODES))
     if wakeups is not None and wakeups not in MECHANISMS:
         raise ValueError("wakeups must be one of " + repr(MECHANISMS))
-    use_locks = locks != NO_LOCKS and locks_available()
+    if locks != STORAGE_LEASES and locks_available():
+        lock_adapter = WebLocks()
+    else:
+        lock_adapter = StorageLeases(storage.LocalStore(LEASE_PREFIX), Clock(), Ids(), Soon())
     broadcast = wakeups != STORAGE_EVENTS and channel_available()
-    return Driver(page, settings, view, storage, WebLocks() if use_locks else None, Channel(broadcast), Clock(),
+    return Driver(page, settings, view, storage, lock_adapter, Channel(broadcast), Clock(),
                   Timer(), Ids(), Location(), PageEvents(), RUNTIME)
 
 

@@ -8,10 +8,11 @@ so the same loop runs in a page and in the simulated browser of tests/world:
   sessionStorage record), ``read_snapshot(live_ids, held_slots)``, both raising
   ``StorageError(name)`` when the read fails, and ``write(area, key, value)`` (None, or the
   error's name);
-- ``locks``: None when the browser has no Web Locks (the core's storage-only mode), else
-  ``connect(on_claimed, on_acquired, on_lost, on_held_names)``, then ``claim(name)``,
+- ``locks``: Web Locks (locks.py) or leases in storage (leases.py), one face: ``mechanism``
+  (its name), ``connect(on_claimed, on_acquired, on_lost, on_held_names)``, then ``claim(name)``,
   ``hold(name)``, ``acquire(names, steal)``, ``release(name)``, ``query()``, which answer
-  through those callbacks later (see locks.py);
+  through those callbacks later; ``check()`` on every look (leases renew and notice theft
+  there), ``release_all()`` when the page hides, and ``failed`` (a storage error, or None);
 - ``channel``: ``mechanism`` (its name), ``connect(on_wake, on_dropped)``, ``publish(text)``;
 - ``clock``: ``now()`` in epoch seconds; ``timer``: one timer, ``set(delay_seconds, callback)``
   (replacing any pending one) and ``clear()``; ``ids``: ``random_id()``;
@@ -52,7 +53,7 @@ class Driver:
         self.settings = settings
         self.view = view
         self.storage = storage
-        self.web_locks = locks
+        self.locks = locks
         self.channel = channel
         self.clock = clock
         self.timer = timer
@@ -76,7 +77,7 @@ class Driver:
     @property
     def coordination(self):
         """How the tabs coordinate: "web-locks+broadcast-channel", "storage+storage-events", ..."""
-        return ("web-locks" if self.web_locks is not None else "storage") + "+" + self.channel.mechanism
+        return self.locks.mechanism + "+" + self.channel.mechanism
 
     # ----------------------------------------------------------------- start-up
     def start(self):
@@ -86,21 +87,15 @@ class Driver:
             self.view.show_coordination("none")
             self.feed(ev.StorageFailed(problem))
             return
-        if self.web_locks is not None:
-            self.web_locks.connect(self._on_claimed, self._on_acquired, self._on_lost,
-                                   self._on_held_names)
+        self.locks.connect(self._on_claimed, self._on_acquired, self._on_lost, self._on_held_names)
         self.channel.connect(self.wake, self.view.show_dropped)
         self.view.show_coordination(self.coordination)
         self._listen()
-        if self.web_locks is not None:
-            self.wakeups.query_started()
-            self.web_locks.query()  # start once the live tabs are known
-        else:
-            self._begin()
+        self.wakeups.query_started()
+        self.locks.query()  # start once the live tabs are known
 
     def _begin(self):
         self.started = True
-        locks = ev.WEB_LOCKS if self.web_locks is not None else ev.NO_LOCKS
         try:
             memory_raw = self.storage.read_memory()
             snapshot = self.storage.read_snapshot(self.wakeups.live_ids, self.wakeups.held_slots)
@@ -108,7 +103,7 @@ class Driver:
             self._storage_failed(str(error.args[0]))
             return
         self.feed(ev.Started(self.clock.now(), self.page, self.location.here(), memory_raw, snapshot,
-                             self.ids.random_id(), locks))
+                             self.ids.random_id()))
         self._arm_timer()
 
     def _listen(self):
@@ -158,6 +153,12 @@ class Driver:
             self._look(periodic)
 
     def _look(self, periodic):
+        self.locks.check()
+        if self.locks.failed is not None:
+            self._storage_failed(self.locks.failed)
+            return
+        if self.machine.leaving:
+            return  # a lock taken from this tab (check) made it leave
         snapshot = self._snapshot()
         if snapshot is None:
             return
@@ -168,12 +169,12 @@ class Driver:
             self.feed(ev.Observed(self.clock.now(), snapshot))
             wakeups.fed(snapshot, self.machine.step)
             self._arm_timer()
-        if self.web_locks is not None and not self.failed and not self.machine.leaving \
+        if not self.failed and not self.machine.leaving \
                 and wakeups.should_query(snapshot.tab_raws, periodic):
             wakeups.query_started()
             self.queries += 1
             self.queried_raws = snapshot.tab_raws
-            self.web_locks.query()
+            self.locks.query()
 
     def _snapshot(self):
         """What storage holds now, or None once reading it failed (the error state follows)."""
@@ -245,11 +246,12 @@ class Driver:
     def _on_pagehide(self):
         # Unloading, or going into the back/forward cache, whose restore reloads (_on_pageshow).
         # A look in between (visibilitychange on restore comes before the reload) would act on
-        # stale memory and make the reloaded page lose the reason (test_hardening.py, bfcache).
+        # stale memory and make the reloaded page lose the reason (tests/e2e/test_hardening_bfcache.py).
         self.hidden = True
         self.view.leaving()
         if self.started:
             self.feed(ev.PageHidden(self.clock.now()))
+        self.locks.release_all()
 
     def _on_pageshow(self, persisted):
         if persisted:
@@ -280,18 +282,18 @@ class Driver:
         elif kind is cmd.ReplaceUrl:
             self.location.replace_url(command.url)
         elif kind is cmd.ClaimTabLock:
-            self.web_locks.claim(tab_lock_name(command.tab_id))
+            self.locks.claim(tab_lock_name(command.tab_id))
         elif kind is cmd.HoldTabLock:
-            self.web_locks.hold(tab_lock_name(command.tab_id))
+            self.locks.hold(tab_lock_name(command.tab_id))
         elif kind is cmd.AcquireSlot:
             self.slot_order = list(command.order)
-            self.web_locks.acquire([slot_lock_name(slot) for slot in command.order], False)
+            self.locks.acquire([slot_lock_name(slot) for slot in command.order], False)
         elif kind is cmd.StealSlot:
             self.slot_order = [command.slot]
-            self.web_locks.acquire([slot_lock_name(command.slot)], True)
+            self.locks.acquire([slot_lock_name(command.slot)], True)
         elif kind is cmd.ReleaseSlot:
-            if self.web_locks is not None and command.slot == self.held_slot:
-                self.web_locks.release(slot_lock_name(command.slot))
+            if command.slot == self.held_slot:
+                self.locks.release(slot_lock_name(command.slot))
                 self.held_slot = None
         else:
             raise TypeError("unknown command " + repr(command))

@@ -7,7 +7,7 @@
 - ``helpers``: a few lines of JavaScript for what Python cannot do safely on MicroPython:
   catching exceptions thrown synchronously inside a JS call (``setItem`` over quota, storage
   access blocked, even ``getItem`` once a page's storage is revoked) aborts a MicroPython
-  script (see PLATFORM.md), so every storage access goes through them. They are built with
+  script (docs/rules.md, "Platform facts"), so every storage access goes through them. They are built with
   ``Function`` because PyScript itself already requires ``'unsafe-eval'``; that keeps the
   library a set of Python files with no extra ``<script>`` to include.
 Numbers that can exceed 32 bits (epoch milliseconds) never cross the boundary: time is read

@@ -2,8 +2,8 @@
 
 Locks are the only mechanism that gives exactly one winner when tabs act in the same instant,
 and the browser releases them when a tab closes, reloads, navigates or crashes.
-Without Web Locks (insecure contexts: a LAN address or custom host name) the core runs in
-its documented storage-only mode and this adapter is not used.
+Without Web Locks (insecure contexts: a LAN address or custom host name) ``leases.py`` gives
+the same face over localStorage.
 
 Every callback handed to JavaScript is made once, here, so a long-lived tab does not leak a
 proxy per call on Pyodide.
@@ -20,6 +20,15 @@ def available():
 
 class WebLocks:
     """The driver's ``locks`` adapter; ``connect`` gives it the driver's callbacks."""
+
+    mechanism = "web-locks"
+    failed = None  # (leases can fail to write; the browser's lock manager cannot)
+
+    def check(self):
+        """Nothing to renew: the browser tells a holder at once when its lock is stolen."""
+
+    def release_all(self):
+        """Nothing to do: the browser releases a page's locks when it goes."""
 
     def __init__(self):
         self._on_claimed = self._on_acquired = self._on_lost = self._on_held_names = None

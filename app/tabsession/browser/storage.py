@@ -53,3 +53,25 @@ def read_snapshot(live_ids, held_slots=None):
 def write(area, key, value):
     """Carry out a core ``Store``; returns None, or the error's name when the write failed."""
     return text(helpers.write(area, key, value))
+
+
+class LocalStore:
+    """localStorage as ``leases.StorageLeases`` uses it. A read that fails reads as nothing (a
+    lease then looks free, and the driver's own next read reports the failure)."""
+
+    def __init__(self, prefix):
+        self.prefix = prefix
+
+    def read(self, key):
+        result = helpers.readItem("local", key, MAX_READ_CHARS)
+        return None if text(result.error) is not None else text(result.value)
+
+    def write(self, key, value):
+        return write("local", key, value)
+
+    def keys(self):
+        result = helpers.readPrefixed(self.prefix, MAX_READ_CHARS)
+        if text(result.error) is not None:
+            return []
+        items = result.items
+        return [text(items[index]) for index in range(0, int(items.length) - 1, 2)]

@@ -34,7 +34,8 @@ class AcquireSlot(Value):
 
 
 class StealSlot(Value):
-    """Take ``slot`` from whoever holds it; answer ``SlotGranted``. The loser gets ``SlotLost``."""
+    """Take ``slot`` from whoever holds it; answer ``SlotGranted`` (the loser gets ``SlotLost``),
+    or ``SlotsBusy`` when the steal did not take (leases: another tab wrote in the same instant)."""
 
     FIELDS = ("slot",)
 

@@ -9,9 +9,6 @@ messages only say "look again").
 
 from tabsession.core.values import Value
 
-WEB_LOCKS = "web-locks"
-NO_LOCKS = "none"
-
 
 class Snapshot(Value):
     """Raw shared storage: session and activity texts, {tab_id: record text}, live tab ids.
@@ -27,7 +24,7 @@ class Snapshot(Value):
 class Started(Value):
     """The page loaded. ``page`` is "app" or "login"; ``here`` the page's own path and query."""
 
-    FIELDS = ("now", "page", "here", "memory_raw", "snapshot", "fresh_id", "locks")
+    FIELDS = ("now", "page", "here", "memory_raw", "snapshot", "fresh_id")
 
 
 class TabLockClaimed(Value):

@@ -18,11 +18,12 @@ M1. Everything that changes a tab's state lives in this file. ``handle()`` check
 M2. Identity. A tab's id lives in sessionStorage, which browsers copy into duplicated tabs. At
     start the tab claims a lock named after the remembered id in one request: held elsewhere
     means this tab is a copy and takes a fresh id; a reload released it first and keeps its id.
-M3. Places. ``max_tabs`` slots; a tab is ``active`` exactly while it holds one. With Web Locks
-    the slots are locks (``tabsession:slot:<n>``), so the browser guarantees that no more than
-    ``max_tabs`` tabs are active even when tabs open in the same instant; closing or crashing a
-    tab frees its slot. Without Web Locks the tabs count active records in storage and resolve
-    a double claim by the same rule everywhere (``snapshots.steps_down``).
+M3. Places. ``max_tabs`` slots; a tab is ``active`` exactly while it holds one. The slots are
+    locks (``tabsession:slot:<n>``) of whatever lock adapter the shell has: with Web Locks the
+    browser guarantees that no more than ``max_tabs`` tabs are active even when tabs open in the
+    same instant, and closing or crashing a tab frees its slot; without them the shell's leases
+    in storage keep the same face with a weaker guarantee (``browser/leases.py``). The machine
+    never asks which one it has.
 M4. Refusal. A tab that finds no free slot is refused (policy ``block``) or takes the slot of
     the least recently active tab (policy ``takeover``); the loser is told by its lock manager
     and becomes ``moved``. ``use_here`` in a blocked or moved tab takes a place the same way.
@@ -49,9 +50,8 @@ from tabsession.core import snapshots
 from tabsession.core import urls
 from tabsession.core import wire
 from tabsession.core.settings import TAKEOVER
-# Re-exported: tests and the bench name these thresholds through the machine.
-from tabsession.core.snapshots import (HEARTBEAT_SECONDS, PRUNE_WITHOUT_LOCKS,  # noqa: F401
-                                       STALE_RECORD_SECONDS, STALE_WITHOUT_LOCKS)
+# Re-exported: tests name this threshold through the machine.
+from tabsession.core.snapshots import STALE_RECORD_SECONDS  # noqa: F401
 
 # Activity is counted at once but written at most this often (seconds), so a moving mouse
 # does not flood the other tabs with storage events.
@@ -64,7 +64,7 @@ LOGIN = "login"
 NEW = "new"                # before Started
 CLAIMING = "claiming"      # waiting for TabLockClaimed (after ClaimTabLock)
 ADMITTING = "admitting"    # waiting for SlotGranted / SlotsBusy
-STEALING = "stealing"      # waiting for SlotGranted after StealSlot
+STEALING = "stealing"      # waiting for SlotGranted (or SlotsBusy) after StealSlot
 SETTLED = "settled"        # the row is then the state's (see ACCEPTS)
 LEAVING = "leaving"        # navigation requested, or failed: nothing more to decide here
 
@@ -97,7 +97,6 @@ class TabSession:
         self.phase = NEW
         self.page = None
         self.tab_id = None
-        self.locks = ev.WEB_LOCKS
         self.memory = None
         self.session = None
         self.slot = None
@@ -106,7 +105,6 @@ class TabSession:
         self.opened = None
         self.last_active = None
         self.since = None
-        self.record_written_at = None
         self.latest_now = 0.0
         self.activity_written_at = None
         self.activity_pending = False
@@ -155,8 +153,6 @@ class TabSession:
         times = []
         if self.activity_pending and self.activity_written_at is not None:
             times.append(self.activity_written_at + ACTIVITY_WRITE_INTERVAL)
-        if self.locks != ev.WEB_LOCKS and self.record_written_at is not None:
-            times.append(self.record_written_at + HEARTBEAT_SECONDS)
         if self.state == rec.ACTIVE and self.shown_clock is not None:
             idle, absolute, warning = self.shown_clock.values()
             times.append(absolute)
@@ -172,7 +168,6 @@ class TabSession:
         if event.page not in (APP, LOGIN):
             raise UsageError("unknown page " + repr(event.page))
         self.page = event.page
-        self.locks = event.locks
         self.snapshot = event.snapshot
         self.fresh_id = event.fresh_id
         self.opened = event.now
@@ -187,15 +182,13 @@ class TabSession:
             # reason, so an unknown one is removed from the URL (see _decide_login).
             self.url_reason = query.get("reason")
         self.memory = rec.decode_tab_memory(event.memory_raw)
-        if self.memory is not None and self.locks == ev.WEB_LOCKS:
+        if self.memory is not None:
             self.phase = CLAIMING
             return [cmd.ClaimTabLock(self.memory.tab_id)]
         commands = []
-        if self.memory is None and event.memory_raw is not None:
+        if event.memory_raw is not None:
             commands.append(cmd.Store(cmd.SESSION, rec.TAB_MEMORY_KEY, None))  # repair junk
-        keep = self.memory is not None and \
-            not snapshots.fresh_elsewhere(self.snapshot, self.memory.tab_id, event.now)
-        return commands + self._identified(keep, event.now)
+        return commands + self._identified(False, event.now)
 
     def _on_tab_lock_claimed(self, event):
         return self._identified(event.claimed, self.latest_now)
@@ -208,7 +201,7 @@ class TabSession:
             self.tab_id = self.fresh_id
             self.memory = rec.TabMemory(self.tab_id, None, None, False)
         commands = []
-        if self.locks == ev.WEB_LOCKS and not (keep_memory and self.phase == CLAIMING):
+        if not keep_memory:
             commands.append(cmd.HoldTabLock(self.tab_id))  # a claimed lock is held already
         commands.append(self._store_memory())
         self.phase = SETTLED
@@ -252,7 +245,7 @@ class TabSession:
         return commands + self._settle(state, reason)
 
     def _place_is_free(self, now):
-        return snapshots.place_free(self.snapshot, now, self.tab_id, self.locks, self.settings.max_tabs)
+        return snapshots.place_free(self.snapshot, self.settings.max_tabs)
 
     # ---------------------------------------------------------------- admission
     def _admit(self, now):
@@ -261,8 +254,6 @@ class TabSession:
             return self._become_active(None, now)
         if self.memory.use_here:
             return self._take_a_place(self._preferred_slot_to_steal(), now)
-        if self.locks != ev.WEB_LOCKS:
-            return self._admit_without_locks(now)
         order = self.settings.slots()
         remembered = self.memory.slot
         if remembered in order and self.memory.token == self.session.token:
@@ -271,24 +262,13 @@ class TabSession:
         self.phase = ADMITTING
         return [cmd.AcquireSlot(order)]
 
-    def _admit_without_locks(self, now):
-        """Best effort when the browser has no Web Locks: count the active tabs in storage.
-
-        Two tabs opening in the same instant can both get in; the page says which mechanism
-        it uses so that this is never silent.
-        """
-        slot = snapshots.free_slot(self.snapshot, now, self.tab_id, self.locks, self.settings.slots())
-        if slot is not None:
-            return self._become_active(slot, now)
-        return self._refused(now)
-
     def _take_a_place(self, slot, now):
         """Become active at another tab's expense ("Use here", policy takeover).
 
-        With Web Locks the slot is stolen and its holder is told by the browser. Without them
-        this tab simply claims; the conflict rule makes the least recently active tab step down.
+        The slot is stolen and its holder is told by its lock adapter. With no limit there are
+        no slots: the tab simply goes where it was going.
         """
-        if self.locks == ev.WEB_LOCKS and slot is not None:
+        if slot is not None:
             self.phase = STEALING
             return [cmd.StealSlot(slot)]
         if self.page == LOGIN:
@@ -310,14 +290,23 @@ class TabSession:
             return [self._store_memory()] + self._navigate(self.next_path)
         return self._become_active(event.slot, event.now)
 
+    def _on_steal_failed(self, event):
+        """A steal did not take (leases: another tab took the slot in the same instant). A
+        settled tab stays as it was (the user may try again); a page that arrived to take a
+        place is refused, as any tab that finds no place."""
+        if self.state in (rec.BLOCKED, rec.MOVED):
+            self.phase = SETTLED
+            return []
+        return self._refused(event.now, steal=False)
+
     def _on_slots_busy(self, event):
         if self.memory.signed_in and self.memory.token == self.session.token:
             # The tab where the user just signed in is not refused by tabs that followed it.
             return self._take_a_place(self._victim_slot(self.snapshot, event.now), event.now)
         return self._refused(event.now)
 
-    def _refused(self, now):
-        if self.settings.policy == TAKEOVER:
+    def _refused(self, now, steal=True):
+        if steal and self.settings.policy == TAKEOVER:
             return self._take_a_place(self._victim_slot(self.snapshot, now), now)
         # The token goes with the tab to the login page: should the session end before that page
         # decides, the tab still knows it was in the session (see _decide_login).
@@ -357,7 +346,7 @@ class TabSession:
 
     def _victim_slot(self, snapshot, now):
         """The slot of the least recently active other tab (or the first unclaimed slot)."""
-        return snapshots.victim_slot(snapshot, now, self.tab_id, self.locks, self.settings.slots())
+        return snapshots.victim_slot(snapshot, self.tab_id, self.settings.slots())
 
     def _preferred_slot_to_steal(self):
         slots = self.settings.slots()
@@ -390,12 +379,6 @@ class TabSession:
         elif isinstance(session, rec.Session) and not self._deadline_passed(session, event.snapshot, now):
             self.session = session
             return commands + self._act(on_started, session, now)
-        if self.state == rec.ACTIVE and self.locks != ev.WEB_LOCKS and \
-                snapshots.steps_down(self.snapshot, now, self.tab_id, self.last_active, self.locks,
-                                     self.settings.max_tabs):
-            self.slot = None
-            self.memory = rec.TabMemory(self.tab_id, self.session.token, None, False)
-            return commands + [self._store_memory()] + self._settle(rec.MOVED, rec.TAKEN_OVER)
         if on_free == SAY_PLACE_FREE:
             free = self._place_is_free(now)
             if free != self.place_free:
@@ -403,9 +386,7 @@ class TabSession:
                 commands += [self._show()]
         if self.activity_pending and now - self.activity_written_at >= ACTIVITY_WRITE_INTERVAL:
             commands += self._write_activity(now)
-        elif self.locks != ev.WEB_LOCKS and now - self.record_written_at >= HEARTBEAT_SECONDS:
-            commands += [self._store_record()]
-        for tab_id in snapshots.prunable(event.snapshot, now, self.tab_id, self.locks):
+        for tab_id in snapshots.prunable(event.snapshot, now, self.tab_id):
             commands.append(cmd.Store(cmd.LOCAL, rec.tab_key(tab_id), None))
         commands += self._show_tabs(now)
         if self.state == rec.ACTIVE:
@@ -617,7 +598,6 @@ class TabSession:
                              self.last_active, self.since, self.latest_now)
 
     def _store_record(self):
-        self.record_written_at = self.latest_now
         return cmd.Store(cmd.LOCAL, rec.tab_key(self.tab_id), self._record().encode())
 
     def _wake(self):
@@ -630,7 +610,7 @@ class TabSession:
 
     def _show_tabs(self, now):
         views = []
-        for record in snapshots.live_records(self.snapshot, now, self.tab_id, self.locks):
+        for record in snapshots.live_records(self.snapshot, self.tab_id):
             if record.tab_id != self.tab_id:
                 views.append(cmd.TabView(record.tab_id, record.state, record.page,
                                          record.last_active, False))
@@ -728,7 +708,7 @@ ACCEPTS = {
     NEW: _row(Started=_S._on_started, PageHidden=IGNORED),  # (Observed removed below)
     CLAIMING: _row(TabLockClaimed=_S._on_tab_lock_claimed, **_WAITING),
     ADMITTING: _row(SlotGranted=_S._on_slot_granted, SlotsBusy=_S._on_slots_busy, **_WAITING),
-    STEALING: _row(SlotGranted=_S._on_slot_granted, **_WAITING),
+    STEALING: _row(SlotGranted=_S._on_slot_granted, SlotsBusy=_S._on_steal_failed, **_WAITING),
     rec.ACTIVE: _row(Observed=_S._on_observed, UserActive=_S._on_user_active,
                      SignOutClicked=_S._on_sign_out, StaySignedInClicked=_S._on_stay_signed_in,
                      SlotLost=_S._on_slot_lost),

@@ -112,9 +112,9 @@ class Activity(Value):
 class TabRecord(Value):
     """What one open tab publishes about itself for the others.
 
-    ``since``: when the tab entered its state (without Web Locks, the newest claim to be active
-    wins a conflict). ``seen``: when the record was last written (without Web Locks, a record
-    not rewritten for a while belongs to a tab that is gone). Both default to the times given.
+    ``since``: when the tab entered its state. ``seen``: when the record was last written (a
+    record of a tab whose lock is gone is deleted once it is old). Both default to the times
+    given.
     """
 
     FIELDS = ("tab_id", "state", "page", "slot", "opened", "last_active", "since", "seen")
