@@ -108,6 +108,7 @@ class Session:
         self.started = False
         self._driver = None
         self._coordination = None
+        self._force = (None, None)  # forced lock and wake-up mechanisms (create's arguments)
         self._subscribers = []
 
     # ----------------------------------------------------------------- reading
@@ -142,7 +143,8 @@ class Session:
         if self.started:
             raise RuntimeError("start() was already called")
         self.started = True
-        self._driver = _compose.start(self.page, _DriverView(self), self._settings)
+        locks, wakeups = self._force
+        self._driver = _compose.start(self.page, _DriverView(self), self._settings, locks, wakeups)
         return self
 
     def sign_in(self, name):
@@ -308,7 +310,7 @@ def page_settings():
     return _compose.read_settings()
 
 
-def create(page="app", protect="app", **settings):
+def create(page="app", protect="app", locks=None, wakeups=None, **settings):
     """A ``Session`` for this page; nothing happens until ``start()``.
 
     ``page``: "app" for a protected page, at any path of the site (signed out, it sends the
@@ -319,7 +321,14 @@ def create(page="app", protect="app", **settings):
     ``settings``: ``max_tabs``, ``policy``, ``idle_timeout``, ``warn_before``,
     ``absolute_timeout`` (see the README); they override what the page embeds. A bad value
     raises ``ValueError`` (your code's mistake), an unknown name ``TypeError``.
+    ``locks`` ("web-locks" or "storage") and ``wakeups`` ("broadcast-channel" or
+    "storage-events") force a coordination mechanism instead of the best the browser has (to try
+    the fallbacks); one the browser lacks is not used. ``session.coordination`` says what runs.
     """
+    if locks is not None and locks not in _compose.LOCK_MODES:
+        raise ValueError("locks must be one of " + repr(_compose.LOCK_MODES))
+    if wakeups is not None and wakeups not in _compose.MECHANISMS:
+        raise ValueError("wakeups must be one of " + repr(_compose.MECHANISMS))
     base = page_settings()
     chosen = base.to_dict()
     for name in settings:
@@ -329,5 +338,7 @@ def create(page="app", protect="app", **settings):
     chosen["runtime"] = RUNTIME  # what actually runs, whatever the page said
     final = Settings(**chosen)
     final.problems = list(base.problems)
-    return Session(page, final, protect)
+    session = Session(page, final, protect)
+    session._force = (locks, wakeups)
+    return session
 

@@ -84,9 +84,9 @@ def test_demo_config_maps_every_library_module():
 # --- the example in a browser ------------------------------------------------------------------
 
 
-def example_body(path, runtime, policy=None):
+def example_body(path, runtime, policy=None, arguments=None):
     """The example file behind a request path, adapted to the runtime (and to `policy` when
-    given); None if not ours."""
+    given, and with more `arguments` to `tabsession.create`); None if not ours."""
     spec = serve_module.RUNTIMES[runtime]
     pages = {"/": "index.html", "/login": "login.html"}
     if path in pages:
@@ -94,6 +94,9 @@ def example_body(path, runtime, policy=None):
         if policy is not None:
             assert 'policy="block"' in text, "the example no longer names its policy"
             text = text.replace('policy="block"', f'policy="{policy}"')
+        if arguments is not None:
+            assert "idle_timeout=600)" in text, "the example no longer ends its create() call so"
+            text = text.replace("idle_timeout=600)", "idle_timeout=600, " + arguments + ")")
         return text.replace('<script type="mpy"', f'<script type="{spec.script_type}"'), ".html"
     if path == "/pyscript.toml":
         text = (EXAMPLE / "pyscript.toml").read_text(encoding="utf-8")
@@ -105,7 +108,7 @@ def example_body(path, runtime, policy=None):
     return None
 
 
-def serve_example(context, server, runtime, policy=None):
+def serve_example(context, server, runtime, policy=None, arguments=None):
     """Route the example site's paths on `server`'s origin; everything else goes on as usual."""
 
     def handle(route):
@@ -113,7 +116,7 @@ def serve_example(context, server, runtime, policy=None):
         if f"{parts.scheme}://{parts.netloc}" != server.url:
             route.fallback()
             return
-        found = example_body(parts.path, runtime, policy)
+        found = example_body(parts.path, runtime, policy, arguments)
         if found is None:
             route.fallback()
             return
@@ -153,6 +156,13 @@ def example(context, app_server, runtime):
 def takeover_example(context, app_server, runtime):
     """The example with `policy="takeover"` in both pages."""
     serve_example(context, app_server, runtime, policy="takeover")
+    return app_server
+
+
+@pytest.fixture
+def leases_example(context, app_server, runtime):
+    """The example forcing the lock adapter a browser without Web Locks gets."""
+    serve_example(context, app_server, runtime, arguments='locks="storage"')
     return app_server
 
 
@@ -254,3 +264,18 @@ def test_readme_example_says_why_when_storage_is_blocked(example, context, wait_
         assert not page.locator("#use-here").is_visible()
         assert not page.locator("#app").is_visible()
         page.close()
+
+
+def test_readme_example_forcing_storage_leases_still_refuses_and_moves(leases_example, context, new_tab,
+                                                                       wait_state):
+    """create(..., locks="storage") runs the storage-lease adapter even where Web Locks exist, and
+    the rules hold: a second tab is refused, its Use here moves the first."""
+    first = sign_in_first_tab(context, leases_example, new_tab, wait_state)
+    assert first.get_attribute("html", "data-coordination").startswith("storage+")
+
+    second = new_tab(context, leases_example, "/")
+    wait_state(second, "blocked")
+    second.click("#use-here")
+
+    wait_state(second, "active", WITHIN_MS * 10)
+    wait_state(first, "moved", WITHIN_MS * 2)
