@@ -5,6 +5,7 @@ import pytest
 from tabsession.core import commands as cmd
 from tabsession.core import events as ev
 from tabsession.core import records as rec
+from tabsession.core import snapshots
 from tabsession.core import wire
 from tabsession.core.machine import USERNAME_ERROR, TabSession, UsageError
 from tabsession.core.settings import DEFAULTS, TAKEOVER, Settings
@@ -1058,3 +1059,52 @@ def test_a_tab_leaving_for_the_login_page_draws_no_tab_list():
     commands = tab.handle(ev.Observed(T0 + 10, snapshot(ended_raw(rec.REASON_SIGNED_OUT), tabs=[other_tab(TAB_B)])))
 
     assert ([], ["/login?reason=signed-out"]) == (of_type(commands, cmd.ShowTabs), navigations(commands))
+
+
+# ------------------------------------------------ a sign-in page follows a sign-in elsewhere
+def test_sign_in_page_refused_in_place_while_the_signing_tab_is_on_its_way():
+    """A fresh session, no slot held yet: the signing tab counts as holding the one place, so
+    the sign-in page is refused where it stands (no navigation to race it for the place)."""
+    tab, _ = login_tab(here="/login?next=%2Freports")
+
+    commands = tab.handle(ev.Observed(T0 + 1, signed_in()))
+
+    assert ([(rec.BLOCKED, rec.ACTIVE_ELSEWHERE)], [], [cmd.ReplaceUrl("/login?reason=active-elsewhere&next=%2Freports")]) == \
+        (shown(commands), navigations(commands), of_type(commands, cmd.ReplaceUrl))
+
+
+def test_sign_in_page_goes_on_when_a_place_is_left_beside_the_signing_tab():
+    """max_tabs 2: one place for the signing tab, one for this page: it goes on to next."""
+    tab, _ = login_tab(make_settings(max_tabs=2))
+
+    commands = tab.handle(ev.Observed(T0 + 1, signed_in()))
+
+    assert (["/"], []) == (navigations(commands), shown(commands))
+
+
+def test_sign_in_page_once_the_signing_tab_is_active_counts_the_held_slots_only():
+    """The signing tab is active (its record, its slot): no place is reserved twice."""
+    tab, _ = login_tab(make_settings(max_tabs=2))
+    signer = rec.TabRecord(TAB_B, rec.ACTIVE, "app", 0, T0, T0, since=T0, seen=T0)
+
+    commands = tab.handle(ev.Observed(T0 + 1, signed_in(tabs=[signer])))
+
+    assert ["/"] == navigations(commands)
+
+
+def test_the_sign_in_grace_ends():
+    """Past the grace, a sign-in no tab has taken a place for reserves nothing."""
+    session = rec.Session(TOKEN, "alice", T0)
+    snap = signed_in()
+
+    assert (True, False) == (snapshots.signing_in_pending(snap, T0 + 1, session, TAB_A),
+                             snapshots.signing_in_pending(snap, T0 + snapshots.SIGN_IN_GRACE_SECONDS, session, TAB_A))
+
+
+def test_a_place_is_not_free_while_a_record_shows_a_tab_active_that_the_lock_answer_missed():
+    """The lock answer is older than a record of a tab that became active since: not free (the
+    demo said "a place is free" for a moment while the signing tab arrived)."""
+    active = rec.TabRecord(TAB_B, rec.ACTIVE, "app", 0, T0, T0, since=T0, seen=T0)
+    snap = ev.Snapshot(session_raw(), activity_raw(T0), {TAB_B: active.encode()}, [TAB_B], [])
+
+    assert (False, True) == (snapshots.place_free(snap, 1), snapshots.place_free(snap, 2))

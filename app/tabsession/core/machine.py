@@ -34,7 +34,11 @@ M6. Level-triggered. Messages are only wake-ups: on each one the machine re-read
 M7. Every settled state says what it does when, on a look, a session it is not in is live, its
     own session has ended, or a place is free (``ON_LOOK``). So a sign-in page follows a
     sign-in made elsewhere instead of offering its form (a second sign-in never replaces a live
-    session), and a refused tab learns that a place is free instead of trusting its URL.
+    session), and a refused tab learns that a place is free instead of trusting its URL. The tab
+    that signed in counts as holding a place until it reaches one (for a few seconds,
+    ``snapshots.SIGN_IN_GRACE_SECONDS``), so a follower with no place left is refused where it
+    stands rather than racing it to the app page; and should it get there first all the same,
+    the tab that signed in takes a place instead of being refused (``TabMemory.signed_in``).
 M8. Deadlines (idle, absolute) are absolute times derived from shared records, never counted
     ticks; time that passed while a tab slept counts, and the machine's own notion of "now"
     never goes backwards. ``next_deadline()`` says when the shell should wake it.
@@ -111,6 +115,7 @@ class TabSession:
         self.snapshot = None
         self.fresh_id = None
         self.place_free = False
+        self.seen_active_in = None  # the token of a session in which another tab was seen active
         self.shown_tabs = None
         self.shown_clock = None
         self.signing_in = False
@@ -245,7 +250,16 @@ class TabSession:
         return commands + self._settle(state, reason)
 
     def _place_is_free(self, now):
-        return snapshots.place_free(self.snapshot, self.settings.max_tabs)
+        """Whether a place is free for this tab. A sign-in still on its way to the app page holds
+        one, unless this tab knows a tab of that session has had a place already (it was refused
+        in it, or has seen one active)."""
+        session = self.session if isinstance(self.session, rec.Session) else None
+        if session is not None:
+            if snapshots.someone_active_in(self.snapshot, session, self.tab_id):
+                self.seen_active_in = session.token
+            if session.token in (self.memory.token, self.seen_active_in):
+                session = None
+        return snapshots.place_free(self.snapshot, self.settings.max_tabs, now, session, self.tab_id)
 
     # ---------------------------------------------------------------- admission
     def _admit(self, now):
@@ -397,9 +411,17 @@ class TabSession:
         if action == FOLLOW_END:
             return self._session_gone(session, now)
         if action == DECIDE_AS_NEXT:
-            # A sign-in made elsewhere: this page stops offering its form and goes where the user
-            # wanted, as a tab opened there would (refused, or active when a place is free).
-            return self._navigate(self.next_path)
+            # A sign-in made elsewhere: this page stops offering its form and is decided as a tab
+            # opened to next would be. When no place is left for it (the signing tab, still on
+            # its way, counts as holding one) it is refused here and now, with no page load that
+            # would race the signing tab for the place.
+            self.session = session
+            if self.settings.policy == TAKEOVER or self._place_is_free(now):
+                return self._navigate(self.next_path)
+            # (The memory keeps no token: this tab was not refused by an app page of the session.)
+            commands = [cmd.ReplaceUrl(urls.login_url(rec.ACTIVE_ELSEWHERE, self._next_if_not_home()))]
+            self.url_reason = rec.ACTIVE_ELSEWHERE
+            return commands + self._settle(rec.BLOCKED, rec.ACTIVE_ELSEWHERE)
         return []
 
     def _session_gone(self, session, now):

@@ -13,6 +13,10 @@ from tabsession.core import records as rec
 # A record whose tab's lock is gone is hidden at once and deleted after this many seconds
 # (the grace covers a tab that wrote its record a moment before its lock was granted).
 STALE_RECORD_SECONDS = 10.0
+# For this long after a sign-in, until a tab of the new session is active, the tab that signed
+# in counts as holding a place: it is on its way to the app page, and a sign-in page that
+# followed must not take the place from under it.
+SIGN_IN_GRACE_SECONDS = 5.0
 
 
 def read_session(snapshot):
@@ -74,17 +78,40 @@ def other_active(snapshot, self_id):
             if record.state == rec.ACTIVE and record.tab_id != self_id]
 
 
-def place_free(snapshot, max_tabs):
+def place_free(snapshot, max_tabs, now=None, session=None, self_id=None):
     """Whether a slot is free by the lock adapter's last answer (0: no limit, always free).
 
-    Records are not trusted for this: they can be edited by hand, and a tab that trusted them
-    and found the slots taken after all would bounce between the login page and the app page.
-    Unknown (no answer yet) is not free.
+    Records alone are not trusted for this: they can be edited by hand, and a tab that trusted
+    them and found the slots taken after all would bounce between the login page and the app
+    page. But the answer can be older than the records (a tab that became active since, whose
+    lock this tab has not asked about yet), so a place is free only when both say so. Unknown
+    (no answer yet) is not free. With ``session`` and ``now``, a sign-in still on its way to the
+    app page counts as holding a place (``signing_in_pending``).
     """
     if max_tabs == 0:
         return True
     held = snapshot.held_slots if snapshot is not None else None
-    return held is not None and len(held) < max_tabs
+    if held is None:
+        return False
+    pending = 1 if signing_in_pending(snapshot, now, session, self_id) else 0
+    taken = max(len(held), len(other_active(snapshot, self_id)))
+    return taken + pending < max_tabs
+
+
+def someone_active_in(snapshot, session, self_id):
+    """Whether another live tab has been active since ``session`` began."""
+    for record in other_active(snapshot, self_id):
+        if record.since >= session.signed_in_at:
+            return True
+    return False
+
+
+def signing_in_pending(snapshot, now, session, self_id):
+    """Whether ``session`` began less than SIGN_IN_GRACE_SECONDS ago and no other tab is active
+    in it yet (the tab that signed in has not reached its place)."""
+    if session is None or now is None or not 0 <= now - session.signed_in_at < SIGN_IN_GRACE_SECONDS:
+        return False
+    return not someone_active_in(snapshot, session, self_id)
 
 
 def victim_slot(snapshot, self_id, slots):
