@@ -13,6 +13,10 @@ from pathlib import Path
 
 import pytest
 
+# Pyodide twins on Chromium only: test_engines.py runs the core scenarios on Pyodide in every
+# engine; here Firefox would repeat interpreter coverage at seconds a case (CI time).
+pytestmark = pytest.mark.pyodide_engines("chromium")
+
 ROOT = Path(__file__).resolve().parents[2]
 AXE_SCRIPT = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 WITHIN_MS = 1000

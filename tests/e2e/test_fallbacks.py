@@ -12,6 +12,10 @@ import pytest
 
 from tabs import html_data, sign_in
 
+# Pyodide twins on Chromium only: test_engines.py runs the core scenarios on Pyodide in every
+# engine; here Firefox would repeat interpreter coverage at seconds a case (CI time).
+pytestmark = pytest.mark.pyodide_engines("chromium")
+
 WITHIN_MS = 1000
 
 

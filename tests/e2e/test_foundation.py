@@ -10,6 +10,10 @@ import pytest
 
 from tabs import html_data, path_of, sign_in, state_of
 
+# Pyodide twins on Chromium only: test_engines.py runs the core scenarios on Pyodide in every
+# engine; here Firefox would repeat interpreter coverage at seconds a case (CI time).
+pytestmark = pytest.mark.pyodide_engines("chromium")
+
 MOVE_WITHIN_MS = 1000
 
 

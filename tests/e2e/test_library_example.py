@@ -24,6 +24,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+# Pyodide twins on Chromium only: test_engines.py runs the core scenarios on Pyodide in every
+# engine; here Firefox would repeat interpreter coverage at seconds a case (CI time).
+pytestmark = pytest.mark.pyodide_engines("chromium")
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "minimal"
 LIBRARY = ROOT / "app" / "tabsession"

@@ -11,6 +11,10 @@ import pytest
 
 from tabs import sign_in
 
+# Pyodide twins on Chromium only: test_engines.py runs the core scenarios on Pyodide in every
+# engine; here Firefox would repeat interpreter coverage at seconds a case (CI time).
+pytestmark = pytest.mark.pyodide_engines("chromium")
+
 IDLE = 60
 WARN = 20
 ABSOLUTE = 300
