@@ -31,7 +31,6 @@ from tabsession.core import records
 LEASE_PREFIX = records.PREFIX + "lease:"
 TTL_SECONDS = 20.0
 RENEW_SECONDS = 5.0
-MAX_LEASE_CHARS = 256
 
 
 def lease_key(name):
@@ -39,22 +38,17 @@ def lease_key(name):
 
 
 def encode(holder, until):
-    return json.dumps({"v": 1, "holder": holder, "until": until})
+    return json.dumps({"v": records.VERSION, "holder": holder, "until": until})
 
 
 def decode(raw):
     """(holder, until) of a lease text, or None when it is not exactly a lease."""
-    if not isinstance(raw, str) or len(raw) > MAX_LEASE_CHARS:
+    data = records.load_object(raw, ("holder", "until"))
+    if data is None:
         return None
-    try:
-        data = json.loads(raw)
-    except Exception:
-        return None
-    if not isinstance(data, dict) or len(data) != 3 or data.get("v") != 1 or type(data.get("v")) is not int:
-        return None
-    holder = data.get("holder")
-    until = data.get("until")
-    if not records.is_id(holder) or type(until) not in (int, float) or not records.is_time(until):
+    holder = data["holder"]
+    until = data["until"]
+    if not records.is_id(holder) or not records.is_time(until):
         return None
     return holder, float(until)
 

@@ -153,7 +153,7 @@ class TabMemory(Value):
         return json.dumps(data)
 
 
-def _load(raw, fields):
+def load_object(raw, fields):
     """The JSON object in raw when it is ours (version, size, exact field set), else None."""
     if not isinstance(raw, str) or len(raw) > MAX_RECORD_CHARS:
         return None
@@ -205,26 +205,26 @@ def memo_size():
 
 def _decode_session(raw):
     """A Session, an EndedSession, or None for anything else."""
-    data = _load(raw, ("token", "user", "signed_in_at"))
+    data = load_object(raw, ("token", "user", "signed_in_at"))
     if data is not None:
         if is_id(data["token"]) and is_user(data["user"]) and is_time(data["signed_in_at"]):
             return Session(data["token"], data["user"], data["signed_in_at"])
         return None
-    data = _load(raw, ("token", "ended", "at"))
+    data = load_object(raw, ("token", "ended", "at"))
     if data is not None and is_id(data["token"]) and data["ended"] in END_REASONS and is_time(data["at"]):
         return EndedSession(data["token"], data["ended"], data["at"])
     return None
 
 
 def _decode_activity(raw):
-    data = _load(raw, ("token", "at"))
+    data = load_object(raw, ("token", "at"))
     if data is not None and is_id(data["token"]) and is_time(data["at"]):
         return Activity(data["token"], data["at"])
     return None
 
 
 def _decode_tab_record(raw):
-    data = _load(raw, ("id", "state", "page", "slot", "opened", "last_active", "since", "seen"))
+    data = load_object(raw, ("id", "state", "page", "slot", "opened", "last_active", "since", "seen"))
     if data is None:
         return None
     if not (is_id(data["id"]) and data["state"] in STATES and data["page"] in ("app", "login")
@@ -241,10 +241,10 @@ decode_tab_record = _memoized(_decode_tab_record)
 
 
 def decode_tab_memory(raw):
-    data = _load(raw, ("id", "token", "slot", "use_here"))
+    data = load_object(raw, ("id", "token", "slot", "use_here"))
     signed_in = False
     if data is None:
-        data = _load(raw, ("id", "token", "slot", "use_here", "signed_in"))
+        data = load_object(raw, ("id", "token", "slot", "use_here", "signed_in"))
         if data is None or data["signed_in"] is not True:
             return None
         signed_in = True
