@@ -67,6 +67,9 @@ def test_a_sign_in_sent_after_another_tab_signed_in_does_not_replace_it(
     }""")
 
     wait_state(second, "blocked", WITHIN_MS + app_server.boot_timeout_ms)
+    # A is booting its new page: a reload in mid-boot aborts the runtime's fetches, which Firefox
+    # reports as a page error. Let it settle first; the reload is what checks the stored session.
+    wait_state(first, "active", app_server.boot_timeout_ms)
     first.reload()
     wait_state(first, "active")
     assert "bob" == first.locator("#user").text_content()
