@@ -16,6 +16,13 @@ STATE_MESSAGES = {
               "blocked in the settings). Allow site data for this site, then reload the page."),
 }
 
+# The message instead, for an error whose reason says more than the state does.
+ERROR_MESSAGES = {
+    "server-unavailable": ("The server cannot be reached.",
+                           "This tab cannot get a decision from the server, so it shows nothing "
+                           "protected. Reload the page once the server is back: nothing is lost."),
+}
+
 # The detail instead, in a blocked or moved tab, once the other tab has gone.
 PLACE_FREE_DETAIL = ("The other tab was closed, so a place is free: choose Use here to continue "
                      "in this tab. No other tab will be paused.")

@@ -180,6 +180,8 @@ class DemoView:
 
     def message(self, state, reason):
         title, detail = texts.STATE_MESSAGES.get(state, ("", ""))
+        if state == "error" and reason in texts.ERROR_MESSAGES:
+            title, detail = texts.ERROR_MESSAGES[reason]
         if state in ("blocked", "moved") and self.session.place_free:
             detail = texts.PLACE_FREE_DETAIL
         settings = self.session.settings

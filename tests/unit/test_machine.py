@@ -1108,3 +1108,40 @@ def test_a_place_is_not_free_while_a_record_shows_a_tab_active_that_the_lock_ans
     snap = ev.Snapshot(session_raw(), activity_raw(T0), {TAB_B: active.encode()}, [TAB_B], [])
 
     assert (False, True) == (snapshots.place_free(snap, 1), snapshots.place_free(snap, 2))
+
+
+# ------------------------------------------------------- the server's word (rule M10)
+@pytest.mark.parametrize("reason,state", [(rec.REASON_SIGNED_OUT, rec.SIGNED_OUT), (rec.IDLE, rec.EXPIRED),
+                                          (rec.REASON_EXPIRED, rec.EXPIRED)])
+def test_the_server_ending_the_session_ends_it_for_the_profile(reason, state):
+    """Whatever the records say, the server's end is written as an ended record with its reason."""
+    tab = active_tab()
+
+    commands = tab.handle(ev.ServerEnded(T0 + 10, reason))
+
+    assert ([ended_raw(reason, at=T0 + 10)], [(state, reason)], ["/login?reason=" + reason], 1) == \
+        (stored(commands, rec.SESSION_KEY), shown(commands), navigations(commands),
+         len(of_type(commands, cmd.ReleaseSlot)))
+
+
+def test_the_server_ending_a_session_while_waiting_for_a_place_leaves_for_login():
+    """A claim answered 401 comes while the tab waits for its slot: no slot answer follows."""
+    tab, _ = booted(snap=signed_in())
+
+    commands = tab.handle(ev.ServerEnded(T0 + 1, rec.IDLE))
+
+    assert (["/login?reason=idle"], []) == (navigations(commands), tab.handle(ev.SlotGranted(T0 + 1, 0)))
+
+
+def test_the_server_ending_a_session_on_a_sign_in_page_changes_nothing():
+    tab, _ = login_tab()
+
+    assert [] == tab.handle(ev.ServerEnded(T0 + 1, rec.REASON_SIGNED_OUT))
+
+
+def test_the_server_unavailable_is_an_error_with_its_own_reason():
+    tab = active_tab()
+
+    commands = tab.handle(ev.StorageFailed(rec.SERVER_UNAVAILABLE))
+
+    assert ([(rec.ERROR, rec.SERVER_UNAVAILABLE)], 1) == (shown(commands), len(of_type(commands, cmd.ReleaseSlot)))

@@ -14,12 +14,23 @@ def settings_dict(**changes):
 
 
 def test_defaults_match_the_contract():
-    """The defaults are the contract's: one tab, block, 900 s idle, 60 s warning, 8 h absolute."""
+    """The defaults are the contract's: one tab, block, 900 s idle, 60 s warning, 8 h absolute;
+    a page given no settings has no server to ask, so the browser decides (serve.py, whose
+    default is the server, says "server" in every page it serves)."""
 
     actual = Settings.default().to_dict()
 
     assert {"runtime": "micropython", "max_tabs": 1, "policy": "block", "idle_timeout": 900,
-            "warn_before": 60, "absolute_timeout": 28800} == actual
+            "warn_before": 60, "absolute_timeout": 28800, "authority": "browser"} == actual
+
+
+def test_an_unknown_authority_falls_back_to_the_browser():
+    """A page whose settings name no known authority decides in the browser, and says why."""
+
+    settings = Settings.from_json('{"authority": "cloud"}')
+
+    assert ("browser", ["invalid authority: 'cloud'; using default"]) == \
+        (settings.authority, settings.problems)
 
 
 def test_default_slots():
@@ -33,7 +44,7 @@ def test_default_slots():
 def test_from_json_reads_every_field():
     """Valid page JSON is taken as it is, with no problems."""
     chosen = {"runtime": "pyodide", "max_tabs": 3, "policy": TAKEOVER, "idle_timeout": 120,
-              "warn_before": 30, "absolute_timeout": 600}
+              "warn_before": 30, "absolute_timeout": 600, "authority": "server"}
 
     settings = Settings.from_json(json.dumps(chosen))
 

@@ -22,10 +22,11 @@ from tabsession.browser import storage
 from tabsession.browser.channel import MECHANISMS, STORAGE_EVENTS, Channel
 from tabsession.browser.channel import available as channel_available
 from tabsession.browser.driver import Driver
-from tabsession.browser.interop import RUNTIME, callback, document, is_none, listen, random_id, window
+from tabsession.browser.interop import RUNTIME, callback, document, helpers, is_none, listen, random_id, window
 from tabsession.browser.leases import LEASE_PREFIX, StorageLeases
 from tabsession.browser.locks import WebLocks, available as locks_available
-from tabsession.core.settings import Settings
+from tabsession.browser.server import ServerPlaces
+from tabsession.core.settings import SERVER, Settings
 
 WEB_LOCKS = "web-locks"
 STORAGE_LEASES = "storage"
@@ -93,6 +94,60 @@ class Soon:
             function()
 
 
+class Http:
+    """Requests to the page's own server. One proxy for every answer, made once (a proxy per
+    request would leak on Pyodide: activity is reported while the user works)."""
+
+    def __init__(self):
+        self._waiting = {}
+        self._count = 0
+        self._answered_proxy = callback(self._answered)
+
+    def send(self, method, path, body, header_value, keepalive, done):
+        self._count += 1
+        self._waiting[self._count] = done
+        helpers.send(method, path, body, header_value, bool(keepalive), self._count,
+                     self._answered_proxy)
+
+    def _answered(self, number, status, text):
+        done = self._waiting.pop(int(number), None)
+        if done is not None:
+            done(int(status), text if isinstance(text, str) else "")
+
+
+class Push:
+    """WebSockets to the page's own server (a tab holds one at a time), through two proxies
+    made once."""
+
+    def __init__(self):
+        self._open = {}
+        self._count = 0
+        self._text_proxy = callback(self._text)
+        self._closed_proxy = callback(self._closed)
+
+    def open(self, path, on_text, on_close):
+        self._count += 1
+        number = self._count
+        self._open[number] = (on_text, on_close)
+        socket = helpers.openPush(path, number, self._text_proxy, self._closed_proxy)
+        return _Connection(lambda: (self._open.pop(number, None), socket.close()))
+
+    def _text(self, number, raw):
+        handlers = self._open.get(int(number))
+        if handlers is not None and isinstance(raw, str):
+            handlers[0](raw)
+
+    def _closed(self, number):
+        handlers = self._open.pop(int(number), None)
+        if handlers is not None:
+            handlers[1]()
+
+
+class _Connection:
+    def __init__(self, close):
+        self.close = close
+
+
 class Location:
     def here(self):
         return str(window.location.pathname) + str(window.location.search)
@@ -136,9 +191,12 @@ def build(page, view, settings, locks=None, wakeups=None):
         lock_adapter = WebLocks()
     else:
         lock_adapter = StorageLeases(storage.LocalStore(LEASE_PREFIX), Clock(), Ids(), Soon())
+    server = None
+    if settings.authority == SERVER:
+        server = lock_adapter = ServerPlaces(lock_adapter, Http(), Push())
     broadcast = wakeups != STORAGE_EVENTS and channel_available()
     return Driver(page, settings, view, storage, lock_adapter, Channel(broadcast), Clock(),
-                  Timer(), Ids(), Location(), PageEvents(), RUNTIME)
+                  Timer(), Ids(), Location(), PageEvents(), RUNTIME, server)
 
 
 def start(page, view, settings=None, locks=None, wakeups=None):

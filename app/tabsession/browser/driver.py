@@ -48,7 +48,7 @@ class StorageError(Exception):
 
 class Driver:
     def __init__(self, page, settings, view, storage, locks, channel, clock, timer, ids, location,
-                 page_events, runtime):
+                 page_events, runtime, server=None):
         self.page = page
         self.settings = settings
         self.view = view
@@ -61,6 +61,9 @@ class Driver:
         self.location = location
         self.page_events = page_events
         self.runtime = runtime
+        # The authority, when it is a server: the ``locks`` adapter wrapping the profile's own
+        # (browser/server.py), which also signs in and out. None: the browser decides.
+        self.server = server
         self.machine = TabSession(settings)
         self.wakeups = WakeUps()
         self.queried_raws = {}
@@ -88,6 +91,8 @@ class Driver:
             self.feed(ev.StorageFailed(problem))
             return
         self.locks.connect(self._on_claimed, self._on_acquired, self._on_lost, self._on_held_names)
+        if self.server is not None:
+            self.server.connect_server(self._on_server_ended, self._on_server_unavailable)
         self.channel.connect(self.wake, self.view.show_dropped)
         self.view.show_coordination(self.coordination)
         self._listen()
@@ -125,12 +130,28 @@ class Driver:
             self.feed(ev.UseHereClicked(self.clock.now(), snapshot))
 
     def sign_out(self):
+        if self.server is not None and self.machine.session is not None:
+            self.server.sign_out()
         self.feed(ev.SignOutClicked(self.clock.now()))
 
     def stay_signed_in(self):
         self.feed(ev.StaySignedInClicked(self.clock.now()))
 
     def sign_in(self, username):
+        if self.server is None:
+            self._signed_in(username)
+            return
+        # The server signs the profile in first; storage is read once it has answered, so a
+        # sign-in made meanwhile in another tab is seen (rule 2). Its name is the server's.
+        self.server.sign_in(username, self._server_signed_in)
+
+    def _server_signed_in(self, user, message):
+        if user is not None:
+            self._signed_in(user)
+        elif self.started and not self.failed:
+            self.view.show_login_error(message)
+
+    def _signed_in(self, username):
         snapshot = self._snapshot()
         if snapshot is not None:
             self.feed(ev.SignInSubmitted(self.clock.now(), username, self.ids.random_id(), snapshot))
@@ -234,6 +255,15 @@ class Driver:
         if not self.failed and not self.hidden and not self.machine.leaving:
             self._look(periodic)  # one look covers every wake-up that came during the query
 
+    # ------------------------------------------------------------ the server
+    def _on_server_ended(self, reason):
+        if self.started and not self.hidden:
+            self.feed(ev.ServerEnded(self.clock.now(), reason))
+
+    def _on_server_unavailable(self):
+        if self.started and not self.hidden:
+            self._storage_failed(records.SERVER_UNAVAILABLE)
+
     # ------------------------------------------------------------- page events
     def _on_activity(self):
         now = self.clock.now()
@@ -266,6 +296,9 @@ class Driver:
             error = self.storage.write(command.area, command.key, command.value)
             if error is not None:
                 self._storage_failed(error)
+            elif self.server is not None and command.key == records.ACTIVITY_KEY \
+                    and command.value is not None:
+                self.server.touch()  # the server keeps the idle deadline by its own clock
         elif kind is cmd.Publish:
             self.channel.publish(command.message)
         elif kind is cmd.Show:

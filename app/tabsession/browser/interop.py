@@ -155,6 +155,42 @@ return {
     if (target) target.addEventListener(type, handler, !!capture);
     return !!target;
   },
+  send(method, path, body, credentials, keepalive, id, done) {
+    // One request to this page's own server; done(id, status, text), status 0 when none came.
+    const headers = { "Content-Type": "application/json", "X-Tabsession": "1" };
+    if (credentials) headers["X-Tabsession-Tab"] = credentials;
+    const init = { method, headers, credentials: "same-origin", cache: "no-store", keepalive: !!keepalive };
+    if (body !== null && body !== undefined) init.body = body;
+    let answered = false;
+    const answer = (status, text) => { if (!answered) { answered = true; done(id, status, text); } };
+    const timer = setTimeout(() => answer(0, ""), 10000);
+    try {
+      fetch(path, init).then(
+        (response) => response.text().then(
+          (text) => { clearTimeout(timer); answer(response.status, text.slice(0, 65536)); },
+          () => { clearTimeout(timer); answer(response.status, ""); }),
+        () => { clearTimeout(timer); answer(0, ""); });
+    } catch (error) {
+      clearTimeout(timer);
+      setTimeout(() => answer(0, ""), 0);
+    }
+  },
+  openPush(path, id, onText, onClose) {
+    // A WebSocket to this page's own server; onText(id, text) per message, onClose(id) once.
+    const url = new URL(path, window.location.href);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    let socket = null;
+    let closed = false;
+    const close = () => { if (!closed) { closed = true; onClose(id); } };
+    try { socket = new WebSocket(url.href); } catch (error) { setTimeout(close, 0); }
+    if (socket) {
+      socket.addEventListener("message", (event) => {
+        if (!closed && typeof event.data === "string") onText(id, event.data.slice(0, 4096));
+      });
+      socket.addEventListener("close", close);
+    }
+    return { close() { closed = true; if (socket) socket.close(); } };
+  },
   openChannel(name, onText, onJunk) {
     if (typeof window.BroadcastChannel !== "function") return null;
     const channel = new BroadcastChannel(name);

@@ -82,6 +82,14 @@ class SignInSubmitted(Value):
     DEFAULTS = {"snapshot": None}
 
 
+class ServerEnded(Value):
+    """The server (the authority, when there is one) says this profile's session is over:
+    ``reason`` is "signed-out", "idle" or "expired". Every tab of the profile follows, as if the
+    session had ended here."""
+
+    FIELDS = ("now", "reason")
+
+
 class StorageFailed(Value):
     """Reading or writing storage threw: the session cannot be kept in this tab."""
 

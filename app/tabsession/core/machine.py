@@ -45,6 +45,10 @@ M8. Deadlines (idle, absolute) are absolute times derived from shared records, n
 M9. One ``handle()`` returns at most one write per storage key and at most one publish, the
     last of each (``_outbox``): tabs woken by the first write would otherwise read a state
     that the same call goes on to change.
+M10. With a server as the authority (``settings.authority``), the server's word ends a session:
+    ``ServerEnded`` (a claim answered 401, or a push) ends it for the whole profile with the
+    server's reason, whatever the records say. Places are the shell's business: the server's
+    place is one more lock behind the slot locks (``browser/server.py``).
 """
 
 from tabsession.core import commands as cmd
@@ -521,6 +525,13 @@ class TabSession:
             return []
         return self._end_session(self.session, rec.REASON_SIGNED_OUT, event.now)
 
+    def _on_server_ended(self, event):
+        """The server ended the session (rule M10): end it here too, whatever storage says."""
+        reason = event.reason if event.reason in (rec.IDLE, rec.REASON_EXPIRED) else rec.REASON_SIGNED_OUT
+        if self.session is None:
+            return self._leave_for_login(reason, event.now)
+        return self._end_session(self.session, reason, event.now)
+
     def _end_session(self, session, reason, now):
         """This tab ends the shared session for every tab, recording why."""
         ended = rec.EndedSession(session.token, reason, now)
@@ -549,7 +560,8 @@ class TabSession:
 
     # ------------------------------------------------------------------ errors
     def _fail(self, detail):
-        """Storage failed: show the error and let go of what this tab held.
+        """Storage failed (or the server, the authority, gave no decision: ``detail`` is then
+        "server-unavailable"): show the error and let go of what this tab held.
 
         The clean-up only removes keys (removing fits in a full storage area); a store that fails
         during it is ignored (we are already failing). A sign-in cut short is undone, so no
@@ -558,7 +570,7 @@ class TabSession:
         if self.state == rec.ERROR:
             return []
         self.state = rec.ERROR
-        self.reason = rec.STORAGE_UNAVAILABLE
+        self.reason = rec.SERVER_UNAVAILABLE if detail == rec.SERVER_UNAVAILABLE else rec.STORAGE_UNAVAILABLE
         self.place_free = False
         self.phase = LEAVING  # nothing more can be decided without storage
         commands = [self._show()]
@@ -709,14 +721,15 @@ _S = TabSession
 IGNORED = None
 EVENTS = (ev.Started, ev.TabLockClaimed, ev.SlotGranted, ev.SlotsBusy, ev.SlotLost, ev.Observed,
           ev.UserActive, ev.UseHereClicked, ev.SignOutClicked, ev.StaySignedInClicked,
-          ev.SignInSubmitted, ev.StorageFailed, ev.PageHidden)
+          ev.SignInSubmitted, ev.ServerEnded, ev.StorageFailed, ev.PageHidden)
 
 
 def _row(**handlers):
     """A row of ACCEPTS: the user's actions and page events are ignored unless named."""
     row = {ev.UserActive: IGNORED, ev.UseHereClicked: IGNORED, ev.SignOutClicked: IGNORED,
            ev.StaySignedInClicked: IGNORED, ev.SignInSubmitted: IGNORED, ev.SlotLost: IGNORED,
-           ev.Observed: IGNORED, ev.PageHidden: _S._on_page_hidden,
+           ev.Observed: IGNORED, ev.ServerEnded: _S._on_server_ended,
+           ev.PageHidden: _S._on_page_hidden,
            ev.StorageFailed: _S._on_storage_failed}
     for name in handlers:
         row[getattr(ev, name)] = handlers[name]
@@ -727,8 +740,8 @@ def _row(**handlers):
 # is a UsageError (lock answers never asked for, a second Started); IGNORED is deliberate.
 _WAITING = {"Observed": _S._on_observed_while_waiting, "UserActive": _S._on_user_active}
 ACCEPTS = {
-    NEW: _row(Started=_S._on_started, PageHidden=IGNORED),  # (Observed removed below)
-    CLAIMING: _row(TabLockClaimed=_S._on_tab_lock_claimed, **_WAITING),
+    NEW: _row(Started=_S._on_started, PageHidden=IGNORED, ServerEnded=IGNORED),  # (Observed removed below)
+    CLAIMING: _row(TabLockClaimed=_S._on_tab_lock_claimed, ServerEnded=IGNORED, **_WAITING),
     ADMITTING: _row(SlotGranted=_S._on_slot_granted, SlotsBusy=_S._on_slots_busy, **_WAITING),
     STEALING: _row(SlotGranted=_S._on_slot_granted, SlotsBusy=_S._on_steal_failed, **_WAITING),
     rec.ACTIVE: _row(Observed=_S._on_observed, UserActive=_S._on_user_active,
@@ -739,11 +752,11 @@ ACCEPTS = {
     rec.MOVED: _row(Observed=_S._on_observed, UserActive=_S._on_user_active,
                     UseHereClicked=_S._on_use_here, SignOutClicked=_S._on_sign_out),
     rec.SIGNED_OUT: _row(Observed=_S._on_observed, UserActive=_S._on_user_active,
-                         SignInSubmitted=_S._on_sign_in),
+                         SignInSubmitted=_S._on_sign_in, ServerEnded=IGNORED),
     rec.EXPIRED: _row(Observed=_S._on_observed, UserActive=_S._on_user_active,
-                      SignInSubmitted=_S._on_sign_in),
+                      SignInSubmitted=_S._on_sign_in, ServerEnded=IGNORED),
     # A page on its way out (or failed) decides nothing more: late lock answers are dropped.
-    LEAVING: _row(TabLockClaimed=IGNORED, SlotGranted=IGNORED, SlotsBusy=IGNORED),
+    LEAVING: _row(TabLockClaimed=IGNORED, SlotGranted=IGNORED, SlotsBusy=IGNORED, ServerEnded=IGNORED),
 }
 # Before Started nothing has been read, so a look is the shell's bug; a click is not (it can
 # come before the page has decided) and is ignored.

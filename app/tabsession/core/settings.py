@@ -15,6 +15,11 @@ BLOCK = "block"
 TAKEOVER = "takeover"
 POLICIES = (BLOCK, TAKEOVER)
 RUNTIMES = ("micropython", "pyodide")
+# Who decides: "browser" (the tabs of one profile among themselves: static hosting) or "server"
+# (the server keeps sessions and places; serve.py's default, and it says so in the page).
+BROWSER = "browser"
+SERVER = "server"
+AUTHORITIES = (BROWSER, SERVER)
 
 DEFAULTS = {
     "runtime": "micropython",
@@ -23,6 +28,7 @@ DEFAULTS = {
     "idle_timeout": 900,
     "warn_before": 60,
     "absolute_timeout": 28800,
+    "authority": BROWSER,
 }
 
 # Upper bounds keep a tampered page from asking for absurd values (31 days, 1000 tabs).
@@ -35,7 +41,9 @@ def _is_int(value):
 
 
 class Settings(Value):
-    FIELDS = ("runtime", "max_tabs", "policy", "idle_timeout", "warn_before", "absolute_timeout")
+    FIELDS = ("runtime", "max_tabs", "policy", "idle_timeout", "warn_before", "absolute_timeout",
+              "authority")
+    DEFAULTS = {"authority": BROWSER}
 
     def __init__(self, *args, **kwargs):
         Value.__init__(self, *args, **kwargs)
@@ -95,6 +103,8 @@ def _check_field(name, value):
         return "runtime must be one of " + ", ".join(RUNTIMES)
     if name == "policy" and value not in POLICIES:
         return "policy must be one of " + ", ".join(POLICIES)
+    if name == "authority" and value not in AUTHORITIES:
+        return "authority must be one of " + ", ".join(AUTHORITIES)
     if name == "max_tabs" and (not _is_int(value) or not 0 <= value <= MAX_TABS):
         return "max_tabs must be an integer from 0 to " + str(MAX_TABS)
     if name in ("idle_timeout", "absolute_timeout") and (not _is_int(value) or not 0 < value <= MAX_SECONDS):

@@ -1,0 +1,267 @@
+"""The server as the authority, seen from a tab: its place is one more lock behind the slot lock.
+
+With ``settings.authority == "server"`` the composition wraps the profile's lock adapter (Web
+Locks or storage leases) in ``ServerPlaces``. The driver and the core keep talking to a lock
+adapter and never ask which one they have:
+
+- a slot is granted only when the profile's own lock is taken *and* the server grants the tab a
+  place (``POST /api/places``); the server counts one user's places across every profile,
+  device and server process, so the limit holds where the browser cannot see;
+- the server says "no" (409): the profile's lock is let go and the answer is "busy", so the core
+  refuses the tab as rule 4 says; the session is over (401): ``on_ended(reason)``;
+- the place is taken by a tab elsewhere (a push ``{"kind": "moved"}``): the profile's lock is let
+  go and the core is told the slot was lost, as when a tab of this profile steals it;
+- a tab that loses its slot here, leaves or hides gives its place back to the server.
+
+A grant is a lease: ``(tab, epoch, key)``. ``epoch`` is the server's fencing number: every change
+to the user's places bumps it, so credentials of a place since taken over are refused. The lease
+lives only in this object (never in storage): a reload asks again. Requests carry it in one
+header (``HEADER``), which also makes them non-simple, so other sites cannot send them.
+
+It takes its transport (``http.send``, ``push.open``) as arguments and imports nothing from the
+browser, so the tests run it over fakes.
+"""
+
+import json
+
+from tabsession.core import records
+
+HEADER = "X-Tabsession-Tab"
+PLACES = "/api/places"
+SESSION = "/api/session"
+ACTIVITY = "/api/activity"
+PUSH = "/api/push"
+# What a failed request means for the page (status 0: no answer at all).
+UNAVAILABLE = "server-unavailable"
+ENDED_REASONS = ("signed-out", "idle", "expired")
+
+
+def credentials(lease):
+    """The header value for ``lease`` (tab, epoch, key), or None."""
+    if lease is None:
+        return None
+    return lease[0] + "." + str(lease[1]) + "." + lease[2]
+
+
+def decode_answer(text):
+    """A JSON object from the server's answer text, or {} for anything else."""
+    try:
+        data = json.loads(text) if isinstance(text, str) else None
+    except Exception:
+        data = None
+    return data if isinstance(data, dict) else {}
+
+
+def reason_of(status, data):
+    """The reason the server gave with a refusal; the contract's words only."""
+    reason = data.get("reason")
+    if status == 401:
+        return reason if reason in ENDED_REASONS else "signed-out"
+    return reason if isinstance(reason, str) and len(reason) <= 40 else None
+
+
+class ServerPlaces:
+    """The driver's ``locks`` adapter when the server is the authority (see the module).
+
+    ``local``: the profile's lock adapter. ``http.send(method, path, body_text, header_value,
+    keepalive, done)`` answers ``done(status, text)`` (status 0: no answer). ``push.open(url,
+    on_text, on_close)`` returns an object with ``close()``.
+    """
+
+    def __init__(self, local, http, push):
+        self.local = local
+        self.http = http
+        self.push = push
+        self.mechanism = local.mechanism
+        self.lease = None  # (tab_id, epoch, key) while the server grants this tab a place
+        self.user = None  # the name the server holds for this profile's session
+        self.tab_id = None
+        self._pending_tab = None  # the id of the tab lock being claimed
+        self._slot_name = None  # the profile's lock held with the lease
+        self._asking = None  # the slot names of the acquire in flight
+        self._connection = None
+        self._touching = False  # one activity report in flight at a time
+        self._on_acquired = self._on_lost = None
+        self._on_ended = lambda reason: None
+        self._on_unavailable = lambda: None
+
+    @property
+    def failed(self):
+        return self.local.failed
+
+    # ------------------------------------------------------------ the lock face
+    def connect(self, on_claimed, on_acquired, on_lost, on_held_names):
+        self._on_acquired = on_acquired
+        self._on_lost = on_lost
+        self.local.connect(lambda claimed: self._claimed(on_claimed, claimed),
+                           self._local_acquired, self._local_lost, on_held_names)
+
+    def connect_server(self, on_ended, on_unavailable):
+        """``on_ended(reason)``: the server ended the session. ``on_unavailable()``: it did not
+        answer a claim (the page cannot get a decision)."""
+        self._on_ended = on_ended
+        self._on_unavailable = on_unavailable
+
+    def claim(self, name):
+        self._pending_tab = records.tab_id_from_key(name)
+        self.local.claim(name)
+
+    def _claimed(self, on_claimed, claimed):
+        if claimed:
+            self.tab_id = self._pending_tab
+        on_claimed(claimed)
+
+    def hold(self, name):
+        self.tab_id = records.tab_id_from_key(name)
+        self.local.hold(name)
+
+    def acquire(self, names, steal):
+        self._asking = (list(names), bool(steal))
+        self.local.acquire(names, steal)
+
+    def release(self, name):
+        if name == self._slot_name:
+            self._give_back()
+        self.local.release(name)
+
+    def release_all(self):
+        self._give_back()
+        self.local.release_all()
+
+    def query(self):
+        self.local.query()
+
+    def check(self):
+        self.local.check()
+
+    # ------------------------------------------------------------ the server
+    def _local_acquired(self, index):
+        asking, self._asking = self._asking, None
+        if index < 0 or asking is None or self.tab_id is None:
+            self._on_acquired(-1)
+            return
+        names, steal = asking
+        name = names[index]
+        body = json.dumps({"tab": self.tab_id, "use_here": steal})
+        self.http.send("POST", PLACES, body, None, False,
+                       lambda status, text: self._granted(name, index, status, text))
+
+    def _granted(self, name, index, status, text):
+        data = decode_answer(text)
+        lease = self._lease_from(data) if status == 200 else None
+        if lease is not None:
+            self.lease = lease
+            self.user = data.get("user") if isinstance(data.get("user"), str) else None
+            self._slot_name = name
+            self._open_push()
+            self._on_acquired(index)
+            return
+        self.local.release(name)
+        if status == 401:
+            self._on_ended(reason_of(status, data))
+        elif status == 409:
+            self._on_acquired(-1)
+        else:
+            # No answer, a 5xx, or an answer that is not a grant: no decision can be had.
+            self._on_acquired(-1)
+            self._on_unavailable()
+
+    def _lease_from(self, data):
+        epoch = data.get("epoch")
+        key = data.get("key")
+        if type(epoch) is not int or not isinstance(key, str) or not key or "." in key:
+            return None
+        return (self.tab_id, epoch, key)
+
+    def _local_lost(self, name):
+        if name == self._slot_name:
+            self._give_back()
+        self._on_lost(name)
+
+    def _give_back(self):
+        """Return the place to the server (once), even while the page unloads."""
+        lease, self.lease = self.lease, None
+        self._slot_name = None
+        self._close_push()
+        if lease is not None:
+            self.http.send("DELETE", PLACES, None, credentials(lease), True, lambda status, text: None)
+
+    # ------------------------------------------------------------ push
+    def _open_push(self):
+        self._close_push()
+        tab_id, epoch, key = self.lease
+        url = PUSH + "?tab=" + tab_id + "&epoch=" + str(epoch) + "&key=" + key
+        self._connection = self.push.open(url, self._pushed, self._push_closed)
+
+    def _close_push(self):
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    def _pushed(self, text):
+        data = decode_answer(text)
+        kind = data.get("kind")
+        if kind == "moved" and self._slot_name is not None:
+            name = self._slot_name
+            self.lease = None
+            self._slot_name = None
+            self._close_push()
+            self.local.release(name)
+            self._on_lost(name)
+        elif kind == "ended":
+            self._give_back()
+            self._on_ended(reason_of(401, data))
+
+    def _push_closed(self):
+        """The server closed the push connection (or it broke): ask whether the place is still
+        this tab's; the answer (200, 409, 401) is then acted on like a push."""
+        self._connection = None
+        if self.lease is None:
+            return
+        self.http.send("GET", "/api/me", None, credentials(self.lease), False, self._still_mine)
+
+    def _still_mine(self, status, text):
+        if self.lease is None:
+            return
+        if status == 200:
+            self._open_push()
+        elif status == 409:
+            self._pushed('{"kind": "moved"}')
+        elif status == 401:
+            data = decode_answer(text)
+            self._pushed(json.dumps({"kind": "ended", "reason": reason_of(401, data)}))
+
+    # ------------------------------------------------------------ the profile's session
+    def sign_in(self, name, done):
+        """Ask the server to sign this profile in as ``name``: ``done(user, None)`` with the name
+        the server keeps, or ``done(None, message)``."""
+        def answered(status, text):
+            data = decode_answer(text)
+            user = data.get("user")
+            if status == 200 and isinstance(user, str):
+                self.user = user
+                done(user, None)
+            elif status == 0 or status >= 500:
+                done(None, "The server cannot be reached; try again in a moment.")
+            else:
+                message = data.get("message")
+                done(None, message if isinstance(message, str) else "The server refused this sign-in.")
+        self.http.send("POST", SESSION, json.dumps({"user": name}), None, False, answered)
+
+    def sign_out(self):
+        """End the profile's session on the server (the page may be unloading: keepalive)."""
+        self._give_back()
+        self.http.send("DELETE", SESSION, None, None, True, lambda status, text: None)
+
+    def touch(self):
+        """Tell the server this tab was used (the idle deadline is kept by the server's clock)."""
+        if self.lease is not None and not self._touching:
+            self._touching = True
+            self.http.send("POST", ACTIVITY, None, credentials(self.lease), False, self._touched)
+
+    def _touched(self, status, text):
+        self._touching = False
+        if status == 401:
+            self._pushed(json.dumps({"kind": "ended", "reason": reason_of(401, decode_answer(text))}))
+        elif status == 409:
+            self._pushed('{"kind": "moved"}')

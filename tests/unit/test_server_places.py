@@ -1,0 +1,295 @@
+"""The tab's side of the server authority (browser/server.py) over a fake transport.
+
+``ServerPlaces`` wraps the profile's lock adapter: these tests give it a fake one that grants or
+refuses at once, and a fake server whose answers the test writes, and check what the driver is
+told and what is sent.
+"""
+
+import json
+
+import pytest
+
+from tabsession.browser.server import PLACES, ServerPlaces
+
+TAB = "a" * 32
+SLOT = "tabsession:slot:0"
+
+
+class FakeLocks:
+    mechanism = "web-locks"
+    failed = None
+
+    def __init__(self, grant=True):
+        self.grant = grant
+        self.held = set()
+        self.released = []
+
+    def connect(self, on_claimed, on_acquired, on_lost, on_held_names):
+        self.on_claimed, self.on_acquired, self.on_lost = on_claimed, on_acquired, on_lost
+
+    def claim(self, name):
+        self.held.add(name)
+        self.on_claimed(True)
+
+    def hold(self, name):
+        self.held.add(name)
+
+    def acquire(self, names, steal):
+        if self.grant or steal:
+            self.held.add(names[0])
+            self.on_acquired(0)
+        else:
+            self.on_acquired(-1)
+
+    def release(self, name):
+        self.held.discard(name)
+        self.released.append(name)
+
+    def release_all(self):
+        self.held.clear()
+
+    def query(self):
+        pass
+
+    def check(self):
+        pass
+
+
+class FakeHttp:
+    """Records requests; the test answers them with ``answer``."""
+
+    def __init__(self):
+        self.sent = []
+
+    def send(self, method, path, body, header_value, keepalive, done):
+        self.sent.append((method, path, body, header_value, keepalive, done))
+
+    def answer(self, status, data):
+        method, path, body, header_value, keepalive, done = self.sent[-1]
+        done(status, json.dumps(data) if isinstance(data, dict) else data)
+
+    def requests(self):
+        return [(method, path, header_value) for method, path, _b, header_value, _k, _d in self.sent]
+
+
+class FakePush:
+    def __init__(self):
+        self.opened = []
+        self.closed = 0
+
+    def open(self, url, on_text, on_close):
+        self.opened.append((url, on_text, on_close))
+        push = self
+
+        class Connection:
+            def close(self):
+                push.closed += 1
+        return Connection()
+
+    def send(self, data):
+        self.opened[-1][1](json.dumps(data))
+
+
+class Tab:
+    def __init__(self, grant=True):
+        self.locks = FakeLocks(grant)
+        self.http = FakeHttp()
+        self.push = FakePush()
+        self.places = ServerPlaces(self.locks, self.http, self.push)
+        self.told = []
+        self.places.connect(lambda claimed: self.told.append(("claimed", claimed)),
+                            lambda index: self.told.append(("acquired", index)),
+                            lambda name: self.told.append(("lost", name)),
+                            lambda names: self.told.append(("held", names)))
+        self.places.connect_server(lambda reason: self.told.append(("ended", reason)),
+                                   lambda: self.told.append(("unavailable",)))
+        self.places.claim("tabsession:tab:" + TAB)
+
+    def acquire(self, steal=False):
+        self.places.acquire([SLOT], steal)
+
+
+GRANT = {"place": 0, "epoch": 7, "key": "k3y", "user": "bob"}
+
+
+def granted_tab():
+    tab = Tab()
+    tab.acquire()
+    tab.http.answer(200, GRANT)
+    return tab
+
+
+def test_a_slot_is_granted_only_once_the_server_grants_a_place():
+    """The profile's lock alone is not enough: the driver hears nothing until the server answers."""
+    tab = Tab()
+
+    tab.acquire()
+    before = list(tab.told)
+    tab.http.answer(200, GRANT)
+
+    assert ([("claimed", True)], ("acquired", 0), ("POST", PLACES, None)) == \
+        (before, tab.told[-1], tab.http.requests()[0])
+    assert {"tab": TAB, "use_here": False} == json.loads(tab.http.sent[0][2])
+
+
+def test_use_here_asks_the_server_to_displace():
+    tab = Tab()
+
+    tab.acquire(steal=True)
+
+    assert {"tab": TAB, "use_here": True} == json.loads(tab.http.sent[0][2])
+
+
+def test_a_refusal_lets_the_profiles_lock_go_and_answers_busy():
+    tab = Tab()
+    tab.acquire()
+
+    tab.http.answer(409, {"reason": "active-elsewhere"})
+
+    assert (("acquired", -1), [SLOT], set()) == (tab.told[-1], tab.locks.released, tab.locks.held - {"tabsession:tab:" + TAB})
+
+
+def test_no_session_on_the_server_ends_it_here_with_the_servers_reason():
+    tab = Tab()
+    tab.acquire()
+
+    tab.http.answer(401, {"reason": "idle"})
+
+    assert (("ended", "idle"), [SLOT]) == (tab.told[-1], tab.locks.released)
+
+
+@pytest.mark.parametrize("status, text", [(0, ""), (503, '{"reason": "server-unavailable"}'),
+                                          (200, "<html>not json"), (200, '{"epoch": "7", "key": "k"}'),
+                                          (200, '{"epoch": 7, "key": "a.b"}'), (500, "Traceback")])
+def test_no_usable_answer_is_server_unavailable_not_a_grant(status, text):
+    tab = Tab()
+    tab.acquire()
+
+    tab.http.answer(status, text)
+
+    assert ([("acquired", -1), ("unavailable",)], None) == (tab.told[-2:], tab.places.lease)
+
+
+def test_a_busy_profile_does_not_ask_the_server():
+    """The profile's own limit refuses first: no request is sent."""
+    tab = Tab(grant=False)
+
+    tab.acquire()
+
+    assert (("acquired", -1), []) == (tab.told[-1], tab.http.sent)
+
+
+def test_a_grant_opens_a_push_connection_with_the_lease():
+    tab = granted_tab()
+
+    assert ["/api/push?tab=" + TAB + "&epoch=7&key=k3y"] == [url for url, _t, _c in tab.push.opened]
+
+
+def test_moved_by_the_server_loses_the_slot():
+    tab = granted_tab()
+
+    tab.push.send({"kind": "moved"})
+
+    assert (("lost", SLOT), [SLOT], None, 1) == \
+        (tab.told[-1], tab.locks.released, tab.places.lease, tab.push.closed)
+
+
+@pytest.mark.parametrize("reason, told", [("signed-out", "signed-out"), ("expired", "expired"),
+                                          ("idle", "idle"), ("<script>", "signed-out"), (None, "signed-out")])
+def test_ended_by_the_server_is_told_with_a_known_reason(reason, told):
+    tab = granted_tab()
+
+    tab.push.send({"kind": "ended", "reason": reason})
+
+    assert ("ended", told) == tab.told[-1]
+
+
+@pytest.mark.parametrize("junk", ["", "null", "[]", '{"kind": "unknown"}', "{", '"moved"'])
+def test_junk_pushed_changes_nothing(junk):
+    tab = granted_tab()
+    told = list(tab.told)
+
+    tab.push.opened[-1][1](junk)
+
+    assert (told, True) == (tab.told, tab.places.lease is not None)
+
+
+def test_losing_the_slot_in_the_profile_gives_the_place_back():
+    """Another tab of this profile stole the slot: the server is told, with this tab's lease."""
+    tab = granted_tab()
+
+    tab.locks.on_lost(SLOT)
+
+    assert (("lost", SLOT), ("DELETE", PLACES, TAB + ".7.k3y"), True) == \
+        (tab.told[-1], tab.http.requests()[-1], tab.http.sent[-1][4])
+
+
+def test_leaving_gives_the_place_back_once():
+    tab = granted_tab()
+
+    tab.places.release_all()
+    tab.places.release_all()
+
+    deletes = [request for request in tab.http.requests() if request[0] == "DELETE"]
+    assert [("DELETE", PLACES, TAB + ".7.k3y")] == deletes
+
+
+def test_a_broken_push_asks_whether_the_place_is_still_ours():
+    tab = granted_tab()
+
+    tab.push.opened[-1][2]()
+    tab.http.answer(409, {"reason": "taken-over"})
+
+    assert (("GET", "/api/me", TAB + ".7.k3y"), ("lost", SLOT)) == (tab.http.requests()[1], tab.told[-1])
+
+
+def test_a_broken_push_reconnects_while_the_place_is_ours():
+    tab = granted_tab()
+
+    tab.push.opened[-1][2]()
+    tab.http.answer(200, {"user": "bob"})
+
+    assert 2 == len(tab.push.opened)
+
+
+def test_activity_is_reported_one_request_at_a_time():
+    tab = granted_tab()
+
+    tab.places.touch()
+    tab.places.touch()
+
+    assert 1 == [r[1] for r in tab.http.requests()].count("/api/activity")
+
+
+def test_sign_in_answers_the_servers_name():
+    tab = Tab()
+    answers = []
+
+    tab.places.sign_in("  bob ", lambda user, message: answers.append((user, message)))
+    tab.http.answer(200, {"user": "bob"})
+
+    assert ([("bob", None)], {"user": "  bob "}) == (answers, json.loads(tab.http.sent[-1][2]))
+
+
+@pytest.mark.parametrize("status, data, message", [
+    (400, {"reason": "bad-name", "message": "Names are 1 to 64 characters."}, "Names are 1 to 64 characters."),
+    (400, "junk", "The server refused this sign-in."),
+    (0, "", "The server cannot be reached; try again in a moment."),
+    (503, {"reason": "server-unavailable"}, "The server cannot be reached; try again in a moment.")])
+def test_a_refused_sign_in_gives_a_message(status, data, message):
+    tab = Tab()
+    answers = []
+
+    tab.places.sign_in("bob", lambda user, text: answers.append((user, text)))
+    tab.http.answer(status, data)
+
+    assert [(None, message)] == answers
+
+
+def test_signing_out_ends_the_session_on_the_server_even_while_unloading():
+    tab = granted_tab()
+
+    tab.places.sign_out()
+
+    assert [("DELETE", PLACES, TAB + ".7.k3y", True), ("DELETE", "/api/session", None, True)] == \
+        [(m, p, h, k) for m, p, _b, h, k, _d in tab.http.sent[1:]]
