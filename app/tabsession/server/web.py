@@ -1,0 +1,403 @@
+"""The HTTP face of the server authority: a Starlette app to mount at ``/api``.
+
+    from tabsession.server.web import TabsessionAPI
+
+    api = TabsessionAPI(max_tabs=1, policy="block", authenticate=check_password)
+    app = Starlette(routes=[Mount("/api", app=api.app), ...])
+
+Every answer is JSON; every refusal is a 4xx with ``{"reason": ...}`` (S9), never a 5xx. The
+routes only translate: the rules are ``registry.py``'s, run through ``service.Authority``.
+
+Credentials (S1, S2): the session is an ``HttpOnly``, ``SameSite=Strict`` cookie (``COOKIE``)
+that scripts cannot read; a tab's place is a lease ``tab.epoch.key`` that the tab sends in the
+``X-Tabsession-Tab`` header (``browser/server.py``). A request needs both to be the tab's.
+
+Cross-site use: a state-changing request must carry the ``X-Tabsession`` header (which a form or
+a simple cross-site request cannot send) and, when the browser sends ``Origin``, come from this
+server's own origin; the push WebSocket checks ``Origin`` too (browsers send it on every
+WebSocket handshake, and SameSite does not cover WebSockets everywhere).
+
+Push (S3-S5): each granted tab holds one WebSocket (``/api/push``). The server sends it
+``{"kind": "moved"}`` when its place is taken, ``{"kind": "ended", "reason": R}`` when its
+session ends (sign-out, or a deadline by the server's clock, found by a sweep every
+``SWEEP_SECONDS``). A connection that closes drops the tab's place, as a closing tab's Web Lock
+is released: a crashed tab frees its place at once.
+"""
+
+import asyncio
+import json
+import logging
+import re
+from typing import Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from tabsession.core import records
+from tabsession.server.registry import Denied, Ended, Granted, Moved, Policy, Refused, Session
+from tabsession.server.service import Authority
+from tabsession.server.store import MemoryStore
+
+_log = logging.getLogger("tabsession.server")
+
+COOKIE = "tabsession"
+TAB_HEADER = "x-tabsession-tab"
+REQUEST_HEADER = "x-tabsession"
+MAX_BODY_BYTES = 16 * 1024
+SWEEP_SECONDS = 0.5
+_SID = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+_KEY = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
+NAME_ERROR = "Enter a user name of 1 to 64 characters."
+
+
+def reason(status: int, why: str, **more) -> JSONResponse:
+    return JSONResponse({"reason": why, **more}, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def answer(data: dict) -> JSONResponse:
+    return JSONResponse(data, headers={"Cache-Control": "no-store"})
+
+
+class Refusal(HTTPException):
+    """A refusal with a JSON reason; ``require_tab`` raises it for a user's own routes."""
+
+    def __init__(self, status: int, why: str):
+        super().__init__(status_code=status, detail=why)
+        self.reason = why
+
+
+def user_name(value) -> str | None:
+    """The name to keep (trimmed), or None when it is not a name a person would type."""
+    if not isinstance(value, str):
+        return None
+    name = value.strip()
+    if not records.is_user(name) or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
+        return None
+    return name
+
+
+def any_name(name: str) -> str | None:
+    """The demo's authentication: any name is accepted, as its sign-in page says."""
+    return name
+
+
+class Pushes:
+    """The open push connections of this process, by session and tab."""
+
+    def __init__(self):
+        self.by_session: dict[str, dict[str, WebSocket]] = {}
+
+    def add(self, sid: str, tab_id: str, socket: WebSocket) -> WebSocket | None:
+        tabs = self.by_session.setdefault(sid, {})
+        old = tabs.get(tab_id)
+        tabs[tab_id] = socket
+        return old
+
+    def remove(self, sid: str, tab_id: str, socket: WebSocket) -> None:
+        tabs = self.by_session.get(sid, {})
+        if tabs.get(tab_id) is socket:
+            del tabs[tab_id]
+            if not tabs:
+                self.by_session.pop(sid, None)
+
+    def targets(self, notice) -> list[tuple[WebSocket, dict]]:
+        if isinstance(notice, Moved):
+            socket = self.by_session.get(notice.sid, {}).get(notice.tab_id)
+            return [(socket, {"kind": "moved"})] if socket is not None else []
+        if isinstance(notice, Ended):
+            message = {"kind": "ended", "reason": notice.reason}
+            return [(socket, message) for socket in self.by_session.get(notice.sid, {}).values()]
+        return []
+
+
+class TabsessionAPI:
+    """The API app (``.app``) and what a user's own routes need (``require_tab``).
+
+    ``authenticate(name) -> name or None`` (sync or async) decides who may sign in: the
+    demo's accepts any name. ``store`` defaults to this process's memory.
+    """
+
+    def __init__(self, max_tabs: int = 1, policy: str = "block", idle_timeout: float | None = 900,
+                 warn_before: float | None = 60, absolute_timeout: float | None = 28800,
+                 store=None, authenticate: Callable[[str], str | None | Awaitable[str | None]] = any_name,
+                 authority: Authority | None = None):
+        self.authority = authority or Authority(
+            store or MemoryStore(),
+            Policy(max_tabs=max_tabs, policy=policy, idle_seconds=idle_timeout,
+                   absolute_seconds=absolute_timeout, warn_seconds=warn_before))
+        self.authenticate = authenticate
+        self.pushes = Pushes()
+        self._sweeper: asyncio.Task | None = None
+        self.app = Starlette(
+            routes=[
+                Route("/session", self._safe(self.get_session), methods=["GET"]),
+                Route("/session", self._safe(self.sign_in), methods=["POST"]),
+                Route("/session", self._safe(self.sign_out), methods=["DELETE"]),
+                Route("/places", self._safe(self.claim), methods=["POST"]),
+                Route("/places", self._safe(self.release), methods=["DELETE"]),
+                Route("/activity", self._safe(self.touch), methods=["POST"]),
+                Route("/me", self._safe(self.me), methods=["GET"]),
+                Route("/tabs", self._safe(self.tabs), methods=["GET"]),
+                WebSocketRoute("/push", self.push),
+            ],
+            exception_handlers={HTTPException: self._refused},
+        )
+
+    # ------------------------------------------------------------ plumbing
+    async def _refused(self, request: Request, error: HTTPException) -> JSONResponse:
+        if isinstance(error, Refusal):
+            return reason(error.status_code, error.reason)
+        words = {404: "not-found", 405: "method-not-allowed"}
+        return reason(error.status_code, words.get(error.status_code, "bad-request"))
+
+    @staticmethod
+    def _safe(endpoint):
+        """The endpoint, answering a refusal as JSON and anything that fails (the store stopped
+        answering) as 503 ``server-unavailable``: never a traceback to the client (S8, S9)."""
+        async def answering(request: Request) -> JSONResponse:
+            try:
+                return await endpoint(request)
+            except Refusal as refusal:
+                return reason(refusal.status_code, refusal.reason)
+            except Exception as error:
+                _log.warning("tabsession: %s answered 503: %s: %s", request.url.path,
+                             type(error).__name__, str(error)[:200])
+                return reason(503, records.SERVER_UNAVAILABLE)
+        return answering
+
+    def _start_sweeping(self) -> None:
+        """The deadline sweep runs in whichever event loop serves us (mounted apps get no
+        lifespan of their own, so it starts with the first request)."""
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            try:
+                await self.deliver(await self.authority.expire())
+            except Exception:
+                pass  # the store is away: try again at the next sweep
+
+    async def deliver(self, notices) -> None:
+        for notice in notices:
+            for socket, message in self.pushes.targets(notice):
+                try:
+                    await socket.send_text(json.dumps(message))
+                    if message["kind"] == "ended":
+                        await socket.close()
+                except Exception:
+                    pass  # it closed meanwhile; its own handler drops it
+
+    def _sid(self, connection: HTTPConnection) -> str | None:
+        sid = connection.cookies.get(COOKIE)
+        return sid if sid is not None and _SID.match(sid) else None
+
+    def _check_origin(self, connection: HTTPConnection) -> None:
+        origin = connection.headers.get("origin")
+        scheme = {"ws": "http", "wss": "https"}.get(connection.url.scheme, connection.url.scheme)
+        if origin is not None and origin != f"{scheme}://{connection.url.netloc}":
+            raise Refusal(403, "cross-origin")
+
+    def _guard(self, request: Request) -> None:
+        """State-changing requests: from this origin, by our script (S9, cross-site use)."""
+        self._start_sweeping()
+        self._check_origin(request)
+        if request.headers.get(REQUEST_HEADER) != "1":
+            raise Refusal(403, "missing-header")
+
+    async def _body(self, request: Request) -> dict:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            raise Refusal(413, "too-large")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise Refusal(413, "too-large")
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise Refusal(400, "malformed") from None
+        if not isinstance(data, dict):
+            raise Refusal(400, "malformed")
+        return data
+
+    @staticmethod
+    def _lease(value: str | None) -> tuple[str, int, str]:
+        parts = (value or "").split(".")
+        if len(parts) != 3 or not records.is_id(parts[0]) or not parts[1].isdigit() \
+                or len(parts[1]) > 18 or not _KEY.match(parts[2]):
+            raise Refusal(403, "not-a-tab")
+        return parts[0], int(parts[1]), parts[2]
+
+    def _deadlines(self, session: Session) -> dict:
+        remaining = self.authority.remaining(session)
+        return {"idle_in": remaining.get("idle"), "absolute_in": remaining.get("absolute"),
+                "warn_in": remaining.get("warn")}
+
+    @staticmethod
+    def _refusal(result) -> JSONResponse:
+        return reason(result.status, result.reason)
+
+    # ------------------------------------------------------------ a user's own routes
+    async def require_tab(self, request: HTTPConnection) -> tuple[Session, str]:
+        """The (session, tab id) of an active tab making this request, else ``Refusal`` 401/409
+        (S2). Use it in a FastAPI dependency, or call it at the top of a Starlette endpoint."""
+        self._start_sweeping()
+        sid = self._sid(request)
+        if sid is None:
+            raise Refusal(401, records.REASON_SIGNED_OUT)
+        tab_id, epoch, key = self._lease(request.headers.get(TAB_HEADER))
+        result = await self.authority.check(sid, tab_id, epoch, key)
+        if isinstance(result, (Refused, Denied)):
+            raise Refusal(result.status, result.reason)
+        return result[0], tab_id
+
+    # ------------------------------------------------------------ routes
+    async def get_session(self, request: Request) -> JSONResponse:
+        self._start_sweeping()
+        sid = self._sid(request)
+        if sid is None:
+            return reason(401, records.REASON_SIGNED_OUT)
+        result = await self.authority.session(sid)
+        if isinstance(result, Denied):
+            return self._refusal(result)
+        return answer({"user": result.user, **self._deadlines(result)})
+
+    async def sign_in(self, request: Request) -> JSONResponse:
+        self._guard(request)
+        data = await self._body(request)
+        sid = self._sid(request)
+        if sid is not None:
+            # A live session in this profile is never replaced by a second sign-in (rule 2):
+            # the tab is told whose it is and follows it.
+            current = await self.authority.session(sid)
+            if isinstance(current, Session):
+                return answer({"user": current.user, "existing": True, **self._deadlines(current)})
+        name = user_name(data.get("user"))
+        if name is None:
+            return reason(400, "bad-name", message=NAME_ERROR)
+        accepted = self.authenticate(name)
+        if asyncio.iscoroutine(accepted):
+            accepted = await accepted
+        if not isinstance(accepted, str) or user_name(accepted) is None:
+            return reason(403, "refused", message="This name may not sign in here.")
+        session, notices = await self.authority.sign_in(accepted)
+        await self.deliver(notices)
+        response = answer({"user": session.user, **self._deadlines(session)})
+        response.set_cookie(COOKIE, session.sid, httponly=True, samesite="strict", path="/",
+                            secure=request.url.scheme == "https")
+        return response
+
+    async def sign_out(self, request: Request) -> JSONResponse:
+        self._guard(request)
+        sid = self._sid(request)
+        if sid is not None:
+            await self.deliver(await self.authority.sign_out(sid))
+        response = answer({"reason": records.REASON_SIGNED_OUT})
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+        return response
+
+    async def claim(self, request: Request) -> JSONResponse:
+        self._guard(request)
+        data = await self._body(request)
+        sid = self._sid(request)
+        if sid is None:
+            return reason(401, records.REASON_SIGNED_OUT)
+        tab_id = data.get("tab")
+        use_here = data.get("use_here", False)
+        if not records.is_id(tab_id) or not isinstance(use_here, bool):
+            return reason(400, "malformed")
+        result, notices = await self.authority.claim(sid, tab_id, use_here)
+        await self.deliver(notices)
+        if not isinstance(result, Granted):
+            return self._refusal(result)
+        session = await self.authority.session(sid)
+        user = session.user if isinstance(session, Session) else None
+        return answer({"place": result.place_index, "epoch": result.epoch, "key": result.key,
+                       "user": user})
+
+    async def release(self, request: Request) -> JSONResponse:
+        self._guard(request)
+        sid = self._sid(request)
+        if sid is None:
+            return reason(401, records.REASON_SIGNED_OUT)
+        tab_id, epoch, key = self._lease(request.headers.get(TAB_HEADER))
+        released, notices = await self.authority.release(sid, tab_id, epoch, key)
+        await self.deliver(notices)
+        return answer({"released": bool(released)})
+
+    async def touch(self, request: Request) -> JSONResponse:
+        self._guard(request)
+        sid = self._sid(request)
+        if sid is None:
+            return reason(401, records.REASON_SIGNED_OUT)
+        tab_id, epoch, key = self._lease(request.headers.get(TAB_HEADER))
+        result, notices = await self.authority.touch(sid, tab_id, epoch, key)
+        await self.deliver(notices)
+        if isinstance(result, (Refused, Denied)):
+            return self._refusal(result)
+        session = await self.authority.session(sid)
+        return answer(self._deadlines(session) if isinstance(session, Session) else {})
+
+    async def me(self, request: Request) -> JSONResponse:
+        session, tab_id = await self.require_tab(request)
+        return answer({"user": session.user, "tab": tab_id, **self._deadlines(session)})
+
+    async def tabs(self, request: Request) -> JSONResponse:
+        session, tab_id = await self.require_tab(request)
+        entries = await self.authority.tabs(self._sid(request))
+        if isinstance(entries, Denied):
+            return self._refusal(entries)
+        return answer({"tabs": [{"tab": entry.tab_id, "last_active": entry.last_active,
+                                 "elsewhere": entry.elsewhere, "is_self": entry.tab_id == tab_id}
+                                for entry in entries]})
+
+    async def push(self, socket: WebSocket) -> None:
+        self._start_sweeping()
+        try:
+            self._check_origin(socket)
+        except Refusal:
+            await socket.close(code=1008)
+            return
+        sid = self._sid(socket)
+        params = socket.query_params
+        try:
+            tab_id, epoch, key = self._lease(
+                f"{params.get('tab', '')}.{params.get('epoch', '')}.{params.get('key', '')}")
+        except Refusal:
+            await socket.close(code=1008)
+            return
+        await socket.accept()
+        result = await self.authority.check(sid, tab_id, epoch, key) if sid else Denied(401, records.REASON_SIGNED_OUT)
+        if isinstance(result, Denied):
+            await socket.send_text(json.dumps({"kind": "ended", "reason": result.reason}))
+            await socket.close()
+            return
+        if isinstance(result, Refused):
+            await socket.send_text(json.dumps({"kind": "moved"}))
+            await socket.close()
+            return
+        old = self.pushes.add(sid, tab_id, socket)
+        if old is not None:
+            try:
+                await old.close()
+            except Exception:
+                pass
+        try:
+            while True:
+                await socket.receive_text()  # the tab says nothing; this waits for the close
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            self.pushes.remove(sid, tab_id, socket)
+            try:
+                _, notices = await self.authority.drop(sid, tab_id, epoch)
+                await self.deliver(notices)
+            except Exception:
+                pass

@@ -1,0 +1,344 @@
+"""The server authority's HTTP API in process (Starlette's TestClient, on httpx): every route,
+the rules S1-S4 as the API shows them, and S9's bad input (each a 4xx with a JSON reason, never
+a 5xx, no session changed). Browser profiles are separate clients (separate cookie jars)."""
+
+import json
+
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.testclient import TestClient
+
+from tabsession.server.web import COOKIE, TabsessionAPI
+
+TAB_A = "a" * 32
+TAB_B = "b" * 32
+TAB_C = "c" * 32
+HEADERS = {"X-Tabsession": "1"}
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1_700_000_000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def api(clock):
+    api = TabsessionAPI(max_tabs=1, policy="block", idle_timeout=60, warn_before=10, absolute_timeout=600)
+    api.authority.clock = clock
+    return api
+
+
+@pytest.fixture
+def profiles(api):
+    """Clients that share one server, like browser profiles (each keeps its own cookies)."""
+    app = Starlette(routes=[Mount("/api", app=api.app)])
+    made = []
+
+    def profile():
+        client = TestClient(app, base_url="http://testserver")
+        client.__enter__()
+        made.append(client)
+        return client
+    yield profile
+    for client in made:
+        client.__exit__(None, None, None)
+
+
+def sign_in(client, name="bob"):
+    response = client.post("/api/session", json={"user": name}, headers=HEADERS)
+    assert 200 == response.status_code, response.text
+    return response
+
+
+def claim(client, tab, use_here=False):
+    return client.post("/api/places", json={"tab": tab, "use_here": use_here}, headers=HEADERS)
+
+
+def lease(response, tab):
+    data = response.json()
+    return {"X-Tabsession-Tab": f"{tab}.{data['epoch']}.{data['key']}", **HEADERS}
+
+
+def me(client, credentials):
+    return client.get("/api/me", headers=credentials)
+
+
+# ------------------------------------------------------------------ S1
+def test_sign_in_sets_an_http_only_strict_cookie_scripts_cannot_read():
+    api = TabsessionAPI()
+    client = TestClient(Starlette(routes=[Mount("/api", app=api.app)]))
+
+    response = sign_in(client)
+
+    cookie = response.headers["set-cookie"].lower()
+    assert (True, True, True, "bob") == ("httponly" in cookie, "samesite=strict" in cookie,
+                                         "path=/" in cookie, response.json()["user"])
+    assert response.cookies[COOKIE] not in response.text
+
+
+def test_names_are_trimmed_and_checked(profiles):
+    """Each name from a fresh profile (a live session would answer with its own user)."""
+    answers = [profiles().post("/api/session", json={"user": name}, headers=HEADERS)
+               for name in ("  carol  ", "", "   ", "x" * 65, "a\x00b", 42, None)]
+
+    assert [200, 400, 400, 400, 400, 400, 400] == [a.status_code for a in answers]
+    assert "carol" == answers[0].json()["user"]
+    assert "bad-name" == answers[1].json()["reason"]
+
+
+def test_a_second_sign_in_in_the_same_profile_keeps_the_live_session(profiles):
+    """Rule 2: the profile's live session is never replaced; the answer names its user."""
+    client = profiles()
+    sign_in(client, "bob")
+
+    response = client.post("/api/session", json={"user": "carol"}, headers=HEADERS)
+
+    assert ("bob", True) == (response.json()["user"], response.json()["existing"])
+
+
+def test_authenticate_decides_who_may_sign_in():
+    api = TabsessionAPI(authenticate=lambda name: name if name == "alice" else None)
+    client = TestClient(Starlette(routes=[Mount("/api", app=api.app)]))
+
+    refused = client.post("/api/session", json={"user": "mallory"}, headers=HEADERS)
+    accepted = client.post("/api/session", json={"user": "alice"}, headers=HEADERS)
+
+    assert (403, "refused", 200) == (refused.status_code, refused.json()["reason"], accepted.status_code)
+
+
+# ------------------------------------------------------------------ S2
+def test_me_answers_only_a_live_session_with_an_active_tabs_credentials(profiles):
+    client = profiles()
+    sign_in(client)
+    granted = claim(client, TAB_A)
+
+    ok = me(client, lease(granted, TAB_A))
+    no_tab = client.get("/api/me")
+    wrong_key = me(client, {"X-Tabsession-Tab": f"{TAB_A}.{granted.json()['epoch']}.wrongkey1"})
+
+    assert (200, "bob", TAB_A) == (ok.status_code, ok.json()["user"], ok.json()["tab"])
+    assert (403, "not-a-tab") == (no_tab.status_code, no_tab.json()["reason"])
+    assert (409, "taken-over") == (wrong_key.status_code, wrong_key.json()["reason"])
+
+
+def test_me_without_a_session_is_401_signed_out(profiles):
+    client = profiles()
+
+    response = me(client, {"X-Tabsession-Tab": f"{TAB_A}.1.somekey12"})
+
+    assert (401, "signed-out") == (response.status_code, response.json()["reason"])
+
+
+# ------------------------------------------------------------------ S3
+def test_block_refuses_a_second_profiles_tab(profiles):
+    first, second = profiles(), profiles()
+    sign_in(first)
+    sign_in(second)
+    claim(first, TAB_A)
+
+    refused = claim(second, TAB_B)
+
+    assert (409, "active-elsewhere") == (refused.status_code, refused.json()["reason"])
+
+
+def test_use_here_moves_the_other_profiles_tab_and_fences_its_credentials(profiles):
+    first, second = profiles(), profiles()
+    sign_in(first)
+    sign_in(second)
+    old = lease(claim(first, TAB_A), TAB_A)
+
+    taken = claim(second, TAB_B, use_here=True)
+    replayed = me(first, old)
+
+    assert (200, 409, "taken-over") == (taken.status_code, replayed.status_code, replayed.json()["reason"])
+    assert 200 == me(second, lease(taken, TAB_B)).status_code
+
+
+def test_takeover_policy_moves_without_use_here(clock):
+    api = TabsessionAPI(max_tabs=1, policy="takeover")
+    app = Starlette(routes=[Mount("/api", app=api.app)])
+    first, second = TestClient(app), TestClient(app)
+    sign_in(first)
+    sign_in(second)
+    claim(first, TAB_A)
+
+    assert 200 == claim(second, TAB_B).status_code
+
+
+def test_a_push_connection_is_told_when_its_place_is_taken(profiles):
+    first, second = profiles(), profiles()
+    sign_in(first)
+    sign_in(second)
+    granted = claim(first, TAB_A).json()
+
+    with first.websocket_connect(f"/api/push?tab={TAB_A}&epoch={granted['epoch']}&key={granted['key']}") as socket:
+        claim(second, TAB_B, use_here=True)
+        message = json.loads(socket.receive_text())
+
+    assert {"kind": "moved"} == message
+
+
+def test_closing_the_push_connection_frees_the_place(profiles):
+    """A crashed tab's connection closes: its place is free for the next claim at once."""
+    first, second = profiles(), profiles()
+    sign_in(first)
+    sign_in(second)
+    granted = claim(first, TAB_A).json()
+
+    with first.websocket_connect(f"/api/push?tab={TAB_A}&epoch={granted['epoch']}&key={granted['key']}"):
+        pass
+    answer = claim(second, TAB_B)
+
+    assert 200 == answer.status_code
+
+
+def test_a_push_with_stale_credentials_is_told_at_once(profiles):
+    client = profiles()
+    sign_in(client)
+    old = claim(client, TAB_A).json()
+    claim(client, TAB_A)  # a reload: new credentials
+
+    with client.websocket_connect(f"/api/push?tab={TAB_A}&epoch={old['epoch']}&key={old['key']}") as socket:
+        message = json.loads(socket.receive_text())
+
+    assert {"kind": "moved"} == message
+
+
+def test_a_push_from_another_origin_is_refused(profiles):
+    client = profiles()
+    sign_in(client)
+    granted = claim(client, TAB_A).json()
+
+    with pytest.raises(Exception):
+        with client.websocket_connect(
+                f"/api/push?tab={TAB_A}&epoch={granted['epoch']}&key={granted['key']}",
+                headers={"Origin": "http://evil.example"}) as socket:
+            socket.receive_text()
+
+
+def test_the_tab_list_marks_tabs_of_other_profiles(api, profiles):
+    api.authority.policy = type(api.authority.policy)(max_tabs=2)
+    first, second = profiles(), profiles()
+    sign_in(first)
+    sign_in(second)
+    claim(first, TAB_A)
+    mine = lease(claim(second, TAB_B), TAB_B)
+
+    listed = second.get("/api/tabs", headers=mine).json()["tabs"]
+
+    assert [(TAB_A, True, False), (TAB_B, False, True)] == \
+        sorted((t["tab"], t["elsewhere"], t["is_self"]) for t in listed)
+
+
+# ------------------------------------------------------------------ S4
+def test_sign_out_ends_the_session_and_a_replayed_cookie_gets_401(profiles):
+    first, second = profiles(), profiles()
+    sign_in(first)
+    sign_in(second)
+    cookie = first.cookies[COOKIE]
+    credentials = lease(claim(first, TAB_A), TAB_A)
+
+    first.delete("/api/session", headers=HEADERS)
+    replay = profiles()
+    replay.cookies.set(COOKIE, cookie)
+
+    answer = me(replay, credentials)
+    assert (401, "signed-out") == (answer.status_code, answer.json()["reason"])
+    assert 200 == second.get("/api/session").status_code  # the other profile goes on
+
+
+# ------------------------------------------------------------------ S5
+def test_the_server_ends_an_idle_session_by_its_own_clock(profiles, clock):
+    client = profiles()
+    sign_in(client)
+    credentials = lease(claim(client, TAB_A), TAB_A)
+
+    clock.now += 61
+    answer = me(client, credentials)
+
+    assert (401, "idle") == (answer.status_code, answer.json()["reason"])
+
+
+def test_activity_keeps_the_session_and_answers_remaining_seconds(profiles, clock):
+    client = profiles()
+    sign_in(client)
+    credentials = lease(claim(client, TAB_A), TAB_A)
+
+    clock.now += 50
+    touched = client.post("/api/activity", headers=credentials)
+    clock.now += 50
+
+    assert (200, 60.0, 200) == (touched.status_code, touched.json()["idle_in"], me(client, credentials).status_code)
+
+
+# ------------------------------------------------------------------ S9: bad input
+@pytest.mark.parametrize("method, path, kwargs, status", [
+    ("PUT", "/api/session", {}, 405),
+    ("GET", "/api/places", {}, 405),
+    ("GET", "/api/nowhere", {}, 404),
+    ("POST", "/api/session", {"content": b"{not json"}, 400),
+    ("POST", "/api/session", {"content": b"[1, 2]"}, 400),
+    ("POST", "/api/session", {"content": b"\xff\xfe"}, 400),
+    ("POST", "/api/session", {"content": b"x" * (2 * 1024 * 1024)}, 413),
+    ("POST", "/api/places", {"json": {"tab": "../../etc", "use_here": False}}, 400),
+    ("POST", "/api/places", {"json": {"tab": TAB_A, "use_here": "yes"}}, 400),
+    ("DELETE", "/api/places", {"headers": {"X-Tabsession-Tab": "junk"}}, 403),
+    ("POST", "/api/activity", {"headers": {"X-Tabsession-Tab": f"{TAB_A}.99999999999999999999.k"}}, 403),
+    ("GET", "/api/me", {"headers": {"X-Tabsession-Tab": f"{TAB_A}.-1.abcdefghij"}}, 403),
+])
+def test_bad_input_is_a_4xx_with_a_json_reason_and_changes_nothing(profiles, method, path, kwargs, status):
+    client = profiles()
+    sign_in(client)
+    credentials = lease(claim(client, TAB_A), TAB_A)
+    headers = {**HEADERS, **kwargs.pop("headers", {})}
+
+    response = client.request(method, path, headers=headers, **kwargs)
+
+    assert (status, str) == (response.status_code, type(response.json()["reason"]))
+    assert (200, "bob") == (me(client, credentials).status_code, me(client, credentials).json()["user"])
+
+
+@pytest.mark.parametrize("cookie", ["", "x", "a" * 4000, "'; DROP TABLE", "%C3%A9" * 8,
+                                    "abcdefghijklmnopqrstuvwxyz012345"])
+def test_junk_or_foreign_cookies_are_401(profiles, cookie):
+    client = profiles()
+    client.cookies.set(COOKIE, cookie)
+
+    response = client.get("/api/session")
+
+    assert (401, "signed-out") == (response.status_code, response.json()["reason"])
+
+
+@pytest.mark.parametrize("headers, why", [({}, "missing-header"),
+                                          ({**HEADERS, "Origin": "http://evil.example"}, "cross-origin")])
+def test_state_changing_requests_from_elsewhere_are_refused(profiles, headers, why):
+    client = profiles()
+
+    response = client.post("/api/session", json={"user": "bob"}, headers=headers)
+
+    assert (403, why, None) == (response.status_code, response.json()["reason"], response.cookies.get(COOKIE))
+
+
+def test_a_store_that_fails_is_503_server_unavailable(profiles, api):
+    client = profiles()
+
+    class Broken:
+        async def update_user(self, user, change):
+            raise ConnectionError("store gone")
+
+        async def user_of(self, sid):
+            raise ConnectionError("store gone")
+
+    api.authority.store = Broken()
+    response = client.post("/api/session", json={"user": "bob"}, headers=HEADERS)
+
+    assert (503, "server-unavailable") == (response.status_code, response.json()["reason"])
