@@ -155,12 +155,21 @@ class DemoView:
             self.show_login_error(change.message)
 
     # ------------------------------------------------------------------ state
+    def show_me(self, status, data):
+        if status == 200 and isinstance(data.get("user"), str) and self.session.state == "active":
+            set_text("user", data["user"])
+
     def show_state(self, change):
         session = self.session
         state = change.state
         set_hidden("starting", True)
         set_hidden("demo", False)
-        if session.user is not None:
+        if session.authority == "server":
+            if state == "active":
+                # The protected data is the server's (S2): the name comes from /api/me, which
+                # answers only this tab while it is active.
+                session.fetch("/api/me", self.show_me)
+        elif session.user is not None:
             set_text("user", session.user)
         if not self.settings_shown:
             self.settings_shown = True

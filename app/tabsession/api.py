@@ -84,7 +84,8 @@ class Session:
     ``idle_deadline``, ``absolute_deadline``, ``warning``, ``settings`` (a dict),
     ``runtime``, ``coordination``, ``problems``, ``started``.
     Act: ``start()``, ``subscribe(callback)``, ``sign_in(name)``, ``sign_out()``,
-    ``use_here()``, ``stay_signed_in()``.
+    ``use_here()``, ``stay_signed_in()``, ``fetch(path, done)``.
+    With the server as the authority: ``authority``, ``credentials``.
     """
 
     def __init__(self, page, settings, protect):
@@ -164,6 +165,27 @@ class Session:
         """Restart the idle time in every tab (what the idle warning's button does)."""
         self._need_driver().stay_signed_in()
 
+    # ------------------------------------------------ the server, when it decides
+    @property
+    def authority(self):
+        """Who decides: "server" (the page's server keeps sessions and places) or "browser"."""
+        return self._settings.authority
+
+    @property
+    def credentials(self):
+        """With the server as the authority, the value of the ``X-Tabsession-Tab`` header that
+        makes a request this active tab's (None while the tab holds no place). Your own routes
+        check it with ``TabsessionAPI.require_tab``; ``fetch`` sends it for you."""
+        server = None if self._driver is None else self._driver.server
+        return None if server is None else server.credentials()
+
+    def fetch(self, path, done, method="GET", body=None):
+        """Send a request to this page's own server as this tab: ``done(status, data)`` with the
+        answer's JSON object ({} when it is not one; status 0 when no answer came). With the
+        server as the authority the tab's credentials go with it, so ``/api/me`` and your own
+        protected routes answer only while this tab is active (S2)."""
+        self._need_driver().request(method, path, body, done)
+
     def _need_driver(self):
         if self._driver is None:
             raise RuntimeError("call start() first")
@@ -198,6 +220,7 @@ class Session:
         else:
             root.removeAttribute("data-reason")
         root.setAttribute("data-tab-id", command.tab_id or "")
+        root.setAttribute("data-authority", self._settings.authority)
         if self.place_free:
             root.setAttribute("data-place-free", "")
         else:
@@ -319,7 +342,7 @@ def create(page="app", protect="app", locks=None, wakeups=None, **settings):
     ``protect``: the id of the element that holds the protected content; it is hidden unless
     the tab is active (None: hide nothing).
     ``settings``: ``max_tabs``, ``policy``, ``idle_timeout``, ``warn_before``,
-    ``absolute_timeout`` (see the README); they override what the page embeds. A bad value
+    ``absolute_timeout``, ``authority`` (see the README); they override what the page embeds. A bad value
     raises ``ValueError`` (your code's mistake), an unknown name ``TypeError``.
     ``locks`` ("web-locks" or "storage") and ``wakeups`` ("broadcast-channel" or
     "storage-events") force a coordination mechanism instead of the best the browser has (to try

@@ -192,11 +192,12 @@ def build(page, view, settings, locks=None, wakeups=None):
     else:
         lock_adapter = StorageLeases(storage.LocalStore(LEASE_PREFIX), Clock(), Ids(), Soon())
     server = None
+    http = Http()
     if settings.authority == SERVER:
-        server = lock_adapter = ServerPlaces(lock_adapter, Http(), Push())
+        server = lock_adapter = ServerPlaces(lock_adapter, http, Push())
     broadcast = wakeups != STORAGE_EVENTS and channel_available()
     return Driver(page, settings, view, storage, lock_adapter, Channel(broadcast), Clock(),
-                  Timer(), Ids(), Location(), PageEvents(), RUNTIME, server)
+                  Timer(), Ids(), Location(), PageEvents(), RUNTIME, server, http)
 
 
 def start(page, view, settings=None, locks=None, wakeups=None):

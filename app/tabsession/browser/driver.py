@@ -33,6 +33,7 @@ from tabsession.core import commands as cmd
 from tabsession.core import events as ev
 from tabsession.core import records
 from tabsession.core.machine import TabSession, slot_lock_name, tab_lock_name
+from tabsession.browser.server import decode_answer
 from tabsession.core.wakeups import WakeUps
 
 # Re-check at least this often (seconds) even when no deadline is near: the tab list follows
@@ -48,7 +49,7 @@ class StorageError(Exception):
 
 class Driver:
     def __init__(self, page, settings, view, storage, locks, channel, clock, timer, ids, location,
-                 page_events, runtime, server=None):
+                 page_events, runtime, server=None, http=None):
         self.page = page
         self.settings = settings
         self.view = view
@@ -64,6 +65,7 @@ class Driver:
         # The authority, when it is a server: the ``locks`` adapter wrapping the profile's own
         # (browser/server.py), which also signs in and out. None: the browser decides.
         self.server = server
+        self.http = http  # requests to the page's server (``request``), whoever decides
         self.machine = TabSession(settings)
         self.wakeups = WakeUps()
         self.queried_raws = {}
@@ -256,6 +258,14 @@ class Driver:
             self._look(periodic)  # one look covers every wake-up that came during the query
 
     # ------------------------------------------------------------ the server
+    def request(self, method, path, body, done):
+        """A request to the page's server, as this tab when the server is the authority."""
+        if self.server is not None:
+            self.server.request(method, path, body, done)
+        else:
+            self.http.send(method, path, body, None, False,
+                           lambda status, text: done(status, decode_answer(text)))
+
     def _on_server_ended(self, reason):
         if self.started and not self.hidden:
             self.feed(ev.ServerEnded(self.clock.now(), reason))

@@ -231,6 +231,15 @@ class ServerPlaces:
             data = decode_answer(text)
             self._pushed(json.dumps({"kind": "ended", "reason": reason_of(401, data)}))
 
+    def credentials(self):
+        """The ``HEADER`` value while this tab holds a place, else None."""
+        return credentials(self.lease)
+
+    def request(self, method, path, body, done):
+        """A request as this tab: ``done(status, data)``, data the answer's JSON object or {}."""
+        self.http.send(method, path, body, credentials(self.lease), False,
+                       lambda status, text: done(status, decode_answer(text)))
+
     # ------------------------------------------------------------ the profile's session
     def sign_in(self, name, done):
         """Ask the server to sign this profile in as ``name``: ``done(user, None)`` with the name
