@@ -10,11 +10,16 @@ This module owns:
   interpreter, and `pyscript.toml` inlined into the entry tag as JSON, see `inline_config`) and
   of `pyscript.toml` (its `interpreter` line);
 - the response headers: pinned MIME types, the Content-Security-Policy, and one Cache-Control per
-  class of file.
+  class of file;
+- `create_app(options, api=None)`, the Starlette application (webserver/app.py) that serves all
+  this and mounts the server's API at `/api`, and `main()`, which runs it on uvicorn
+  (webserver/front.py: the limits that keep it serving under abuse).
 
 It knows nothing of the session rules (the pages and `app/` own those; this only hands them the
-settings). Besides the Python 3.11 standard library it imports only `app/tabsession/core/settings.py`,
-the pure module that owns the settings' defaults and limits, so the two never disagree.
+settings). Importing it needs only the Python 3.11 standard library and
+`app/tabsession/core/settings.py`, the pure module that owns the settings' defaults and limits, so
+the two never disagree: tools import its helpers (`import serve`). Serving needs
+requirements.txt (Starlette, uvicorn), imported by create_app and main only.
 """
 
 import argparse
@@ -26,7 +31,6 @@ import os
 import re
 import signal
 import socket
-import socketserver
 import stat
 import sys
 import threading
@@ -34,13 +38,16 @@ import tomllib
 import urllib.parse
 import webbrowser
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import NamedTuple
 
 # The pages' own settings module (pure Python, no browser imports) owns the defaults and limits;
 # the command line offers the same ones instead of restating them.
-sys.path.insert(0, str(Path(__file__).resolve().parent / "app"))
+# The repository root too, for the package webserver/ (serve.py may be loaded from a file path).
+_HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(_HERE / "app"))
+if str(_HERE) not in sys.path:
+    sys.path.insert(1, str(_HERE))
 from tabsession.core import settings as page_settings  # noqa: E402
 
 
@@ -158,6 +165,12 @@ MAX_URL_LENGTH = 2048
 MAX_TABS = page_settings.MAX_TABS
 MAX_SECONDS = page_settings.MAX_SECONDS
 DEFAULTS = page_settings.DEFAULTS
+# Who decides (CONTRACT.md, "The server as the authority"): serve.py's default is the server; the
+# pages read it from their settings as "authority".
+AUTHORITIES = ("server", "browser")
+DEFAULT_AUTHORITY = "server"
+# A page that opens many connections at once (ten tabs booting) must queue, not be reset.
+LISTEN_BACKLOG = 1024
 
 SETTINGS_OPEN_TAG = '<script type="application/json" id="tabsession-settings">'
 SETTINGS_CLOSE_TAG = "</script>"
@@ -415,157 +428,118 @@ def cache_control_for(path: Path, target: str, cache_control: str, versions: Sou
 
 
 # ----------------------------------------------------------------------------------------------
-# HTTP.
+# HTTP: what to answer, as plain data. webserver/app.py carries it over ASGI (Starlette on
+# uvicorn); this part needs nothing but the standard library.
 
 
-class RequestHandler(BaseHTTPRequestHandler):
-    """GET and HEAD over the allow-list; every response carries the security headers."""
+class Site(NamedTuple):
+    """What the static part serves: a folder, for one runtime, with the pages' settings."""
 
-    # HTTP/1.0 (the default): one request per connection. Keep-alive (HTTP/1.1) measured slower
-    # on cold loads here (docs/rules.md, platform facts), and closing makes every response
-    # self-delimiting.
-    server_version = "tabsession"
-    sys_version = ""
-    timeout = 30  # seconds a silent client may hold a connection (and its thread)
-    server: "Server"
+    root: Path
+    runtime: Runtime
+    settings: dict
+    versions: SourceVersions
 
-    def version_string(self) -> str:
-        return self.server_version  # no Python version in the Server header
 
-    def parse_request(self) -> bool:
-        if not super().parse_request():
-            return False
-        if self.request_version == "HTTP/0.9":  # `GET /path` alone: no browser sends these
-            self.send_error(HTTPStatus.BAD_REQUEST)
-            return False
-        # The target as sent: http.server has already turned a leading "//" into "/".
-        self.target = self.requestline.split()[1]
-        if len(self.target) > MAX_URL_LENGTH:
-            self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
-            return False
-        if self.command not in ("GET", "HEAD"):
-            self.send_plain(HTTPStatus.METHOD_NOT_ALLOWED, extra_headers={"Allow": "GET, HEAD"})
-            return False
-        return True
+class Answer(NamedTuple):
+    """One response: status, headers, and either a body or the first `length` bytes of a file.
+    The security headers and `Server` are added by webserver/app.py to every response."""
 
-    def do_GET(self) -> None:
-        try:
-            path = split_target(self.target)
-        except BadRequest:
-            self.send_plain(HTTPStatus.BAD_REQUEST)
-            return
-        root, runtime = self.server.root, self.server.runtime
-        found = None
-        try:
-            if path in PAGES:
-                found = safe_file(root, [PAGES[path]], frozenset({".html"}))
-                if found is not None:
-                    # Read on every request (a few kB): an edited page shows on reload, no restart.
-                    config = None
-                    config_file = safe_file(root, [CONFIG_FILE], frozenset({".toml"}))
-                    if config_file is not None:
-                        config = inline_config(read_text(config_file), runtime, root,
-                                               self.server.versions)
-                    versions = self.server.versions
-                    page = render_page(read_text(found), self.server.settings, runtime, config,
-                                       lambda url: versioned_url(url, root, versions))
-                    self.send_text(page, MIME_TYPES[".html"], NO_STORE)
-                    return
-            elif path == CONFIG_URL:
-                found = safe_file(root, [CONFIG_FILE], frozenset({".toml"}))
-                if found is not None:
-                    config = render_config(read_text(found), runtime)
-                    self.send_text(config, MIME_TYPES[".toml"], NO_CACHE)
-                    return
-            else:
-                in_folder = find_folder_file(root, path)
-                if in_folder is not None:
-                    file, cache_control = in_folder
-                    self.send_file(file, cache_control_for(file, self.target, cache_control, self.server.versions))
-                    return
-        except TemplateError as error:
-            problem = f"{found.name}: {error}"
-            sys.stderr.write(f"serve.py: cannot serve {path}: {problem}\n")
-            self.send_plain(HTTPStatus.INTERNAL_SERVER_ERROR, problem)
-            return
-        self.send_plain(HTTPStatus.NOT_FOUND)
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes = b""
+    file: Path | None = None
+    length: int = 0
+    problem: str | None = None  # a line for standard error: a template that needs fixing
 
-    do_HEAD = do_GET  # the same headers; the body writers skip the body for HEAD
 
-    def send_text(self, text: str, content_type: str, cache_control: str) -> None:
-        body = text.encode("utf-8")
-        etag = None
-        if cache_control == NO_CACHE:
-            etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-            if self.not_modified(etag, cache_control):
-                return
-        self.send_response(HTTPStatus.OK)
-        self.send_content_headers(content_type, len(body), cache_control, etag)
-        if self.command != "HEAD":
-            self.wfile.write(body)
+def plain(status: int, detail: str = "", extra_headers: tuple[tuple[str, str], ...] = ()) -> Answer:
+    """A short plain-text answer: `404 Not Found`, and why when there is something to say."""
+    status = HTTPStatus(status)
+    text = f"{status.value} {status.phrase}" + (f": {detail}" if detail else "") + "\n"
+    body = text.encode("utf-8")
+    return Answer(status.value, extra_headers + content_headers("text/plain; charset=utf-8", len(body),
+                                                                NO_STORE, None), body)
 
-    def send_file(self, path: Path, cache_control: str) -> None:
-        with open(path, "rb") as file:
-            info = os.fstat(file.fileno())
-            size, modified = info.st_size, info.st_mtime_ns
-            etag = f'"{modified:x}-{size:x}"'
-            if self.not_modified(etag, cache_control):
-                return
-            self.send_response(HTTPStatus.OK)
-            self.send_content_headers(MIME_TYPES[path.suffix], size, cache_control, etag)
-            if self.command != "HEAD" and size:
-                self.connection.sendfile(file, 0, size)  # zero-copy: the wasm files are large
 
-    def not_modified(self, etag: str, cache_control: str) -> bool:
-        """Answer 304 when the browser already holds this version."""
-        held = self.headers.get("If-None-Match", "")
-        tags = {tag.strip().removeprefix("W/") for tag in held.split(",")}
-        if etag not in tags and "*" not in tags:
-            return False
-        self.send_response(HTTPStatus.NOT_MODIFIED)
-        self.send_header("ETag", etag)
-        self.send_header("Cache-Control", cache_control)
-        self.end_headers()
-        return True
+def content_headers(content_type: str, length: int, cache_control: str, etag: str | None) -> tuple:
+    headers = (("Content-Type", content_type), ("Content-Length", str(length)),
+               ("Cache-Control", cache_control))
+    return headers + ((("ETag", etag),) if etag is not None else ())
 
-    def send_content_headers(
-        self, content_type: str, length: int, cache_control: str, etag: str | None
-    ) -> None:
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(length))
-        self.send_header("Cache-Control", cache_control)
-        if etag is not None:
-            self.send_header("ETag", etag)
-        self.end_headers()
 
-    def send_plain(self, status: int, detail: str = "", extra_headers: dict | None = None) -> None:
-        """A short plain-text answer: `404 Not Found`, and why when there is something to say."""
-        status = HTTPStatus(status)
-        text = f"{status.value} {status.phrase}" + (f": {detail}" if detail else "") + "\n"
-        body = text.encode("utf-8")
-        self.close_connection = True
-        if self.request_version == "HTTP/0.9":  # a junk or 0.9 request line: still send headers
-            self.request_version = "HTTP/1.0"
-        self.send_response(status)
-        for name, value in (extra_headers or {}).items():
-            self.send_header(name, value)
-        self.send_content_headers("text/plain; charset=utf-8", len(body), NO_STORE, None)
-        if self.command != "HEAD":
-            self.wfile.write(body)
+def not_modified(etag: str, cache_control: str, if_none_match: str) -> Answer | None:
+    """304 when the browser already holds this version (its If-None-Match names the ETag)."""
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    if etag not in tags and "*" not in tags:
+        return None
+    return Answer(HTTPStatus.NOT_MODIFIED, (("ETag", etag), ("Cache-Control", cache_control)))
 
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """http.server's own errors (bad request line, too long...), in our plain shape."""
-        self.log_error("code %d, message %s", code, message)
-        self.send_plain(code)
 
-    def end_headers(self) -> None:
-        for name, value in SECURITY_HEADERS:
-            self.send_header(name, value)
-        super().end_headers()
+def text_answer(text: str, content_type: str, cache_control: str, if_none_match: str) -> Answer:
+    body = text.encode("utf-8")
+    etag = None
+    if cache_control == NO_CACHE:
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        unchanged = not_modified(etag, cache_control, if_none_match)
+        if unchanged is not None:
+            return unchanged
+    return Answer(HTTPStatus.OK, content_headers(content_type, len(body), cache_control, etag), body)
 
-    def log_message(self, format: str, *args) -> None:
-        if self.server.verbose:
-            super().log_message(format, *args)
+
+def file_answer(path: Path, cache_control: str, if_none_match: str) -> Answer:
+    info = path.stat()
+    size = info.st_size
+    etag = f'"{info.st_mtime_ns:x}-{size:x}"'
+    unchanged = not_modified(etag, cache_control, if_none_match)
+    if unchanged is not None:
+        return unchanged
+    return Answer(HTTPStatus.OK, content_headers(MIME_TYPES[path.suffix], size, cache_control, etag),
+                  file=path, length=size)
+
+
+def answer(site: Site, method: str, target: str, if_none_match: str = "") -> Answer:
+    """The answer to `method target` (the request target exactly as sent) over the allow-list."""
+    if len(target) > MAX_URL_LENGTH:
+        return plain(HTTPStatus.REQUEST_URI_TOO_LONG)
+    if method not in ("GET", "HEAD"):
+        return plain(HTTPStatus.METHOD_NOT_ALLOWED, extra_headers=(("Allow", "GET, HEAD"),))
+    try:
+        path = split_target(target)
+    except BadRequest:
+        return plain(HTTPStatus.BAD_REQUEST)
+    root, runtime = site.root, site.runtime
+    found = None
+    try:
+        if path in PAGES:
+            found = safe_file(root, [PAGES[path]], frozenset({".html"}))
+            if found is not None:
+                # Read on every request (a few kB): an edited page shows on reload, no restart.
+                config = None
+                config_file = safe_file(root, [CONFIG_FILE], frozenset({".toml"}))
+                if config_file is not None:
+                    config = inline_config(read_text(config_file), runtime, root, site.versions)
+                page = render_page(read_text(found), site.settings, runtime, config,
+                                   lambda url: versioned_url(url, root, site.versions))
+                return text_answer(page, MIME_TYPES[".html"], NO_STORE, if_none_match)
+        elif path == CONFIG_URL:
+            found = safe_file(root, [CONFIG_FILE], frozenset({".toml"}))
+            if found is not None:
+                config = render_config(read_text(found), runtime)
+                return text_answer(config, MIME_TYPES[".toml"], NO_CACHE, if_none_match)
+        else:
+            in_folder = find_folder_file(root, path)
+            if in_folder is not None:
+                file, cache_control = in_folder
+                return file_answer(file, cache_control_for(file, target, cache_control, site.versions),
+                                   if_none_match)
+    except TemplateError as error:
+        problem = f"{found.name}: {error}"
+        answered = plain(HTTPStatus.INTERNAL_SERVER_ERROR, problem)
+        return answered._replace(problem=f"serve.py: cannot serve {path}: {problem}")
+    except OSError:  # the file went away (or turned unreadable) since it was found
+        pass
+    return plain(HTTPStatus.NOT_FOUND)
 
 
 def read_text(path: Path) -> str:
@@ -574,42 +548,6 @@ def read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise TemplateError(f"not UTF-8 ({error.reason})") from None
-
-
-class Server(ThreadingHTTPServer):
-    """Many tabs load at once: one daemon thread per connection."""
-
-    daemon_threads = True
-    # socketserver's default backlog is 5: a page that opens many connections at once (ten tabs
-    # booting, a burst of requests) overflowed it on a busy machine and connections were reset.
-    request_queue_size = 128
-    # SO_REUSEADDR on POSIX only lets a restarted server bind over connections left in TIME_WAIT;
-    # it never lets two servers listen on one port (that still fails with EADDRINUSE). On Windows
-    # it would let a second server steal the port, so it is off there.
-    allow_reuse_address = os.name != "nt"
-    allow_reuse_port = False
-
-    def __init__(
-        self, address: tuple[str, int], root: Path, runtime: Runtime, settings: dict, verbose: bool
-    ):
-        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self.root = root
-        self.runtime = runtime
-        self.settings = settings
-        self.verbose = verbose
-        self.versions = SourceVersions()
-        super().__init__(address, RequestHandler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind also calls socket.getfqdn(), a DNS lookup that can take seconds.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-
-    def handle_error(self, request, client_address) -> None:
-        # A tab closed mid-download, or a client went silent: normal life, not a bug to print.
-        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            return
-        super().handle_error(request, client_address)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -635,6 +573,14 @@ def host_name(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
     return text.strip()
+
+
+def store_spec(text: str) -> str:
+    """An argparse type: `memory`, `sqlite:PATH` or `redis://HOST:PORT/DB` (CONTRACT: --store)."""
+    if text == "memory" or (text.startswith("sqlite:") and len(text) > len("sqlite:")) \
+            or (text.startswith("redis://") and len(text) > len("redis://")):
+        return text
+    raise argparse.ArgumentTypeError(f"expected memory, sqlite:PATH or redis://HOST:PORT/DB, got {text!r}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -669,6 +615,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("--absolute-timeout", type=seconds, default=DEFAULTS["absolute_timeout"], metavar="SECONDS",
         help="seconds after sign-in at which the session ends whatever the activity "
              "(default: %(default)s)")
+    add("--authority", choices=AUTHORITIES, default=DEFAULT_AUTHORITY,
+        help="server: the server keeps every session and active tab and enforces the rules; "
+             "browser: the tabs of one profile coordinate among themselves only "
+             "(default: %(default)s)")
+    add("--store", type=store_spec, default="memory", metavar="STORE",
+        help="where the server keeps sessions: memory (this process); sqlite:PATH and "
+             "redis://HOST:PORT/DB are not supported yet (default: %(default)s)")
     add("--open", action="store_true", help="open the default browser at the URL once serving")
     add("--verbose", action="store_true", help="log every request to standard error")
     add("--root", metavar="DIR",
@@ -688,13 +641,75 @@ def parse_options(parser: argparse.ArgumentParser, argv: list[str] | None) -> ar
             f"argument --warn-before: must be less than --idle-timeout "
             f"({options.warn_before} >= {options.idle_timeout})"
         )
+    if options.store != "memory":
+        kind = options.store.split(":", 1)[0]
+        parser.error(f"argument --store: {kind} stores are not supported yet (only memory)")
     return options
+
+
+def settings_for(options: argparse.Namespace) -> dict:
+    """The run-time settings every page carries (as JSON, see render_page)."""
+    return {
+        "runtime": options.runtime,
+        "max_tabs": options.max_tabs,
+        "policy": options.policy,
+        "idle_timeout": options.idle_timeout,
+        "warn_before": options.warn_before,
+        "absolute_timeout": options.absolute_timeout,
+        "authority": options.authority,
+    }
+
+
+def root_of(options: argparse.Namespace) -> Path:
+    return Path(options.root).resolve() if options.root else Path(__file__).resolve().parent
+
+
+def create_app(options: argparse.Namespace, api=None):
+    """The Starlette application serving `options` (from parse_options); `api`, an ASGI
+    application, is mounted at /api when given (webserver/app.py)."""
+    from webserver.app import build_app  # the third-party part: imported only to serve
+
+    site = Site(root_of(options), RUNTIMES[options.runtime], settings_for(options), SourceVersions())
+    return build_app(lambda method, target, if_none_match: answer(site, method, target, if_none_match),
+                     security_headers=SECURITY_HEADERS, api=api)
+
+
+def build_api(options: argparse.Namespace):
+    """The ASGI application of /api for `options`, or None (nothing mounted): the server's API
+    (app/tabsession/server/) plugs in here."""
+    return None
+
+
+def listening_socket(parser: argparse.ArgumentParser, host: str, port: int) -> socket.socket:
+    """A socket bound to host:port and listening; a port in use or a host that cannot be bound
+    exits with the usage line and one line naming the problem."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        address = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)[0][4]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            # SO_REUSEADDR on POSIX only lets a restarted server bind over connections left in
+            # TIME_WAIT; it never lets two servers listen on one port (that still fails with
+            # EADDRINUSE). On Windows it would let a second server steal the port: off there.
+            if os.name != "nt":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+            sock.listen(LISTEN_BACKLOG)
+        except BaseException:
+            sock.close()
+            raise
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            parser.error(f"argument --port: {host} port {port} is already in use")
+        reason = error.strerror or error
+        parser.error(f"cannot listen on {host} port {port}: {reason}")
+    return sock
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     options = parse_options(parser, argv)
-    root = Path(options.root).resolve() if options.root else Path(__file__).resolve().parent
+    root = root_of(options)
     runtime = RUNTIMES[options.runtime]
 
     missing = [name for name in PYSCRIPT_FILES + runtime.files if not (root / name).is_file()]
@@ -707,41 +722,30 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
 
-    settings = {
-        "runtime": options.runtime,
-        "max_tabs": options.max_tabs,
-        "policy": options.policy,
-        "idle_timeout": options.idle_timeout,
-        "warn_before": options.warn_before,
-        "absolute_timeout": options.absolute_timeout,
-    }
-    try:
-        server = Server((options.host, options.port), root, runtime, settings, options.verbose)
-    except OSError as error:
-        if error.errno == errno.EADDRINUSE:
-            parser.error(f"argument --port: {options.host} port {options.port} is already in use")
-        reason = error.strerror or error
-        parser.error(f"cannot listen on {options.host} port {options.port}: {reason}")
+    from webserver.front import make_server  # the third-party part: imported only to serve
 
-    with server:
-        port = server.server_address[1]
-        url = f"http://{url_host(options.host)}:{port}/"
-        print(
-            f"Serving {url} (runtime={options.runtime}, policy={options.policy}, "
-            f"max-tabs={options.max_tabs})",
-            flush=True,
-        )
-        print(
-            f"Idle timeout {options.idle_timeout} s (warning {options.warn_before} s before), "
-            f"absolute timeout {options.absolute_timeout} s. Press Ctrl-C to stop.",
-            flush=True,
-        )
-        if options.open:
-            wildcard = {"0.0.0.0": "127.0.0.1", "::": "::1"}
-            browser_url = f"http://{url_host(wildcard.get(options.host, options.host))}:{port}/"
-            # In a thread: some browser launchers block until the browser exits.
-            threading.Thread(target=webbrowser.open, args=(browser_url,), daemon=True).start()
-        server.serve_forever()
+    app = create_app(options, api=build_api(options))
+    sock = listening_socket(parser, options.host, options.port)
+    port = sock.getsockname()[1]
+    url = f"http://{url_host(options.host)}:{port}/"
+    print(
+        f"Serving {url} (runtime={options.runtime}, policy={options.policy}, "
+        f"max-tabs={options.max_tabs})",
+        flush=True,
+    )
+    print(
+        f"Idle timeout {options.idle_timeout} s (warning {options.warn_before} s before), "
+        f"absolute timeout {options.absolute_timeout} s. Press Ctrl-C to stop.",
+        flush=True,
+    )
+    if options.open:
+        wildcard = {"0.0.0.0": "127.0.0.1", "::": "::1"}
+        browser_url = f"http://{url_host(wildcard.get(options.host, options.host))}:{port}/"
+        # In a thread: some browser launchers block until the browser exits.
+        threading.Thread(target=webbrowser.open, args=(browser_url,), daemon=True).start()
+    # uvicorn stops on SIGINT and SIGTERM (finishing the answers under way), then raises the
+    # signal again with the handlers restored: `stop` below turns that into a quiet exit 0.
+    make_server(app, verbose=options.verbose).run(sockets=[sock])
     return 0
 
 

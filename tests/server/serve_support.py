@@ -51,10 +51,12 @@ DEFAULT_SETTINGS = {
     "idle_timeout": 900,
     "warn_before": 60,
     "absolute_timeout": 28800,
+    "authority": "server",
 }
 PYODIDE_OPTIONS = [
     "--runtime", "pyodide", "--policy", "takeover", "--max-tabs", "3",
     "--idle-timeout", "120", "--warn-before", "30", "--absolute-timeout", "600",
+    "--authority", "browser",
 ]
 PYODIDE_SETTINGS = {
     "runtime": "pyodide",
@@ -63,6 +65,7 @@ PYODIDE_SETTINGS = {
     "idle_timeout": 120,
     "warn_before": 30,
     "absolute_timeout": 600,
+    "authority": "browser",
 }
 FIRST_LINE = re.compile(
     r"Serving http://127\.0\.0\.1:(\d+)/ \(runtime=(\w+), policy=(\w+), max-tabs=(\d+)\)"

@@ -31,6 +31,7 @@ def test_option_defaults_match_the_contract():
     expected = {
         "host": "127.0.0.1", "port": 8000, "runtime": "micropython", "max_tabs": 1,
         "policy": "block", "idle_timeout": 900, "warn_before": 60, "absolute_timeout": 28800,
+        "authority": "server", "store": "memory",
         "open": False, "verbose": False, "root": None,
     }
 
@@ -108,6 +109,12 @@ def test_every_option_reaches_the_page(pyodide_server):
         (["--nope"], "unrecognized arguments: --nope"),
         (["extra"], "unrecognized arguments: extra"),
         (["--port"], "argument --port: expected one argument"),
+        (["--authority", "tabs"], "argument --authority: invalid choice: 'tabs'"),
+        (["--store", "disk"], "argument --store: expected memory, sqlite:PATH or redis://HOST:PORT/DB"),
+        (["--store", "sqlite:"], "argument --store: expected memory, sqlite:PATH"),
+        # The next issue adds these stores; until then they are refused as options.
+        (["--store", "sqlite:/tmp/s.db"], "argument --store: sqlite stores are not supported yet"),
+        (["--store", "redis://127.0.0.1:6379/0"], "argument --store: redis stores are not supported yet"),
     ],
 )
 def test_bad_option_gives_usage_and_one_line(arguments, named):
@@ -136,6 +143,8 @@ def test_bad_option_gives_usage_and_one_line(arguments, named):
         (["--runtime", "pyodide"], "runtime", "pyodide"),
         (["--policy", "takeover"], "policy", "takeover"),
         (["--host", "::1"], "host", "::1"),
+        (["--authority", "browser"], "authority", "browser"),
+        (["--store", "memory"], "store", "memory"),
     ],
 )
 def test_edge_values_are_accepted(arguments, option, value):
@@ -153,7 +162,8 @@ def test_help_lists_every_option():
 
     result = run_serve("--help")
     names = ["--host", "--port", "--runtime", "--max-tabs", "--policy", "--idle-timeout",
-             "--warn-before", "--absolute-timeout", "--open", "--verbose", "--root DIR", "(for tests)"]
+             "--warn-before", "--absolute-timeout", "--authority", "--store", "--open", "--verbose",
+             "--root DIR", "(for tests)"]
 
     actual = (result.returncode, all(name in result.stdout for name in names))
     assert expected == actual, result.stdout

@@ -44,16 +44,21 @@ def test_more_hostile_targets_are_refused_and_serving_goes_on(server, target, st
 @pytest.mark.parametrize(
     "raw, status",
     [
-        (b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),  # past http.server's line limit
-        (b"GET / HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 70000 + b"\r\n\r\n", 431),
-        (b"GET /\x00 HTTP/1.1\r\nHost: x\r\n\r\n", 400),
-        (b"GET /app/\xff.py HTTP/1.1\r\nHost: x\r\n\r\n", 404),  # raw non-ASCII byte
-        (b"GET /app/../serve.py HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        # A request head over h11's limit (16 KiB, webserver/front.py) is refused by h11 with a
+        # plain 400 when it arrives in pieces; one read that holds it whole reaches serve.py's own
+        # checks (414, 431), as http.server always answered.
+        (b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", {400, 414}),
+        (b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: " + b"a" * 70000 + b"\r\n\r\n", {400, 431}),
+        (b"GET /\x00 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400),
+        # A raw non-ASCII byte: h11 takes visible ASCII only in a target (400; http.server: 404).
+        (b"GET /app/\xff.py HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400),
+        (b"GET /app/../serve.py HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400),
         (b"GET /app/%2e%2e/serve.py HTTP/1.0\r\n\r\n", 400),  # HTTP/1.0, no Host
-        (b"get / HTTP/1.1\r\nHost: x\r\n\r\n", 405),  # methods are case-sensitive
-        (b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nname=", 405),
-        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 405),
-        (b"PUT /app/x.py HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", 405),
+        (b"get / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 405),  # methods are case-sensitive
+        (b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n\r\nname=", 405),
+        (b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+         b"5\r\nhello\r\n0\r\n\r\n", 405),
+        (b"PUT /app/x.py HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\n\r\nabc", 405),
         (b"GET / HTTP/1.1 HTTP/1.1\r\n\r\n", 400),
         (b"\x00\x01\x02\x03\r\n\r\n", 400),
     ],
@@ -61,12 +66,14 @@ def test_more_hostile_targets_are_refused_and_serving_goes_on(server, target, st
 )
 def test_hostile_raw_requests_are_refused_and_serving_goes_on(server, tree, raw, status):
     """Raw request lines and headers no browser sends: a short 4xx, nothing written under the
-    root, and the next request is served."""
+    root, and the next request is served (the module's server fixture checks that standard error
+    stays empty: no traceback)."""
     before = (tree / "app/x.py").read_bytes()
 
     refused = parse_response(exchange(server.port, raw))
 
-    assert (status, 200) == (refused.status, request(server.port, "/").status)
+    statuses = status if isinstance(status, set) else {status}
+    assert (True, 200) == (refused.status in statuses, request(server.port, "/").status), refused.status
     assert before == (tree / "app/x.py").read_bytes()
 
 
