@@ -1,6 +1,8 @@
 """The server's lease registry driven directly with a fake clock, one rule (R1-R16) at a time."""
 
+import ast
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -72,6 +74,34 @@ def taken_over():
 
 def denied(reason):
     return Denied(UNAUTHORIZED, reason)
+
+
+# ------------------------------------------------------------------ purity (R1)
+SERVER = Path(registry.__file__).parent
+PURE_IMPORTS = {
+    "registry.py": {"hmac", "dataclasses", "typing", "tabsession.core.records", "tabsession.core.settings"},
+    "store.py": {"typing", "tabsession.server.registry"},
+}
+
+
+def imported_modules(name):
+    tree = ast.parse((SERVER / name).read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            found.add("." * node.level + (node.module or ""))
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(PURE_IMPORTS))
+def test_the_rules_and_the_store_interface_import_no_clock_randomness_io_or_framework(name):
+    """registry.py and store.py import only what they are allowed (no time, secrets, os, starlette...)."""
+
+    actual = imported_modules(name) - PURE_IMPORTS[name]
+
+    assert set() == actual
 
 
 # ------------------------------------------------------------------ Policy

@@ -213,6 +213,8 @@ class UserRecord:
 # ------------------------------------------------------------------ answers and notices
 @dataclass(frozen=True)
 class Granted:
+    """The tab is active: its slot and the credentials it must show with every request."""
+
     place_index: int
     epoch: int
     key: str
@@ -236,18 +238,24 @@ class Denied:
 
 @dataclass(frozen=True)
 class Moved:
+    """Tell tab ``tab_id`` of session ``sid``: another tab took its place (``taken-over``)."""
+
     sid: str
     tab_id: str
 
 
 @dataclass(frozen=True)
 class Ended:
+    """Tell every tab of session ``sid``, whatever its state: the session ended, and why."""
+
     sid: str
     reason: str
 
 
 @dataclass(frozen=True)
 class PlaceFree:
+    """Tell the user's tabs that wait for a place (refused or moved): one is free now."""
+
     user: str
 
 
