@@ -169,6 +169,7 @@ DEFAULTS = page_settings.DEFAULTS
 # pages read it from their settings as "authority".
 AUTHORITIES = ("server", "browser")
 DEFAULT_AUTHORITY = "server"
+WILDCARD_HOSTS = {"0.0.0.0", "::"}
 # A page that opens many connections at once (ten tabs booting) must queue, not be reset.
 LISTEN_BACKLOG = 1024
 
@@ -664,6 +665,21 @@ def root_of(options: argparse.Namespace) -> Path:
     return Path(options.root).resolve() if options.root else Path(__file__).resolve().parent
 
 
+def allowed_hosts(host: str) -> list[str]:
+    """The Host header values (without port) the server answers: its loopback names and the
+    address it was told to bind. Any other name is refused with 400 (a page on another site whose
+    name a DNS rebinding points at this machine must not read the app)."""
+    names = ["127.0.0.1", "localhost", "[::1]", url_host(host).lower()]
+    if host in WILDCARD_HOSTS:  # every address of this machine: its own names, as best known
+        machine = socket.gethostname().lower()
+        names += [machine, f"{machine}.local"]
+        try:
+            names += [url_host(info[4][0]) for info in socket.getaddrinfo(machine, None)]
+        except OSError:
+            pass
+    return sorted(set(names))
+
+
 def create_app(options: argparse.Namespace, api=None):
     """The Starlette application serving `options` (from parse_options); `api`, an ASGI
     application, is mounted at /api when given (webserver/app.py)."""
@@ -671,7 +687,8 @@ def create_app(options: argparse.Namespace, api=None):
 
     site = Site(root_of(options), RUNTIMES[options.runtime], settings_for(options), SourceVersions())
     return build_app(lambda method, target, if_none_match: answer(site, method, target, if_none_match),
-                     security_headers=SECURITY_HEADERS, api=api)
+                     allowed_hosts=allowed_hosts(options.host), security_headers=SECURITY_HEADERS,
+                     api=api)
 
 
 def build_api(options: argparse.Namespace):

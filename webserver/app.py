@@ -1,6 +1,6 @@
 """The Starlette application: serve.py's answers for the app's files, and the API's mount point.
 
-    build_app(answer, security_headers=(...), api=None) -> Starlette
+    build_app(answer, allowed_hosts=[...], security_headers=(...), api=None) -> Starlette
 
 `answer(method, target, if_none_match)` is serve.answer bound to a site: it returns a
 serve.Answer (status, headers, and a body or a file). Every response, whoever makes it, carries
@@ -8,14 +8,19 @@ the security headers and `Server: tabsession`. In front of everything, outermost
 
 - `Guard`: a request over HTTP/1.0 or 1.1 only (h11 lets `HTTP/2.0` through: 505), with at most
   MAX_HEADERS header fields of MAX_HEADER_BYTES in all (431), as http.server enforced before;
+- Starlette's TrustedHostMiddleware: a Host header naming this server (400 otherwise);
+- under `/api` only, `BodyLimit`: a request body of at most MAX_API_BODY bytes, else 413 with JSON
+  `{"reason": "too-large"}` (CONTRACT S9: bad input gets a 4xx with a JSON reason).
 """
 
 import asyncio
+import json
 import sys
 from http import HTTPStatus
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.routing import Mount
 
 SERVER_NAME = "tabsession"  # no Python or uvicorn version in the Server header
@@ -23,6 +28,7 @@ MAX_HEADERS = 100  # http.server's limit, kept: no browser sends nearly as many
 # h11 refuses a request head over its limit (front.py) only while the head is incomplete: one that
 # arrives whole in one read passes it. This bounds the header fields whatever the reads.
 MAX_HEADER_BYTES = 16 * 1024
+MAX_API_BODY = 64 * 1024
 FILE_CHUNK = 256 * 1024
 HTTP_VERSIONS = {"1.0", "1.1"}
 
@@ -143,12 +149,58 @@ class Guard:
         await self.app(scope, receive, send)
 
 
-def build_app(answer, *, security_headers, api=None) -> Starlette:
+class BodyLimit:
+    """The whole request body, read before the API sees it, of at most `limit` bytes; a larger
+    one (announced or sent) gets 413 `{"reason": "too-large"}` and is never read further."""
+
+    def __init__(self, app, limit: int = MAX_API_BODY):
+        self.app = app
+        self.limit = limit
+
+    async def too_large(self, send) -> None:
+        await send_simple(send, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "application/json",
+                          json.dumps({"reason": "too-large"}).encode())
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        announced = header(scope, b"content-length")
+        if announced.isdigit() and int(announced) > self.limit:
+            await self.too_large(send)
+            return
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client left: nobody to answer
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                await self.too_large(send)
+                return
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay():
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # then: the disconnect, when it comes
+
+        await self.app(scope, replay, send)
+
+
+def build_app(answer, *, allowed_hosts, security_headers, api=None) -> Starlette:
     """The application; `api` (an ASGI app) is mounted at /api when given."""
-    routes = [Mount("/api", app=api)] if api is not None else []
+    routes = [Mount("/api", app=BodyLimit(api))] if api is not None else []
     app = Starlette(routes=routes, middleware=[
         Middleware(SecurityHeaders, headers=security_headers),
         Middleware(Guard),
+        Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts), www_redirect=False),
     ])
     # Everything else goes to the static site as sent: the router's own 404s and slash
     # redirects would answer targets (`*`, `http://...`, `/x/`) that serve.answer refuses.

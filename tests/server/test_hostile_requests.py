@@ -61,6 +61,12 @@ def test_more_hostile_targets_are_refused_and_serving_goes_on(server, target, st
         (b"PUT /app/x.py HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\n\r\nabc", 405),
         (b"GET / HTTP/1.1 HTTP/1.1\r\n\r\n", 400),
         (b"\x00\x01\x02\x03\r\n\r\n", 400),
+        # The Host allow-list: loopback names and --host only (a DNS rebinding names another).
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: evil.example:8000\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: 127.0.0.1.evil.example\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: \r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n\r\n", 400),  # no Host at all
     ],
     ids=lambda value: repr(value[:30]) if isinstance(value, bytes) else None,
 )
