@@ -159,7 +159,9 @@ FOLDERS = {
 }
 PAGES = {"/": "index.html", "/login": "login.html"}
 CONFIG_URL, CONFIG_FILE = "/pyscript.toml", "pyscript.toml"
-SKIPPED_SEGMENTS = {"__pycache__"}  # besides every name starting with "."
+# Besides every name starting with ".": never served, never bundled. `server` is the server side
+# of the library (app/tabsession/server/): it runs here and must never be shipped to a browser.
+SKIPPED_SEGMENTS = {"__pycache__", "server"}
 
 MAX_URL_LENGTH = 2048
 MAX_TABS = page_settings.MAX_TABS
@@ -692,9 +694,16 @@ def create_app(options: argparse.Namespace, api=None):
 
 
 def build_api(options: argparse.Namespace):
-    """The ASGI application of /api for `options`, or None (nothing mounted): the server's API
-    (app/tabsession/server/) plugs in here."""
-    return None
+    """The ASGI application of /api for `options`, or None (nothing mounted): with the server as
+    the authority, the library's API (app/tabsession/server/web.py) on this process's memory."""
+    if options.authority != "server":
+        return None
+    sys.path.insert(0, str(_HERE / "app"))  # serve.py itself imports only the standard library
+    from tabsession.server.web import TabsessionAPI
+
+    return TabsessionAPI(max_tabs=options.max_tabs, policy=options.policy,
+                         idle_timeout=options.idle_timeout, warn_before=options.warn_before,
+                         absolute_timeout=options.absolute_timeout).app
 
 
 def listening_socket(parser: argparse.ArgumentParser, host: str, port: int) -> socket.socket:

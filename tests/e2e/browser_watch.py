@@ -28,6 +28,9 @@ _SCAN_PAGE = """() => ({
 
 _watches = weakref.WeakKeyDictionary()
 
+_API_ANSWER = re.compile(r"/api/(places|me|activity|session|tabs)(\?|$)")
+_REFUSAL_LOGGED = re.compile(r"^Failed to load resource: the server responded with a status of (401|409) ")
+
 
 def watch_of(context):
     """The BrowserWatch of a context made through the `new_context` fixture."""
@@ -87,6 +90,8 @@ class BrowserWatch:
             return
         location = message.location or {}
         where = location.get("url") or page.url
+        if _API_ANSWER.search(where) and _REFUSAL_LOGGED.search(text):
+            return  # Chromium logs every 4xx; the server authority's 401/409 are answers, not faults
         self.console_errors.append(f"{where}:{location.get('lineNumber', '?')}: {text}")
 
     def ignore_console(self, pattern):

@@ -283,7 +283,7 @@ def test_activity_keeps_the_session_and_answers_remaining_seconds(profiles, cloc
 # ------------------------------------------------------------------ S9: bad input
 @pytest.mark.parametrize("method, path, kwargs, status", [
     ("PUT", "/api/session", {}, 405),
-    ("GET", "/api/places", {}, 405),
+    ("PATCH", "/api/places", {}, 405),
     ("GET", "/api/nowhere", {}, 404),
     ("POST", "/api/session", {"content": b"{not json"}, 400),
     ("POST", "/api/session", {"content": b"[1, 2]"}, 400),
@@ -342,3 +342,14 @@ def test_a_store_that_fails_is_503_server_unavailable(profiles, api):
     response = client.post("/api/session", json={"user": "bob"}, headers=HEADERS)
 
     assert (503, "server-unavailable") == (response.status_code, response.json()["reason"])
+
+
+def test_places_counts_what_other_profiles_hold_and_never_fails(profiles):
+    first, second, nobody = profiles(), profiles(), profiles()
+    sign_in(first)
+    sign_in(second)
+    claim(first, TAB_A)
+
+    counts = [client.get("/api/places").json()["others"] for client in (first, second, nobody)]
+
+    assert [0, 1, 0] == counts

@@ -13,6 +13,7 @@ from tabsession.browser.server import PLACES, ServerPlaces
 
 TAB = "a" * 32
 SLOT = "tabsession:slot:0"
+SLOT1 = "tabsession:slot:1"
 
 
 class FakeLocks:
@@ -95,7 +96,7 @@ class Tab:
         self.locks = FakeLocks(grant)
         self.http = FakeHttp()
         self.push = FakePush()
-        self.places = ServerPlaces(self.locks, self.http, self.push)
+        self.places = ServerPlaces(self.locks, self.http, self.push, [SLOT, SLOT1])
         self.told = []
         self.places.connect(lambda claimed: self.told.append(("claimed", claimed)),
                             lambda index: self.told.append(("acquired", index)),
@@ -105,8 +106,10 @@ class Tab:
                                    lambda: self.told.append(("unavailable",)))
         self.places.claim("tabsession:tab:" + TAB)
 
-    def acquire(self, steal=False):
+    def acquire(self, steal=False, use_here=None):
+        self.places.use_here = steal if use_here is None else use_here
         self.places.acquire([SLOT], steal)
+        self.places.use_here = False
 
 
 GRANT = {"place": 0, "epoch": 7, "key": "k3y", "user": "bob"}
@@ -293,3 +296,48 @@ def test_signing_out_ends_the_session_on_the_server_even_while_unloading():
 
     assert [("DELETE", PLACES, TAB + ".7.k3y", True), ("DELETE", "/api/session", None, True)] == \
         [(m, p, h, k) for m, p, _b, h, k, _d in tab.http.sent[1:]]
+
+
+def test_the_cores_own_steal_does_not_ask_to_displace_another_profile():
+    """A tab that just signed in steals in its profile; the server is asked without use_here."""
+    tab = Tab()
+
+    tab.acquire(steal=True, use_here=False)
+
+    assert {"tab": TAB, "use_here": False} == json.loads(tab.http.sent[0][2])
+
+
+def test_use_here_asks_to_displace_even_when_the_profile_had_a_free_slot():
+    tab = Tab()
+
+    tab.acquire(steal=False, use_here=True)
+
+    assert {"tab": TAB, "use_here": True} == json.loads(tab.http.sent[0][2])
+
+
+@pytest.mark.parametrize("local, others, reported", [
+    ([], 0, []),
+    ([], 1, [SLOT]),
+    ([SLOT], 1, [SLOT, SLOT1]),
+    (["tabsession:tab:x"], 5, ["tabsession:tab:x", SLOT, SLOT1]),
+])
+def test_places_held_by_other_profiles_count_as_held_slots(local, others, reported):
+    """So that "a place is free" means free for this user, not only in this profile."""
+    tab = Tab()
+    answers = []
+    tab.places._local_held(answers.append, local)
+
+    tab.http.answer(200, {"others": others})
+
+    assert [reported] == answers
+
+
+@pytest.mark.parametrize("status, text", [(0, ""), (503, "{}"), (200, '{"others": "2"}'), (200, "junk")])
+def test_without_the_servers_count_the_profiles_answer_stands(status, text):
+    tab = Tab()
+    answers = []
+    tab.places._local_held(answers.append, [SLOT])
+
+    tab.http.answer(status, text)
+
+    assert [[SLOT]] == answers

@@ -26,6 +26,7 @@ from tabsession.browser.interop import RUNTIME, callback, document, helpers, is_
 from tabsession.browser.leases import LEASE_PREFIX, StorageLeases
 from tabsession.browser.locks import WebLocks, available as locks_available
 from tabsession.browser.server import ServerPlaces
+from tabsession.core.machine import slot_lock_name
 from tabsession.core.settings import SERVER, Settings
 
 WEB_LOCKS = "web-locks"
@@ -194,7 +195,8 @@ def build(page, view, settings, locks=None, wakeups=None):
     server = None
     http = Http()
     if settings.authority == SERVER:
-        server = lock_adapter = ServerPlaces(lock_adapter, http, Push())
+        slot_names = [slot_lock_name(slot) for slot in settings.slots()]
+        server = lock_adapter = ServerPlaces(lock_adapter, http, Push(), slot_names)
     broadcast = wakeups != STORAGE_EVENTS and channel_available()
     return Driver(page, settings, view, storage, lock_adapter, Channel(broadcast), Clock(),
                   Timer(), Ids(), Location(), PageEvents(), RUNTIME, server, http)

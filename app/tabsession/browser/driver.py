@@ -128,8 +128,16 @@ class Driver:
     # ------------------------------------------------------------ user actions
     def use_here(self):
         snapshot = self._snapshot()
-        if snapshot is not None:
+        if snapshot is None:
+            return
+        if self.server is None:
             self.feed(ev.UseHereClicked(self.clock.now(), snapshot))
+            return
+        self.server.use_here = True  # the claim this click makes may displace another profile
+        try:
+            self.feed(ev.UseHereClicked(self.clock.now(), snapshot))
+        finally:
+            self.server.use_here = False
 
     def sign_out(self):
         if self.server is not None and self.machine.session is not None:

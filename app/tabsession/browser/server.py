@@ -68,8 +68,9 @@ class ServerPlaces:
     on_text, on_close)`` returns an object with ``close()``.
     """
 
-    def __init__(self, local, http, push):
+    def __init__(self, local, http, push, slot_names):
         self.local = local
+        self.slot_names = list(slot_names)  # the profile's slot locks, in order
         self.http = http
         self.push = push
         self.mechanism = local.mechanism
@@ -81,6 +82,9 @@ class ServerPlaces:
         self._asking = None  # the slot names of the acquire in flight
         self._connection = None
         self._touching = False  # one activity report in flight at a time
+        # True while the driver carries out the user's Use here (the core's commands for it run
+        # synchronously): only then may a claim displace a tab of another profile.
+        self.use_here = False
         self._on_acquired = self._on_lost = None
         self._on_ended = lambda reason: None
         self._on_unavailable = lambda: None
@@ -94,7 +98,8 @@ class ServerPlaces:
         self._on_acquired = on_acquired
         self._on_lost = on_lost
         self.local.connect(lambda claimed: self._claimed(on_claimed, claimed),
-                           self._local_acquired, self._local_lost, on_held_names)
+                           self._local_acquired, self._local_lost,
+                           lambda names: self._local_held(on_held_names, names))
 
     def connect_server(self, on_ended, on_unavailable):
         """``on_ended(reason)``: the server ended the session. ``on_unavailable()``: it did not
@@ -116,7 +121,10 @@ class ServerPlaces:
         self.local.hold(name)
 
     def acquire(self, names, steal):
-        self._asking = (list(names), bool(steal))
+        # The server is asked to displace only for the user's Use here; the core's own steals
+        # (a tab that just signed in) never displace a tab of another profile under ``block``,
+        # and under ``takeover`` the server displaces by its own policy.
+        self._asking = (list(names), self.use_here)
         self.local.acquire(names, steal)
 
     def release(self, name):
@@ -130,6 +138,28 @@ class ServerPlaces:
 
     def query(self):
         self.local.query()
+
+    def _local_held(self, on_held_names, names):
+        """The profile's lock answer, with the places that tabs of other profiles hold added as
+        held slots: "a place is free" must mean free for this user, not only in this profile."""
+        if names is None:
+            on_held_names(None)
+            return
+        self.http.send("GET", PLACES, None, None, False,
+                       lambda status, text: on_held_names(self._with_others(names, status, text)))
+
+    def _with_others(self, names, status, text):
+        others = decode_answer(text).get("others") if status == 200 else None
+        if type(others) is not int or others <= 0:
+            return names
+        held = list(names)
+        for name in self.slot_names:
+            if others <= 0:
+                break
+            if name not in held:
+                held.append(name)
+                others -= 1
+        return held
 
     def check(self):
         self.local.check()

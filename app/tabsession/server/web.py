@@ -137,6 +137,7 @@ class TabsessionAPI:
                 Route("/session", self._safe(self.get_session), methods=["GET"]),
                 Route("/session", self._safe(self.sign_in), methods=["POST"]),
                 Route("/session", self._safe(self.sign_out), methods=["DELETE"]),
+                Route("/places", self._safe(self.places), methods=["GET"]),
                 Route("/places", self._safe(self.claim), methods=["POST"]),
                 Route("/places", self._safe(self.release), methods=["DELETE"]),
                 Route("/activity", self._safe(self.touch), methods=["POST"]),
@@ -302,6 +303,15 @@ class TabsessionAPI:
         response = answer({"reason": records.REASON_SIGNED_OUT})
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
         return response
+
+    async def places(self, request: Request) -> JSONResponse:
+        """How many of the user's places tabs of *other* profiles hold: a refused tab learns
+        from it whether a place is free for it (no session: 0, and never an error)."""
+        self._start_sweeping()
+        sid = self._sid(request)
+        entries = await self.authority.tabs(sid) if sid is not None else ()
+        others = 0 if isinstance(entries, Denied) else sum(1 for entry in entries if entry.elsewhere)
+        return answer({"others": others})
 
     async def claim(self, request: Request) -> JSONResponse:
         self._guard(request)

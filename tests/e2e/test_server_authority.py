@@ -1,0 +1,132 @@
+"""The server as the authority (S1-S4) in real tabs; browser profiles are browser contexts.
+
+Each profile has its own cookies and storage, so nothing the browser shares between tabs can
+help a second profile: only the server can refuse it, move it, or let it in.
+"""
+
+import pytest
+
+from tabs import sign_in, state_of
+
+pytestmark = pytest.mark.pyodide_engines("chromium")
+
+WITHIN_MS = 2000  # S3: a displaced tab notices within 2 s
+
+
+@pytest.fixture
+def server(serve, runtime):
+    return serve(runtime, authority="server")
+
+
+@pytest.fixture
+def profiles(new_context):
+    """profiles() -> a new browser context (its own cookies and storage)."""
+    return new_context
+
+
+def test_the_session_cookie_is_invisible_to_scripts_and_storage(context, new_tab, server):
+    """S1: HttpOnly; no storage area of the page holds its value."""
+    tab = sign_in(new_tab(context, server, "/"))
+
+    cookie = next(c for c in context.cookies() if c["name"] == "tabsession")
+    seen = tab.evaluate("""() => [document.cookie,
+        JSON.stringify(Object.entries(localStorage)), JSON.stringify(Object.entries(sessionStorage))]""")
+
+    assert (True, "Strict") == (cookie["httpOnly"], cookie["sameSite"])
+    assert not any(cookie["value"] in text for text in seen)
+
+
+def test_the_user_shown_comes_from_the_server(context, new_tab, server, wait_state):
+    """S2: /api/me answers the active tab, and #user shows its answer."""
+    tab = sign_in(new_tab(context, server, "/"), name="bob")
+
+    tab.locator("#user", has_text="bob").wait_for(timeout=WITHIN_MS)
+    status = context.request.get(server("/api/me")).status  # the profile's cookie, no tab
+
+    assert ("active", 403) == (state_of(tab), status)  # without the tab's credentials: refused
+
+
+def test_a_second_profile_is_refused_when_the_user_has_no_place_left(profiles, new_tab, server, wait_state):
+    """S3 block: one user, max 1: the second profile's tab is blocked with Use here."""
+    first = sign_in(new_tab(profiles(), server, "/"), name="bob")
+    second = sign_in_refused(new_tab(profiles(), server, "/"), "bob", wait_state)
+
+    assert ("active", "blocked", True) == (state_of(first), state_of(second),
+                                           second.locator("#use-here").is_visible())
+
+
+def test_use_here_in_another_profile_moves_the_first(profiles, new_tab, server, wait_state):
+    """S3: #use-here takes the place across profiles; the first tab is moved within 2 s, and its
+    old credentials get nothing."""
+    first = sign_in(new_tab(profiles(), server, "/"), name="bob")
+    second = sign_in_refused(new_tab(profiles(), server, "/"), "bob", wait_state)
+
+    second.click("#use-here")
+
+    wait_state(second, "active", server.boot_timeout_ms)
+    wait_state(first, "moved", WITHIN_MS)
+    assert "taken-over" == first.get_attribute("html", "data-reason")
+
+
+def test_other_users_are_not_limited_by_each_other(profiles, new_tab, server):
+    bob = sign_in(new_tab(profiles(), server, "/"), name="bob")
+    carol = sign_in(new_tab(profiles(), server, "/"), name="carol")
+
+    assert ("active", "active") == (state_of(bob), state_of(carol))
+
+
+def test_a_cleared_localstorage_in_a_blocked_tab_gets_no_place(profiles, new_tab, server, wait_state):
+    """The browser's records are not the authority: a refused tab that wipes them lands signed
+    out, and signing in again (as anyone) gets the profile's session back from the server, still
+    refused."""
+    sign_in(new_tab(profiles(), server, "/"), name="bob")
+    second = sign_in_refused(new_tab(profiles(), server, "/"), "bob", wait_state)
+
+    second.evaluate("() => { localStorage.clear(); }")
+    second.goto(server("/"))
+    wait_state(second, "signed-out", server.boot_timeout_ms)
+    sign_in_refused(second, "mallory", wait_state)
+
+    assert (True, "active-elsewhere") == (second.locator("#app").is_hidden(),
+                                          second.get_attribute("html", "data-reason"))
+
+
+def test_a_forged_record_in_a_blocked_tab_gets_no_place(profiles, new_tab, server, wait_state):
+    """A refused tab that writes itself a slot in its records and reloads is refused again."""
+    sign_in(new_tab(profiles(), server, "/"), name="bob")
+    second = sign_in_refused(new_tab(profiles(), server, "/"), "bob", wait_state)
+
+    second.evaluate("""() => {
+      for (const key of Object.keys(localStorage)) {
+        if (key.startsWith("tabsession:tab:")) localStorage.removeItem(key);
+      }
+    }""")
+    second.goto(server("/"))
+
+    wait_state(second, "blocked", server.boot_timeout_ms)
+    assert second.locator("#app").is_hidden()
+
+
+def test_signing_out_ends_the_session_on_the_server_only_for_that_profile(profiles, new_tab, server, wait_state):
+    """S4: the cookie, replayed, gets 401; another profile's session goes on."""
+    serve_two = profiles()
+    first_context = profiles()
+    first = sign_in(new_tab(first_context, server, "/"), name="bob")
+    other = sign_in(new_tab(serve_two, server, "/"), name="carol")
+    cookie = next(c for c in first_context.cookies() if c["name"] == "tabsession")
+
+    first.click("#logout")
+    wait_state(first, "signed-out", server.boot_timeout_ms)
+    replay = profiles()
+    replay.add_cookies([cookie])
+    status = replay.request.get(server("/api/session")).status
+
+    assert (401, "active") == (status, state_of(other))
+
+
+def sign_in_refused(page, name, wait_state):
+    """Sign in from a fresh profile when the user has no place left: the tab ends up blocked."""
+    page.fill("#login-form input[name=username]", name)
+    page.click("#login-form button[type=submit]")
+    wait_state(page, "blocked", 20_000)
+    return page
