@@ -6,7 +6,8 @@
     server.port, server.first_line, server.stderr(), server.process
     server.stop()       # SIGTERM (or the signal given), then SIGKILL after a timeout; the exit status
 
-`start()` runs `serve.py --port 0 ARGUMENTS...`, reads the first line it prints
+`start()` runs `serve.py --port 0 ARGUMENTS...` (or another `script=` that takes `--port 0` and
+prints the same first line, such as examples/server/app.py), reads the first line it prints
 ("Serving http://127.0.0.1:PORT/ (...)") to learn the URL, and returns once the server answers an
 HTTP request (any status will do). If it exits first, prints no URL in time or never answers,
 `start()` kills it and raises ServerStartError, whose message ends with the server's stderr.
@@ -60,9 +61,9 @@ class LiveServer:
     """One serve.py process; see the module docstring."""
 
     def __init__(self, *arguments, logs_in=None, name="serve", cwd=ROOT, env=None,
-                 start_timeout_s=START_TIMEOUT_S, stop_timeout_s=STOP_TIMEOUT_S):
+                 start_timeout_s=START_TIMEOUT_S, stop_timeout_s=STOP_TIMEOUT_S, script=SERVE_PY):
         self.arguments = [str(argument) for argument in arguments]
-        self.command = [sys.executable, str(SERVE_PY), "--port", "0", *self.arguments]
+        self.command = [sys.executable, str(script), "--port", "0", *self.arguments]
         self.logs_in = logs_in
         self.name = name
         self.cwd = cwd
