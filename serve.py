@@ -625,6 +625,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--store", type=store_spec, default="memory", metavar="STORE",
         help="where the server keeps sessions: memory (this process); sqlite:PATH and "
              "redis://HOST:PORT/DB are not supported yet (default: %(default)s)")
+    add("--allow-host", action="append", default=[], type=host_name, metavar="NAME",
+        help="a further host name the server answers (repeatable), e.g. this machine's LAN name; "
+             "requests naming any other host get 400 (DNS rebinding)")
     add("--open", action="store_true", help="open the default browser at the URL once serving")
     add("--verbose", action="store_true", help="log every request to standard error")
     add("--root", metavar="DIR",
@@ -667,11 +670,11 @@ def root_of(options: argparse.Namespace) -> Path:
     return Path(options.root).resolve() if options.root else Path(__file__).resolve().parent
 
 
-def allowed_hosts(host: str) -> list[str]:
-    """The Host header values (without port) the server answers: its loopback names and the
-    address it was told to bind. Any other name is refused with 400 (a page on another site whose
+def allowed_hosts(host: str, more: list[str] = ()) -> list[str]:
+    """The Host header values (without port) the server answers: its loopback names, the
+    address it was told to bind and the names given with --allow-host. Any other name is refused with 400 (a page on another site whose
     name a DNS rebinding points at this machine must not read the app)."""
-    names = ["127.0.0.1", "localhost", "[::1]", url_host(host).lower()]
+    names = ["127.0.0.1", "localhost", "[::1]", url_host(host).lower(), *(name.lower() for name in more)]
     if host in WILDCARD_HOSTS:  # every address of this machine: its own names, as best known
         machine = socket.gethostname().lower()
         names += [machine, f"{machine}.local"]
@@ -689,7 +692,7 @@ def create_app(options: argparse.Namespace, api=None):
 
     site = Site(root_of(options), RUNTIMES[options.runtime], settings_for(options), SourceVersions())
     return build_app(lambda method, target, if_none_match: answer(site, method, target, if_none_match),
-                     allowed_hosts=allowed_hosts(options.host), security_headers=SECURITY_HEADERS,
+                     allowed_hosts=allowed_hosts(options.host, options.allow_host), security_headers=SECURITY_HEADERS,
                      api=api)
 
 

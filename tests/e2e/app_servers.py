@@ -21,7 +21,9 @@ class LiveServer(live_server.LiveServer):
     stops it). `server.url` is its origin; `server("/path")` a full address."""
 
     def __init__(self, runtime, options, logs_in):
-        super().__init__("--runtime", runtime, *option_flags(options), logs_in=logs_in, name="server",
+        # INSECURE_HOST reaches the same server by a name that is not a secure context.
+        super().__init__("--runtime", runtime, "--allow-host", INSECURE_HOST, *option_flags(options),
+                         logs_in=logs_in, name="server",
                          start_timeout_s=SERVER_START_TIMEOUT_S)
         self.runtime = runtime
         self.options = dict(options)

@@ -107,6 +107,7 @@ def test_walk_through_every_session_state(open_tab, context, wait_state, runtime
     # Active: the user, both countdowns, this tab highlighted in the list, a log entry.
     sign_in_by_keyboard(first, wait_state)
     assert first.locator("#app").is_visible()
+    first.locator("#user", has_text="alice").wait_for(timeout=2000)  # from /api/me, just after `active`
     assert "alice" == text_of(first, "#user")
     assert re.fullmatch(r"1[45]:[0-5]\d", text_of(first, "#idle-left"))
     assert re.fullmatch(r"[78]:[0-5]\d:[0-5]\d", text_of(first, "#absolute-left"))

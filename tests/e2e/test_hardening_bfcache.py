@@ -115,21 +115,26 @@ _END_SESSION_QUIETLY = """() => {
 }"""
 
 
-# What Back brings the app page back as, per engine: Chromium restores it from the back/forward
-# cache (pageshow with persisted, #app hidden); Firefox never keeps a page that holds a Web Lock
-# in that cache (measured: a plain page is kept, one holding a lock is not), so Back loads it
-# anew and it decides like any new page load.
-RESTORED_FROM_CACHE = {"chromium": [["/", False]], "firefox": []}
+# What Back brings the app page back as, per authority and engine. The browser deciding:
+# Chromium restores it from the back/forward cache (pageshow with persisted, #app hidden); Firefox
+# never keeps a page that holds a Web Lock in that cache (measured: a plain page is kept, one
+# holding a lock is not), so Back loads it anew and it decides like any new page load. The server
+# deciding: an active page holds a WebSocket to the server and sent a keepalive request as it
+# left, and Chromium does not keep it either (measured), so both engines load it anew.
+RESTORED_FROM_CACHE = {("browser", "chromium"): [["/", False]], ("browser", "firefox"): [],
+                       ("server", "chromium"): [], ("server", "firefox"): []}
+AUTHORITIES = pytest.mark.parametrize("authority", ["browser", "server"])
 
 
+@AUTHORITIES
 @pytest.mark.parametrize("runtime", selected_runtimes())
 def test_page_held_in_the_cache_while_the_session_ends_is_signed_out_when_restored(
-        serve, runtime, bfcache_context, wait_state, browser_name):
+        serve, runtime, bfcache_context, wait_state, browser_name, authority):
     """Back/forward cache: an active page is left for another page; while it sits in the cache
     the session ends through storage alone (as a tab in storage-only mode ends it: no channel
     message, which would make Chromium evict the cached page). Going Back restores it (Chromium)
     or loads it anew (Firefox) without showing #app, and it lands on /login?reason=signed-out."""
-    server = serve(runtime)
+    server = serve(runtime, authority=authority)
     page = bfcache_context.new_page()
     page.goto(server("/login"))
     sign_in(page, wait_state)
@@ -142,7 +147,7 @@ def test_page_held_in_the_cache_while_the_session_ends_is_signed_out_when_restor
     wait_state(page, "signed-out")
 
     found = probes(page)
-    assert RESTORED_FROM_CACHE[browser_name] == found["restored"], "how Back brought the page back"
+    assert RESTORED_FROM_CACHE[authority, browser_name] == found["restored"], "how Back brought the page back"
     assert [] == found["leaks"]
 
 
@@ -171,12 +176,13 @@ def test_back_to_a_cached_page_after_another_tab_signed_out_is_signed_out(
     assert [] == probes(page)["leaks"]
 
 
+@AUTHORITIES
 @pytest.mark.parametrize("runtime", selected_runtimes())
 def test_page_restored_from_the_cache_while_signed_in_is_active_again(serve, runtime, bfcache_context,
-                                                                      wait_state, browser_name):
+                                                                      wait_state, browser_name, authority):
     """Back/forward cache, session still live: the restored (Chromium) or reloaded (Firefox)
     page decides again and is active, with its own id, and #app shows only once it is."""
-    server = serve(runtime)
+    server = serve(runtime, authority=authority)
     page = bfcache_context.new_page()
     page.goto(server("/login"))
     sign_in(page, wait_state)
@@ -188,7 +194,7 @@ def test_page_restored_from_the_cache_while_signed_in_is_active_again(serve, run
 
     page.locator("#app").wait_for(state="visible")
     found = probes(page)
-    assert (RESTORED_FROM_CACHE[browser_name], [], tab_id) == (found["restored"], found["leaks"],
+    assert (RESTORED_FROM_CACHE[authority, browser_name], [], tab_id) == (found["restored"], found["leaks"],
                                                               data(page)["tabId"])
 
 

@@ -64,23 +64,25 @@ def test_readme_shows_the_example_files_verbatim():
 
 
 def test_files_list_names_every_library_module():
-    """The example's [files] (what users copy) maps every .py of app/tabsession, and nothing else."""
+    """The example's [files] (what users copy) maps every .py of app/tabsession, and nothing else:
+    not the server side (app/tabsession/server/), which must never reach a browser."""
     config = (EXAMPLE / "pyscript.toml").read_text(encoding="utf-8")
     listed = set(re.findall(r'^"\./(tabsession/[^"]+)" = "\./\1"$', config, re.MULTILINE))
 
     modules = {path.relative_to(LIBRARY.parent).as_posix() for path in LIBRARY.rglob("*.py")
-               if "__pycache__" not in path.parts}
+               if "__pycache__" not in path.parts and "server" not in path.parts}
 
     assert modules == listed
 
 
 def test_demo_config_maps_every_library_module():
-    """The demo's own pyscript.toml maps every module of the library to the same import path."""
+    """The demo's own pyscript.toml maps every module of the library to the same import path
+    (but for the server side)."""
     config = (ROOT / "pyscript.toml").read_text(encoding="utf-8")
     listed = set(re.findall(r'^"\./app/(tabsession/[^"]+)" = "\./\1"$', config, re.MULTILINE))
 
     modules = {path.relative_to(LIBRARY.parent).as_posix() for path in LIBRARY.rglob("*.py")
-               if "__pycache__" not in path.parts}
+               if "__pycache__" not in path.parts and "server" not in path.parts}
 
     assert modules == listed
 

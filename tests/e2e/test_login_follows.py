@@ -26,6 +26,8 @@ def test_sign_in_page_stops_offering_the_form_when_another_tab_signs_in(open_tab
                                                 second.locator("#use-here").is_visible(), state_of(first))
     first.reload()
     wait_state(first, "active")
+    # (with the server as the authority, #user is filled from /api/me a moment after `active`)
+    first.locator("#user", has_text="bob").wait_for(timeout=WITHIN_MS * 2)
     assert "bob" == first.locator("#user").text_content()
 
 
@@ -72,6 +74,8 @@ def test_a_sign_in_sent_after_another_tab_signed_in_does_not_replace_it(
     wait_state(first, "active", app_server.boot_timeout_ms)
     first.reload()
     wait_state(first, "active")
+    # (with the server as the authority, #user is filled from /api/me a moment after `active`)
+    first.locator("#user", has_text="bob").wait_for(timeout=WITHIN_MS * 2)
     assert "bob" == first.locator("#user").text_content()
 
 

@@ -31,7 +31,7 @@ def test_option_defaults_match_the_contract():
     expected = {
         "host": "127.0.0.1", "port": 8000, "runtime": "micropython", "max_tabs": 1,
         "policy": "block", "idle_timeout": 900, "warn_before": 60, "absolute_timeout": 28800,
-        "authority": "server", "store": "memory",
+        "authority": "server", "store": "memory", "allow_host": [],
         "open": False, "verbose": False, "root": None,
     }
 

@@ -100,6 +100,16 @@ def test_the_host_given_is_answered_too(tree):
     assert [200, 200, 400] == statuses
 
 
+def test_allow_host_adds_names(tree):
+    """--allow-host (repeatable) names further hosts, e.g. a LAN name the demo is reached by."""
+    app = app_for(tree, "--allow-host", "Box.LAN", "--allow-host", "tabsession.test")
+
+    statuses = [call(app, "GET", "/", headers={"Host": host}).status_code
+                for host in ("box.lan:8000", "tabsession.test:1", "other.lan:8000")]
+
+    assert [200, 200, 400] == statuses
+
+
 # The API's mount point and its body limit.
 
 def test_the_api_is_mounted_at_api(tree):

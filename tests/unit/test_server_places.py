@@ -341,3 +341,17 @@ def test_without_the_servers_count_the_profiles_answer_stands(status, text):
     tab.http.answer(status, text)
 
     assert [[SLOT]] == answers
+
+
+def test_without_a_limit_an_active_tab_still_gets_a_lease_and_requests_wait_for_it():
+    tab = Tab()
+    answers = []
+
+    tab.places.ensure_lease()
+    tab.places.request("GET", "/api/me", None, lambda status, data: answers.append((status, data)))
+    waiting = len(tab.http.sent)
+    tab.http.answer(200, GRANT)
+    tab.http.answer(200, {"user": "bob"})
+
+    assert (1, ("GET", "/api/me", TAB + ".7.k3y"), [(200, {"user": "bob"})]) == \
+        (waiting, tab.http.requests()[-1], answers)

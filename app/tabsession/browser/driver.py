@@ -32,7 +32,7 @@ that tests and the curious can read.
 from tabsession.core import commands as cmd
 from tabsession.core import events as ev
 from tabsession.core import records
-from tabsession.core.machine import TabSession, slot_lock_name, tab_lock_name
+from tabsession.core.machine import TabSession, slot_lock_name, tab_lock_name, username_of
 from tabsession.browser.server import decode_answer
 from tabsession.core.wakeups import WakeUps
 
@@ -148,8 +148,8 @@ class Driver:
         self.feed(ev.StaySignedInClicked(self.clock.now()))
 
     def sign_in(self, username):
-        if self.server is None:
-            self._signed_in(username)
+        if self.server is None or username_of(username) is None:
+            self._signed_in(username)  # (a name that is none: the core says why, no request)
             return
         # The server signs the profile in first; storage is read once it has answered, so a
         # sign-in made meanwhile in another tab is seen (rule 2). Its name is the server's.
@@ -320,6 +320,8 @@ class Driver:
         elif kind is cmd.Publish:
             self.channel.publish(command.message)
         elif kind is cmd.Show:
+            if self.server is not None and command.state == records.ACTIVE and self.held_slot is None:
+                self.server.ensure_lease()  # no limit, so no slot: the server still leases a place
             self.view.show(command)
         elif kind is cmd.ShowTabs:
             self.view.show_tabs(command.tabs)

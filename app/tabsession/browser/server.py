@@ -85,6 +85,8 @@ class ServerPlaces:
         # True while the driver carries out the user's Use here (the core's commands for it run
         # synchronously): only then may a claim displace a tab of another profile.
         self.use_here = False
+        self._claiming = False  # a claim without a slot (ensure_lease) in flight
+        self._waiting = []  # requests made meanwhile: (method, path, body, done)
         self._on_acquired = self._on_lost = None
         self._on_ended = lambda reason: None
         self._on_unavailable = lambda: None
@@ -196,6 +198,33 @@ class ServerPlaces:
             self._on_acquired(-1)
             self._on_unavailable()
 
+    def ensure_lease(self):
+        """An active tab that holds no slot (``max_tabs`` 0: no limit) still needs a lease, for
+        its credentials and its push: ask for one (requests made meanwhile wait for it)."""
+        if self.lease is not None or self._claiming or self.tab_id is None:
+            return
+        self._claiming = True
+        body = json.dumps({"tab": self.tab_id, "use_here": False})
+        self.http.send("POST", PLACES, body, None, False, self._granted_without_slot)
+
+    def _granted_without_slot(self, status, text):
+        self._claiming = False
+        data = decode_answer(text)
+        lease = self._lease_from(data) if status == 200 else None
+        if lease is not None:
+            self.lease = lease
+            self._open_push()
+        elif status == 401:
+            self._on_ended(reason_of(status, data))
+        elif status != 409:
+            self._on_unavailable()
+        self._flush()
+
+    def _flush(self):
+        waiting, self._waiting = self._waiting, []
+        for method, path, body, done in waiting:
+            self.request(method, path, body, done)
+
     def _lease_from(self, data):
         epoch = data.get("epoch")
         key = data.get("key")
@@ -267,6 +296,9 @@ class ServerPlaces:
 
     def request(self, method, path, body, done):
         """A request as this tab: ``done(status, data)``, data the answer's JSON object or {}."""
+        if self._claiming:
+            self._waiting.append((method, path, body, done))
+            return
         self.http.send(method, path, body, credentials(self.lease), False,
                        lambda status, text: done(status, decode_answer(text)))
 

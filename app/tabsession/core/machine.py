@@ -506,8 +506,8 @@ class TabSession:
             # session (rule 2); decide as a tab opened to next would.
             self.session = session
             return commands + self._act(DECIDE_AS_NEXT, session, self.latest_now)
-        name = event.username.strip() if isinstance(event.username, str) else ""
-        if not rec.is_user(name) or not _printable(name):
+        name = username_of(event.username)
+        if name is None:
             return commands + [cmd.ShowLoginError(USERNAME_ERROR)]
         if not rec.is_id(event.fresh_token):
             raise UsageError("fresh_token must be 32 lowercase hex digits")
@@ -695,6 +695,12 @@ def _query_of(here):
     if not isinstance(here, str) or "?" not in here:
         return ""
     return here.split("?", 1)[1]
+
+
+def username_of(text):
+    """The name to sign in as (trimmed), or None when it is not one (``USERNAME_ERROR``)."""
+    name = text.strip() if isinstance(text, str) else ""
+    return name if rec.is_user(name) and _printable(name) else None
 
 
 def _printable(text):

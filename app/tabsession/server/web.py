@@ -38,6 +38,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tabsession.core import records
+from tabsession.core.machine import USERNAME_ERROR, username_of
 from tabsession.server.registry import Denied, Ended, Granted, Moved, Policy, Refused, Session
 from tabsession.server.service import Authority
 from tabsession.server.store import MemoryStore
@@ -51,7 +52,6 @@ MAX_BODY_BYTES = 16 * 1024
 SWEEP_SECONDS = 0.5
 _SID = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 _KEY = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
-NAME_ERROR = "Enter a user name of 1 to 64 characters."
 
 
 def reason(status: int, why: str, **more) -> JSONResponse:
@@ -68,16 +68,6 @@ class Refusal(HTTPException):
     def __init__(self, status: int, why: str):
         super().__init__(status_code=status, detail=why)
         self.reason = why
-
-
-def user_name(value) -> str | None:
-    """The name to keep (trimmed), or None when it is not a name a person would type."""
-    if not isinstance(value, str):
-        return None
-    name = value.strip()
-    if not records.is_user(name) or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
-        return None
-    return name
 
 
 def any_name(name: str) -> str | None:
@@ -280,13 +270,13 @@ class TabsessionAPI:
             current = await self.authority.session(sid)
             if isinstance(current, Session):
                 return answer({"user": current.user, "existing": True, **self._deadlines(current)})
-        name = user_name(data.get("user"))
+        name = username_of(data.get("user"))
         if name is None:
-            return reason(400, "bad-name", message=NAME_ERROR)
+            return reason(400, "bad-name", message=USERNAME_ERROR)
         accepted = self.authenticate(name)
         if asyncio.iscoroutine(accepted):
             accepted = await accepted
-        if not isinstance(accepted, str) or user_name(accepted) is None:
+        if not isinstance(accepted, str) or username_of(accepted) is None:
             return reason(403, "refused", message="This name may not sign in here.")
         session, notices = await self.authority.sign_in(accepted)
         await self.deliver(notices)
