@@ -83,6 +83,16 @@ class _Tab:
     def wait_booted(self, timeout_ms=None):
         return _wait_booted(self, timeout_ms or self.browser.boot_timeout_ms, self._pause)
 
+    def wait_text(self, selector, text, timeout_ms=2000):
+        """The text of `selector` once it is `text` (filled a moment after a state change, e.g.
+        #user from /api/me); what it is at the deadline otherwise."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            shown = self.text(selector)
+            if shown == text or time.monotonic() > deadline:
+                return shown
+            self._pause()
+
 
 class PlaywrightTab(_Tab):
     def __init__(self, browser, page):

@@ -57,7 +57,7 @@ def sign_in_and_reload_keep_the_tab(browser):
 
     assert browser.server.runtime == before["runtime"]
     assert tab.is_visible("#app")
-    assert "alice" == tab.text("#user")
+    assert "alice" == tab.wait_text("#user", "alice")
     assert before["tabId"] and before["tabId"] == tab.data()["tabId"]
 
 

@@ -78,6 +78,7 @@ def test_sign_in_shows_the_name_as_text(open_tab, wait_state):
     page = open_tab("/login?next=%2F")
 
     sign_in(page, name="  " + name + "  ")
+    page.locator("#user", has_text=name).wait_for(timeout=2000)  # from /api/me, just after `active`
 
     assert name == page.locator("#user").inner_text()
     assert 0 == page.locator("#user img").count()
