@@ -9,27 +9,11 @@ from tabsession.server.registry import (CONFLICT, UNAUTHORIZED, Deadlines, Denie
                                         Moved, PlaceFree, Policy, Refused, Session, TabEntry, UserRecord)
 from tabsession.server.service import Authority
 from tabsession.server.store import MemoryStore
+from server_fakes import Clock, Tokens
 
 T0 = 1700000000.0
 IDLE = 900
 ABSOLUTE = 28800
-
-
-class Clock:
-    def __init__(self):
-        self.now = T0
-
-    def __call__(self):
-        return self.now
-
-
-class Tokens:
-    def __init__(self):
-        self.count = 0
-
-    def __call__(self):
-        self.count += 1
-        return "token-%d" % self.count
 
 
 def make_authority(store=None, **policy):

@@ -16,6 +16,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initial
 from tabsession.server.registry import Deadlines, Denied, Ended, Granted, Moved, PlaceFree, Policy, Refused
 from tabsession.server.service import Authority
 from tabsession.server.store import MemoryStore
+from server_fakes import Clock, Tokens
 
 T0 = 1700000000.0
 IDLE = 600
@@ -55,23 +56,6 @@ class Credential:
     epoch: int
     key: str
     superseded: bool = False
-
-
-class Clock:
-    def __init__(self):
-        self.now = T0
-
-    def __call__(self):
-        return self.now
-
-
-class Tokens:
-    def __init__(self):
-        self.count = 0
-
-    def __call__(self):
-        self.count += 1
-        return "token-%d" % self.count
 
 
 class AuthorityMachine(RuleBasedStateMachine):

@@ -322,22 +322,22 @@ class TabsessionAPI:
         return answer({"place": result.place_index, "epoch": result.epoch, "key": result.key,
                        "user": user})
 
-    async def release(self, request: Request) -> JSONResponse:
+    def _as_tab(self, request: Request) -> tuple[str, str, int, str]:
+        """(sid, tab, epoch, key) of a state-changing request made as a tab, else a Refusal."""
         self._guard(request)
         sid = self._sid(request)
         if sid is None:
-            return reason(401, records.REASON_SIGNED_OUT)
-        tab_id, epoch, key = self._lease(request.headers.get(TAB_HEADER))
+            raise Refusal(401, records.REASON_SIGNED_OUT)
+        return (sid, *self._lease(request.headers.get(TAB_HEADER)))
+
+    async def release(self, request: Request) -> JSONResponse:
+        sid, tab_id, epoch, key = self._as_tab(request)
         released, notices = await self.authority.release(sid, tab_id, epoch, key)
         await self.deliver(notices)
         return answer({"released": bool(released)})
 
     async def touch(self, request: Request) -> JSONResponse:
-        self._guard(request)
-        sid = self._sid(request)
-        if sid is None:
-            return reason(401, records.REASON_SIGNED_OUT)
-        tab_id, epoch, key = self._lease(request.headers.get(TAB_HEADER))
+        sid, tab_id, epoch, key = self._as_tab(request)
         result, notices = await self.authority.touch(sid, tab_id, epoch, key)
         await self.deliver(notices)
         if isinstance(result, (Refused, Denied)):
