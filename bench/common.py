@@ -22,27 +22,41 @@ CHROMIUM_ARGS = [
 SERVER_DEFAULTS = ["--idle-timeout", "86400", "--warn-before", "60"]
 USERNAME = "bench"
 RUNTIMES = ("micropython", "pyodide")
-# variant -> (runtime of its server, what it is)
+# Who decides (serve.py --authority; every server the bench starts names one): "browser", the
+# tabs of one profile among themselves (what the bench measured before issue 13), or "server",
+# which grants each active tab its place (POST /api/places) and pushes changes over a WebSocket.
+AUTHORITIES = ("server", "browser")
+# variant -> (runtime of its server, its authority, what it is)
 VARIANTS = {
-    "js": ("micropython", "plain JavaScript check (seed)"),
-    "floor-mpy": ("micropython", "MicroPython without PyScript (floor)"),
-    "bare-mpy": ("micropython", "bare PyScript + MicroPython"),
-    "app-mpy": ("micropython", "tabsession, MicroPython"),
-    "appsrc-mpy": ("micropython", "tabsession, MicroPython, sources instead of bundles"),
-    "bare-pyodide": ("pyodide", "bare PyScript + Pyodide"),
-    "app-pyodide": ("pyodide", "tabsession, Pyodide"),
+    "js": ("micropython", "browser", "plain JavaScript check (seed)"),
+    "floor-mpy": ("micropython", "browser", "MicroPython without PyScript (floor)"),
+    "bare-mpy": ("micropython", "browser", "bare PyScript + MicroPython"),
+    "app-mpy": ("micropython", "browser", "tabsession, MicroPython, browser authority"),
+    "appsrv-mpy": ("micropython", "server", "tabsession, MicroPython, server authority"),
+    # Diagnosis (issue 13): the same two, served by bench/serve_nodelay.py (TCP_NODELAY on).
+    "appnd-mpy": ("micropython", "browser", "tabsession, MicroPython, browser authority, TCP_NODELAY"),
+    "appsrvnd-mpy": ("micropython", "server", "tabsession, MicroPython, server authority, TCP_NODELAY"),
+    "appsrc-mpy": ("micropython", "browser", "tabsession, MicroPython, sources instead of bundles"),
+    "bare-pyodide": ("pyodide", "browser", "bare PyScript + Pyodide"),
+    "app-pyodide": ("pyodide", "browser", "tabsession, Pyodide, browser authority"),
+    "appsrv-pyodide": ("pyodide", "server", "tabsession, Pyodide, server authority"),
     # The app's page `/` and its real Python (core, browser adapter, demo view) on Pyodide loaded
     # directly, PyScript replaced by a small shim (bench/pages/snap.js); the same page booting
     # from a memory snapshot that already holds the core imported, and without one.
-    "direct-pyodide": ("pyodide", "tabsession, Pyodide without PyScript, no snapshot"),
-    "snap-pyodide": ("pyodide", "tabsession, Pyodide from a memory snapshot, without PyScript"),
-    "snapgz-pyodide": ("pyodide", "tabsession, Pyodide from a gzipped memory snapshot, without PyScript"),
+    "direct-pyodide": ("pyodide", "browser", "tabsession, Pyodide without PyScript, no snapshot"),
+    "snap-pyodide": ("pyodide", "browser", "tabsession, Pyodide from a memory snapshot, without PyScript"),
+    "snapgz-pyodide": ("pyodide", "browser",
+                       "tabsession, Pyodide from a gzipped memory snapshot, without PyScript"),
 }
 # Variants whose page is the app's protected page, which decides `active` only when signed in.
-SIGNED_IN = ("app", "appsrc", "direct", "snap", "snapgz")
+SIGNED_IN = ("app", "appsrv", "appnd", "appsrvnd", "appsrc", "direct", "snap", "snapgz")
 ACTIONS = {"signout": "sign-out", "takeover": "take-over",
            "signout_held": "sign-out, next page held (diagnosis)",
-           "signout_one": "sign-out reaching 1 tab (diagnosis)"}
+           "signout_one": "sign-out reaching 1 tab (diagnosis)",
+           # Issue 13: two profiles (browser contexts) of one user.
+           "signout2p_browser": "sign-out in one of two profiles, browser authority",
+           "signout2p_server": "sign-out in one of two profiles, server authority",
+           "takeover2p_server": "take-over from the other profile, server authority"}
 RUNTIME_SHORT = {"micropython": "mpy", "pyodide": "pyodide"}
 TIMEOUT_MS = {"micropython": 30_000, "pyodide": 90_000}
 

@@ -66,6 +66,36 @@ TRACE_JS = """
         }
       };
     }
+    // The server authority's push (a WebSocket message: "moved", "ended").
+    const NativeSocket = window.WebSocket;
+    if (NativeSocket) {
+      window.WebSocket = class extends NativeSocket {
+        constructor(...args) {
+          super(...args);
+          super.addEventListener("message", () => push(stamp({kind: "wake", via: "push"})));
+        }
+      };
+    }
+  }
+  // The page's requests to the server's API (the server authority: GET and POST /api/places
+  // before a tab may be active), each with when it was sent and when its answer was read.
+  const nativeFetch = window.fetch;
+  if (nativeFetch) {
+    window.fetch = function (input, init) {
+      const url = new URL(typeof input === "string" ? input : input.url, location.href);
+      const promise = nativeFetch.apply(this, arguments);
+      if (url.pathname.startsWith("/api/")) {
+        const entry = stamp({kind: "api", method: (init && init.method) || "GET", api: url.pathname});
+        // end: the answer's head (fetch resolved); body: its body read (from a clone).
+        const done = (status) => { entry.end = performance.now(); entry.status = status; };
+        promise.then((response) => {
+          done(response.status);
+          response.clone().text().then(() => { entry.body = performance.now(); push(entry); },
+                                       () => push(entry));
+        }, () => { done(0); push(entry); });
+      }
+      return promise;
+    };
   }
   // PyScript's own events on the <script type="mpy|py"> element: "ready" when the interpreter
   // is up and the page's Python is about to run, "done" when it has run.

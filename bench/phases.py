@@ -19,7 +19,13 @@ from bench.page_scripts import (
     wait_until,
 )
 from bench.snapshot import SnapshotExperiment
+
+# A closed tab's place is given back when the server sees its push connection close: a moment
+# after page.close(). The next tab of a server-authority variant waits this long first, so it is
+# not refused (--max-tabs 1) by the place of the tab just closed.
+SERVER_DROP_S = 0.3
 from bench.traces import (
+    api_steps,
     first_after,
     first_decision,
     fmt_ms,
@@ -34,8 +40,10 @@ from bench.traces import (
 class Bench(SnapshotExperiment):
     """The four phases, each an async method named after it (see run.py's docstring)."""
 
-    def __init__(self, browser, servers, counts, runtimes=RUNTIMES):
+    def __init__(self, browser, servers, counts, runtimes=RUNTIMES, only_variants=None, actions=None):
         self.runtimes = runtimes
+        self.only_variants = only_variants  # decision and memory: these variants only (None: all)
+        self.actions = actions  # reach: these actions only (None: all)
         self.browser = browser
         self.servers = servers
         self.counts = counts
@@ -85,9 +93,11 @@ class Bench(SnapshotExperiment):
             return None
         runtime = VARIANTS[variant][0]
         server = server or self.servers.for_variant(variant)
-        if kind in ("app", "appsrc"):  # served with their own sign-in page
+        if kind in ("app", "appsrv", "appnd", "appsrvnd", "appsrc"):  # served with their own sign-in page
             return await self.signed_in_state(server, runtime)
-        state = json.loads(json.dumps(await self.signed_in_state(self.servers.get(f"app:{runtime}"), runtime)))
+        # (browser authority only: a server authority's session is in its own memory)
+        app = self.servers.get("app", runtime, "browser")
+        state = json.loads(json.dumps(await self.signed_in_state(app, runtime)))
         for origin in state.get("origins", []):
             origin["origin"] = server.url
         return state
@@ -103,13 +113,13 @@ class Bench(SnapshotExperiment):
     async def decision(self):
         reps = self.counts["decision_reps"]
         results = {variant: {"cold": [], "warm": [], "states": [], "cold_ready": [], "warm_ready": [],
-                             "boots": [], "painted_early": 0}
+                             "boots": [], "painted_early": 0, "cold_api": [], "warm_api": []}
                    for variant in VARIANTS}
         snapshot = None
         if any(variant == "snap-pyodide" for variant, _ in self.variants()):
             snapshot = await self.ensure_snapshot()
         for rep in range(reps):
-            for variant, (runtime, _) in self.variants():  # interleaved: load drifts hit all alike
+            for variant, (runtime, authority, _) in self.variants():  # interleaved: drifts hit all alike
                 server = self.servers.for_variant(variant)
                 state = await self.state_for(variant)
                 context = await self.context(storage_state=state)
@@ -122,14 +132,25 @@ class Bench(SnapshotExperiment):
                     results[variant]["painted_early"] += painted_early(trace)
                     ready = next((e for e in trace if e["kind"] == "pyscript" and e["event"] == "ready"), None)
                     results[variant][label + "_ready"].append(ready["t"] if ready else None)
+                    results[variant][label + "_api"].append(api_steps(trace, decision["t"]) if decision else {})
                     await page.close()
+                    if authority == "server":
+                        await asyncio.sleep(SERVER_DROP_S)
                 await context.close()
             log(f"  decision rep {rep + 1}/{reps}: " + ", ".join(
                 f"{v} {fmt_ms(r['cold'][-1])}/{fmt_ms(r['warm'][-1])}" for v, r in results.items() if r["cold"]))
         out = {variant: {"cold": summarize(r["cold"]), "warm": summarize(r["warm"]),
                          "cold_ready": summarize(r["cold_ready"]), "warm_ready": summarize(r["warm_ready"]),
-                         "samples": r, "what": VARIANTS[variant][1]}
+                         "samples": r, "what": VARIANTS[variant][2], "authority": VARIANTS[variant][1]}
                for variant, r in results.items() if r["cold"]}
+        for r in out.values():  # with the server as the authority: its requests, by step
+            for label in ("cold", "warm"):
+                steps = [dict(s, python_ready=ready, decided=t) for s, ready, t in zip(
+                    r["samples"][label + "_api"], r["samples"][label + "_ready"], r["samples"][label]) if s]
+                if steps:
+                    r.setdefault("api_steps", {})[label] = {
+                        name: statistics.median(s[name] for s in steps if s.get(name) is not None)
+                        for name in steps[0]}
         for r in out.values():  # where the bench's own Pyodide pages spent their time, by step
             for label, boots in (("cold", r["samples"]["boots"][0::2]), ("warm", r["samples"]["boots"][1::2])):
                 marks = [b["marks"] for b in boots if b and b.get("marks")]
@@ -152,7 +173,7 @@ class Bench(SnapshotExperiment):
         """Diagnoses: hold_next answers the signed-out tabs' navigation to /login with 204, so
         they stay where they are instead of booting the sign-in page while other tabs still
         handle the sign-out; others=1 measures the same action reaching a single tab."""
-        server = self.servers.get(f"signout:{runtime}")
+        server = self.servers.get("signout", runtime, "browser")
         diagnosis = hold_next or others is not None
         others = others or self.counts["reach_tabs"]
         context = await self.context(watch_tabs=True)
@@ -202,7 +223,7 @@ class Bench(SnapshotExperiment):
                             "actor_done": actor_ms, "handling": handling_ms}, "tabs": others}
 
     async def reach_takeover(self, runtime):
-        server = self.servers.get(f"takeover:{runtime}")
+        server = self.servers.get("takeover", runtime, "browser")
         others = self.counts["reach_tabs"]
         context = await self.context(watch_tabs=True)
         per_tab, all_tabs, displaced_ms, actor_ms, wake_ms, handling_ms = [], [], [], [], [], []
@@ -261,23 +282,148 @@ class Bench(SnapshotExperiment):
                             "actor_done": actor_ms, "wake": wake_ms, "handling": handling_ms},
                 "tabs": others}
 
+    # ------------------------------------------------ 2b. reach across two profiles (issue 13)
+    async def profile(self, server, runtime, tabs, settled):
+        """A new browser context (a profile of the same user) signed in on `server`, and `tabs`
+        more tabs at `/` once `settled(states)` holds: (context, [its sign-in tab, *tabs])."""
+        context = await self.context(watch_tabs=True)
+        first = await self.sign_in(context, server, runtime)
+        pages, _ = await self.open_tabs(context, server, tabs, runtime, settled)
+        return context, [first, *pages]
+
+    async def close_profiles(self, *contexts):
+        for context in contexts:
+            await context.close()
+        await asyncio.sleep(SERVER_DROP_S)  # the server gives back the closed tabs' places
+
+    async def reach_signout_profiles(self, runtime, authority):
+        """Profile A (the acting tab and `profile_tabs` more) signs out; profile B of the same
+        user (`profile_tabs` tabs) must stay active (a sign-out ends only its own profile)."""
+        server = self.servers.get("signout", runtime, authority)
+        tabs = self.counts["profile_tabs"]
+        all_active = lambda states: all(s["state"] == "active" for s in states)
+        samples = {"per_tab": [], "all_tabs": [], "wake": [], "actor_done": [], "handling": [],
+                   "other_profile_active": []}
+        for rep in range(self.counts["reach_reps"][runtime]):
+            context_a, pages_a = await self.profile(server, runtime, tabs, all_active)
+            context_b, pages_b = await self.profile(server, runtime, tabs - 1, all_active)
+            await asyncio.sleep(0.5)
+            actor, reached = pages_a[0], pages_a[1:]
+            await actor.locator("#logout").click()
+            await wait_until(reached, lambda states: all(s["state"] == "signed-out" for s in states),
+                             TIMEOUT_MS[runtime])
+            await asyncio.sleep(0.5)  # a wrong sign-out of profile B would show by now
+            actor_trace = await read_trace(actor)
+            click = last_click(actor_trace, "logout")
+            left = lambda e: e["kind"] == "state" and e["state"] != "active"
+            done = first_after(actor_trace, click, left)
+            samples["actor_done"].append(done["at"] - click if done else None)
+            latencies = await self.reached(reached, click, left, samples)
+            states_b = await asyncio.gather(*(read_state(page) for page in pages_b))
+            samples["other_profile_active"].append(sum(s["state"] == "active" for s in states_b))
+            log(f"  sign-out, two profiles, {authority} authority, {runtime} rep {rep + 1}: all {len(reached)}"
+                f" tabs in {fmt_ms(samples['all_tabs'][-1])} (each: {', '.join(map(fmt_ms, latencies))});"
+                f" other profile active {samples['other_profile_active'][-1]}/{len(pages_b)}")
+            await self.close_profiles(context_a, context_b)
+        return self.reach_result(samples, tabs, authority, other_profile_tabs=tabs)
+
+    async def reach_takeover_profiles(self, runtime):
+        """Two profiles of one user, `profile_tabs` tabs each (`--max-tabs 1 --policy takeover`,
+        server authority: one place for the user). The place is put in profile A; a moved tab
+        of profile B clicks Use here. Reached: A's displaced tab (via the server) and B's other
+        tabs (their #tabs list shows the actor active)."""
+        server = self.servers.get("takeover", runtime, "server")
+        tabs = self.counts["profile_tabs"]
+        samples = {"per_tab": [], "all_tabs": [], "wake": [], "actor_done": [], "handling": [],
+                   "displaced": []}
+        for rep in range(self.counts["reach_reps"][runtime]):
+            context_a, pages_a = await self.profile(server, runtime, tabs - 1, lambda states: True)
+            context_b, pages_b = await self.profile(server, runtime, tabs - 1, lambda states: True)
+            displaced = await self.place_in(pages_a, pages_a + pages_b, runtime)
+            await asyncio.sleep(0.5)
+            states_b = await asyncio.gather(*(read_state(page) for page in pages_b))
+            actor = pages_b[[s["state"] for s in states_b].index("moved")]
+            actor_id = states_b[pages_b.index(actor)]["id"]
+            await actor.locator("#use-here").click()
+            await wait_until([actor], lambda s: s[0]["state"] == "active", TIMEOUT_MS[runtime])
+            await wait_until([displaced], lambda s: s[0]["state"] == "moved", TIMEOUT_MS[runtime])
+            actor_trace = await read_trace(actor)
+            click = last_click(actor_trace, "use-here")
+            became = first_after(actor_trace, click, lambda e: e["kind"] == "state" and e["state"] == "active")
+            samples["actor_done"].append(became["at"] - click if became else None)
+            moved = lambda e: e["kind"] == "state" and e["state"] == "moved"
+            samples["displaced"] += await self.reached([displaced], click, moved, samples)
+            shows_actor = lambda e: e["kind"] == "tabs" and f"{actor_id}=active" in e["list"].split(",")
+            bystanders = await self.reached([p for p in pages_b if p is not actor], click, shows_actor, samples)
+            samples["all_tabs"][-2:] = [max_or_none(samples["all_tabs"][-2:])]  # one repetition
+            log(f"  take-over, two profiles, server authority, {runtime} rep {rep + 1}: displaced tab"
+                f" {fmt_ms(samples['displaced'][-1])}, the actor's profile {', '.join(map(fmt_ms, bystanders))},"
+                f" actor active {fmt_ms(samples['actor_done'][-1])}")
+            await self.close_profiles(context_a, context_b)
+        return self.reach_result(samples, tabs, "server")  # the displaced tab and tabs - 1 bystanders
+
+    async def place_in(self, pages, every_page, runtime):
+        """Make a tab of `pages` the one active tab of `every_page` (Use here in one, if needed)."""
+        one_active = lambda states: (sum(s["state"] == "active" for s in states) == 1
+                                     and all(s["state"] in ("active", "moved") for s in states))
+        states = await wait_until(every_page, one_active, TIMEOUT_MS[runtime])
+        holder = every_page[[s["state"] for s in states].index("active")]
+        if holder in pages:
+            return holder
+        await pages[0].locator("#use-here").click()
+        await wait_until(every_page, lambda s: one_active(s) and s[0]["state"] == "active", TIMEOUT_MS[runtime])
+        return pages[0]
+
+    async def reached(self, pages, click, matches, samples):
+        """When each of `pages` first matched after `click` (in-page clocks, polled until 5 s):
+        adds its latency, first wake-up and handling to `samples`; the latencies."""
+        latencies = []
+        deadline = time.monotonic() + 5
+        for page in pages:
+            while True:
+                trace = await read_trace(page)
+                hit = first_after(trace, click, matches)
+                if hit or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.1)
+            latencies.append(hit["at"] - click if hit else None)
+            woke = first_after(trace, click, lambda e: e["kind"] == "wake")
+            samples["wake"].append(woke["at"] - click if woke else None)
+            samples["handling"].append(hit["at"] - woke["at"] if hit and woke and woke["at"] <= hit["at"] else None)
+        samples["per_tab"] += latencies
+        samples["all_tabs"].append(max_or_none(latencies))
+        return latencies
+
+    @staticmethod
+    def reach_result(samples, tabs, authority, **more):
+        out = {name: summarize(values) for name, values in samples.items()}
+        return {**out, "samples": samples, "tabs": tabs, "authority": authority, **more}
+
     def variants(self):
-        """The variants of the runtimes this run measures (the plain-JS check always)."""
-        return [(variant, (runtime, what)) for variant, (runtime, what) in VARIANTS.items()
-                if variant == "js" or runtime in self.runtimes]
+        """[(variant, (runtime, authority, what))] of the runtimes this run measures (the plain-JS
+        check always), or of --variants."""
+        return [(variant, about) for variant, about in VARIANTS.items()
+                if (variant == "js" or about[0] in self.runtimes)
+                and (self.only_variants is None or variant in self.only_variants)]
 
     async def reach(self):
         out = {}
         for runtime in self.runtimes:
-            out[f"signout-{RUNTIME_SHORT[runtime]}"] = await self.reach_signout(runtime)
-            out[f"takeover-{RUNTIME_SHORT[runtime]}"] = await self.reach_takeover(runtime)
-            out[f"signout_held-{RUNTIME_SHORT[runtime]}"] = await self.reach_signout(runtime, hold_next=True)
-            out[f"signout_one-{RUNTIME_SHORT[runtime]}"] = await self.reach_signout(runtime, others=1)
+            for action, measure in (
+                    ("signout", lambda: self.reach_signout(runtime)),
+                    ("takeover", lambda: self.reach_takeover(runtime)),
+                    ("signout_held", lambda: self.reach_signout(runtime, hold_next=True)),
+                    ("signout_one", lambda: self.reach_signout(runtime, others=1)),
+                    ("signout2p_browser", lambda: self.reach_signout_profiles(runtime, "browser")),
+                    ("signout2p_server", lambda: self.reach_signout_profiles(runtime, "server")),
+                    ("takeover2p_server", lambda: self.reach_takeover_profiles(runtime))):
+                if self.actions is None or action in self.actions:
+                    out[f"{action}-{RUNTIME_SHORT[runtime]}"] = await measure()
         return out
 
     # ----------------------------------------------------------------------------- 3. many
     async def many_once(self, runtime, count):
-        server = self.servers.get(f"many:{runtime}")
+        server = self.servers.get("many", runtime, "browser")
         state = await self.signed_in_state(server, runtime)
         context = await self.context(storage_state=state)
         page, _ = await self.load(context, server("/"), runtime)  # warm the cache
@@ -374,14 +520,14 @@ class Bench(SnapshotExperiment):
     async def memory(self):
         out = {}
         count = self.counts["memory_tabs"]
-        for variant, (runtime, what) in self.variants():
+        for variant, (runtime, _, what) in self.variants():
             kind = variant.split("-")[0]
-            if kind in ("floor", "snapgz", "appsrc"):
+            if kind in ("floor", "snapgz", "appsrc", "appsrv", "appnd", "appsrvnd"):
                 continue  # start-up experiments only (snapgz: the same page in memory as snap)
             if kind == "app":
-                server = self.servers.get(f"open:{runtime}")
+                server = self.servers.get("open", runtime, "browser")
             elif kind in SIGNED_IN:  # the bench's copies of the app's page, without a tab limit
-                server = self.servers.get(f"open-{kind}:{runtime}")
+                server = self.servers.get(f"open-{kind}", runtime, "browser")
             else:
                 server = self.servers.for_variant(variant)
             if kind == "snap":

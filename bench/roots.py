@@ -8,7 +8,7 @@ import re
 import shutil
 import sys
 
-from bench.common import BENCH, ROOT, SERVER_DEFAULTS, VARIANTS
+from bench.common import AUTHORITIES, BENCH, ROOT, SERVER_DEFAULTS, VARIANTS
 
 if str(ROOT / "tests" / "support") not in sys.path:  # live_server.py, shared with the tests
     sys.path.insert(0, str(ROOT / "tests" / "support"))
@@ -163,8 +163,8 @@ class Server(live_server.LiveServer):
     """serve.py with the bench's defaults on a free port (tests/support/live_server.py starts and
     stops it); `url` is the origin. A server that does not come up ends the run."""
 
-    def __init__(self, name, args, logs):
-        super().__init__(*SERVER_DEFAULTS, *args, logs_in=logs, name=f"serve-{name}")
+    def __init__(self, name, args, logs, script=live_server.SERVE_PY):
+        super().__init__(*SERVER_DEFAULTS, *args, logs_in=logs, name=f"serve-{name}", script=script)
 
     def start(self):
         try:
@@ -174,28 +174,33 @@ class Server(live_server.LiveServer):
 
 
 class Servers:
-    """Each configuration starts once, on first use, and all stop at the end."""
+    """Each configuration (kind, runtime, authority) starts once, on first use, and all stop at
+    the end. Every server is told its authority (`--authority`), never left to serve.py's default."""
 
     def __init__(self, roots, logs):
         self.roots = roots
         self.logs = logs
         self.running = {}
 
-    def get(self, key):
+    def get(self, kind, runtime, authority, nodelay=False):
+        """nodelay: serve.py through bench/serve_nodelay.py (a diagnosis: TCP_NODELAY on)."""
+        key = f"{kind}:{runtime}:{authority}" + (":nodelay" if nodelay else "")
         if key not in self.running:
-            self.running[key] = Server(key, self.arguments(key), self.logs).start()
+            script = BENCH / "serve_nodelay.py" if nodelay else live_server.SERVE_PY
+            self.running[key] = Server(key, self.arguments(kind, runtime, authority), self.logs, script).start()
         return self.running[key]
 
-    def arguments(self, key):
-        kind, runtime = key.rsplit(":", 1)
-        args = ["--runtime", runtime]
-        if kind == "js":
-            return args + ["--root", str(self.roots["js"])]
-        if kind in ("bare", "floor", "appsrc", "snap", "snapgz", "direct"):
-            return args + ["--root", str(self.roots[kind])]
+    def arguments(self, kind, runtime, authority):
+        if authority not in AUTHORITIES:
+            raise ValueError(f"unknown authority {authority!r}")
+        return ["--runtime", runtime, "--authority", authority, *self.kind_arguments(kind)]
+
+    def kind_arguments(self, kind):
+        if kind in ("js", "bare", "floor", "appsrc", "snap", "snapgz", "direct"):
+            return ["--root", str(self.roots[kind])]
         if kind.startswith("open-"):  # a bench root without a tab limit (the memory phase)
-            return args + ["--root", str(self.roots[kind.removeprefix("open-")]), "--max-tabs", "0"]
-        return args + {
+            return ["--root", str(self.roots[kind.removeprefix("open-")]), "--max-tabs", "0"]
+        return {
             "app": [],  # the defaults: block, --max-tabs 1
             "signout": ["--max-tabs", "11"],
             "takeover": ["--policy", "takeover", "--max-tabs", "1"],
@@ -204,9 +209,13 @@ class Servers:
         }[kind]
 
     def for_variant(self, variant):
-        runtime = VARIANTS[variant][0]
+        runtime, authority, _ = VARIANTS[variant]
         kind = variant.split("-")[0]
-        return self.get(f"{kind}:{runtime}")
+        # `appsrv` is the app's own configuration (`app`) with the server as the authority;
+        # `appnd`, `appsrvnd` the same two served with TCP_NODELAY on.
+        if kind in ("appsrv", "appnd", "appsrvnd"):
+            return self.get("app", runtime, authority, nodelay=kind.endswith("nd"))
+        return self.get(kind, runtime, authority)
 
     def stop_all(self):
         for server in self.running.values():

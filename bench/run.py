@@ -11,7 +11,11 @@ Chromium with Playwright, and measures side by side, several repetitions each:
    - `js`: the seed's check in plain JavaScript (bench/pages/baseline.*),
    - `bare-mpy`, `bare-pyodide`: a PyScript page whose Python only sets the attribute
      (bench/pages/bare.html) with the app's own pyscript.toml and local interpreters,
-   - `app-mpy`, `app-pyodide`: the app's protected page `/`, signed in.
+   - `app-mpy`, `app-pyodide`: the app's protected page `/`, signed in, the browser as the
+     authority; `appsrv-mpy`, `appsrv-pyodide`: the same with the server as the authority
+     (issue 13: the page asks GET and then POST /api/places before it may be active; the
+     bench records when each was sent and answered). `appnd-mpy`, `appsrvnd-mpy`: a diagnosis,
+     the same two served by bench/serve_nodelay.py (serve.py with TCP_NODELAY on).
    - `appsrc-mpy`: the same, served without the bytecode bundles set-up builds
      (tools/precompile.py), so MicroPython fetches and compiles every source.
    - `direct-pyodide`, `snap-pyodide`, `snapgz-pyodide` (the memory-snapshot experiment of
@@ -33,12 +37,20 @@ Chromium with Playwright, and measures side by side, several repetitions each:
    - take-over (`--policy takeover --max-tabs 1`: one tab active, ten `moved`): #use-here in a
      moved tab. It reaches the displaced tab (its data-tab-state becomes `moved`) and the nine
      bystanders (their tab list `#tabs` shows the acting tab `active`).
+   - across two profiles (issue 13: two browser contexts signed in as the same user, N tabs
+     each): a sign-out in one profile, with the browser and with the server as the authority
+     (the profile's other tabs leave `active`; the other profile's must stay active), and,
+     with the server as the authority, `--policy takeover --max-tabs 1`: Use here in a moved
+     tab of one profile, until the tab it displaces in the other profile shows `moved`.
 3. many: N tabs of one signed-in context navigated at the same moment (`--max-tabs 3`, block):
    time from the command to the last tab's decision, and whether the decisions were right
    (never more than 3 active at any instant; at the end exactly min(N, 3) active, the rest
    blocked).
 4. memory: Pss from /proc/<pid>/smaps_rollup summed over this browser's renderer processes
    (`--type=renderer`), before and after opening N tabs, divided by N.
+
+Every serve.py the bench starts is given `--authority` (server or browser) explicitly: the
+configurations are (kind, runtime, authority) in bench/roots.py's Servers.
 
 It prints the tables and writes docs/bench/results.{md,json} and docs/bench/chart.png
 (matplotlib: bench/requirements.txt, installed into the running venv when missing).
@@ -63,7 +75,7 @@ if sys.path and Path(sys.path[0] or ".").resolve() == HERE:
 elif str(HERE.parent) not in sys.path:
     sys.path.insert(0, str(HERE.parent))
 
-from bench.common import BENCH, CHROMIUM, CHROMIUM_ARGS, ROOT, RUNTIMES, log  # noqa: E402
+from bench.common import ACTIONS, BENCH, CHROMIUM, CHROMIUM_ARGS, ROOT, RUNTIMES, VARIANTS, log  # noqa: E402
 from bench.machine import load_average, machine  # noqa: E402
 from bench.phases import Bench  # noqa: E402
 from bench.report import chart, markdown  # noqa: E402
@@ -74,6 +86,7 @@ FULL = {
     "reach_reps": {"micropython": 10, "pyodide": 3},
     "held_reps": {"micropython": 3, "pyodide": 1},  # the diagnoses
     "reach_tabs": 10,
+    "profile_tabs": 5,  # reach across two profiles: tabs in each
     "many": {"micropython": [10, 25, 50], "pyodide": [10]},
     "many_reps": {"micropython": 3, "pyodide": 3},
     "memory_tabs": 10,
@@ -84,6 +97,7 @@ QUICK = {
     "reach_reps": {"micropython": 1, "pyodide": 1},
     "held_reps": {"micropython": 1, "pyodide": 1},
     "reach_tabs": 5,
+    "profile_tabs": 2,
     "many": {"micropython": [5, 10], "pyodide": [3]},
     "many_reps": {"micropython": 1, "pyodide": 1},
     "memory_tabs": 3,
@@ -120,7 +134,7 @@ async def run(options, counts):
             async with async_playwright() as playwright:
                 browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 results["machine"] = machine(browser.version)
-                bench = Bench(browser, servers, counts, options.runtimes)
+                bench = Bench(browser, servers, counts, options.runtimes, options.variants, options.actions)
                 for phase in options.only:
                     log(f"bench: {phase} (load average {os.getloadavg()[0]:.2f})")
                     phase_started = time.monotonic()
@@ -134,6 +148,17 @@ async def run(options, counts):
     results["load"]["end"] = load_average()
     results["seconds"] = time.monotonic() - started
     return results
+
+
+def choices(parser, option, text, allowed):
+    """A comma-separated option as a list of names from `allowed`, or None when not given."""
+    if text is None:
+        return None
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = set(names) - set(allowed)
+    if unknown or not names:
+        parser.error(f"{option}: choose from {','.join(allowed)}")
+    return names
 
 
 def main(argv=None):
@@ -150,6 +175,12 @@ def main(argv=None):
                              " plain-JS check is always measured")
     parser.add_argument("--decision-reps", type=int, metavar="N",
                         help="repetitions of the decision phase (default: 10, or 2 with --quick)")
+    parser.add_argument("--reach-reps", type=int, metavar="N",
+                        help="repetitions of each reach action (default: 10 MicroPython, 3 Pyodide)")
+    parser.add_argument("--variants", help="comma-separated pages of the decision and memory phases"
+                                           f" (default: all; choose from {','.join(VARIANTS)})")
+    parser.add_argument("--actions", help="comma-separated actions of the reach phase"
+                                          f" (default: all; choose from {','.join(ACTIONS)})")
     options = parser.parse_args(argv)
     options.only = [p.strip() for p in options.only.split(",") if p.strip()]
     options.runtimes = [r.strip() for r in options.runtimes.split(",") if r.strip()]
@@ -158,6 +189,8 @@ def main(argv=None):
     unknown = set(options.only) - set(PHASES)
     if unknown:
         parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
+    options.variants = choices(parser, "--variants", options.variants, VARIANTS)
+    options.actions = choices(parser, "--actions", options.actions, ACTIONS)
     if options.report:
         ensure_dependencies()
         source = Path(options.report)
@@ -174,6 +207,8 @@ def main(argv=None):
     counts = dict(QUICK if options.quick else FULL)
     if options.decision_reps:
         counts["decision_reps"] = options.decision_reps
+    if options.reach_reps:
+        counts["reach_reps"] = {runtime: options.reach_reps for runtime in RUNTIMES}
     results = asyncio.run(run(options, counts))
     out.mkdir(parents=True, exist_ok=True)
     text = markdown(results)

@@ -69,7 +69,7 @@ class SnapshotExperiment:
         at `/?snapshot=build` (bench/pages/snap.js) hands it over as a download."""
         import gzip
 
-        server = self.servers.get("snap:pyodide")
+        server = self.servers.get("snap", "pyodide", "browser")
         target = self.servers.roots["snapshot_folder"] / SNAPSHOT_URL.rsplit("/", 1)[1]
         context = await self.browser.new_context(accept_downloads=True)
         page = await context.new_page()
@@ -109,7 +109,7 @@ class SnapshotExperiment:
         for name, data in cases.items():
             if data is not None:
                 (folder / f"{name}.wasm").write_bytes(data)
-        server = self.servers.get("snap:pyodide")
+        server = self.servers.get("snap", "pyodide", "browser")
         state = await self.state_for("snap-pyodide")
         out = {}
         for name, verify in ((name, verify) for verify in ("", "0", "none") for name in cases):

@@ -46,6 +46,25 @@ def first_decision(trace):
     return None
 
 
+# The steps of a decision with the server as the authority, in the order a page takes them.
+API_STEPS = (("places_get", "GET", "/api/places"), ("places_post", "POST", "/api/places"))
+
+
+def api_steps(trace, decided_t):
+    """{step_sent: ms, step_answered: ms} since navigation start for the first request of each
+    API_STEPS before the page decided at `decided_t` (an "api" entry of TRACE_JS): sent, the
+    answer's head received (fetch resolved) and the answer's body read."""
+    steps = {}
+    for name, method, path in API_STEPS:
+        entry = next((e for e in trace if e["kind"] == "api" and e["method"] == method
+                      and e["api"] == path and e["t"] <= decided_t), None)
+        if entry is not None:
+            steps[name + "_sent"] = entry["t"]
+            steps[name + "_head"] = entry["end"]
+            steps[name + "_answered"] = entry.get("body", entry["end"])
+    return steps
+
+
 def last_click(trace, element_id):
     clicks = [e for e in trace if e["kind"] == "click" and e["id"] == element_id]
     if not clicks:
