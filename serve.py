@@ -715,7 +715,9 @@ def listening_socket(parser: argparse.ArgumentParser, host: str, port: int) -> s
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         address = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)[0][4]
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP named: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose protocol
+        # says TCP, and with Nagle on each answer's body waited ~40 ms for a delayed ACK (bench).
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             # SO_REUSEADDR on POSIX only lets a restarted server bind over connections left in
             # TIME_WAIT; it never lets two servers listen on one port (that still fails with

@@ -211,3 +211,15 @@ def test_a_keep_alive_connection_serves_several_requests(front):
             statuses.append(parse_response(data).status)
 
     assert [200, 200, 200] == statuses
+
+
+def test_the_listening_socket_says_tcp_so_connections_get_no_nagle():
+    """asyncio sets TCP_NODELAY only on sockets whose protocol is IPPROTO_TCP; with Nagle on, an
+    answer's body waited about 40 ms for the browser's delayed ACK (bench/, issue 13)."""
+    sock = serve.listening_socket(serve.build_parser(), "127.0.0.1", 0)
+    try:
+        actual = sock.proto
+    finally:
+        sock.close()
+
+    assert socket.IPPROTO_TCP == actual
