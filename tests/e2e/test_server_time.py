@@ -1,10 +1,11 @@
 """The server keeps the deadlines (S5 in ../shared/CONTRACT.md, rule 8 in docs/rules.md) in real tabs.
 
 With the server as the authority a tab's clock is not trusted: a session whose tabs' clocks are
-frozen, an hour behind or an hour ahead still ends on time, not before. Each case signs in one
-profile, opens a second tab of it, reads the server's own deadline from `GET /api/session` (the
-profile's cookie; seconds left by the server's clock, which a read does not move), and then
-samples both tabs against the test's wall clock until they have landed:
+frozen, an hour behind or an hour ahead still ends on time, not before. Each case has two tabs
+of one profile on the sign-in page, signs in from one (the other follows, rule 2), reads the
+server's own deadline from `GET /api/session` (the profile's cookie; seconds left by the server's
+clock, which a read does not move), and then samples both tabs against the test's wall clock
+until they have landed:
 
 - not before: no tab leaves `active` before the server's deadline (less SLACK_S, the time a
   sample of the test takes);
@@ -26,9 +27,11 @@ from tabs import sign_in
 
 pytestmark = pytest.mark.pyodide_engines("chromium")
 
-IDLE = 6  # serve.py's --idle-timeout, seconds
+# serve.py's --idle-timeout and --absolute-timeout (seconds) per interpreter: long enough for the
+# tabs to be active before the deadline (a Pyodide tab boots in 3-20 s on a busy machine).
+IDLE = {"micropython": 6, "pyodide": 15}
+ABSOLUTE = {"micropython": 8, "pyodide": 20}
 WARN = 2
-ABSOLUTE = 8  # --absolute-timeout of the second server
 WITHIN_S = 2.0  # S5: every tab lands within 2 s of the server's deadline
 SLACK_S = 0.3  # how late a sample of the test may see a change (the "not before" side)
 HOUR = 3600
@@ -36,12 +39,12 @@ HOUR = 3600
 
 @pytest.fixture
 def idle_server(serve, runtime):
-    return serve(runtime, max_tabs=2, idle_timeout=IDLE, warn_before=WARN)
+    return serve(runtime, max_tabs=2, idle_timeout=IDLE[runtime], warn_before=WARN)
 
 
 @pytest.fixture
 def absolute_server(serve, runtime):
-    return serve(runtime, max_tabs=2, absolute_timeout=ABSOLUTE)
+    return serve(runtime, max_tabs=2, absolute_timeout=ABSOLUTE[runtime])
 
 
 def frozen(clock):
@@ -60,12 +63,16 @@ CLOCKS = {"frozen": frozen, "an-hour-behind": behind, "an-hour-ahead": ahead}
 
 
 def two_tabs(context, server, new_tab, wait_state):
-    """Sign in in one tab of `context`, open a second; both active."""
-    first = sign_in(new_tab(context, server, "/"), timeout_ms=server.boot_timeout_ms * 2)
-    second = new_tab(context, server, "/")
-    for page in (first, second):
-        wait_state(page, "active", server.boot_timeout_ms)
-    return [first, second]
+    """Two tabs of `context` booted on the sign-in page, then signed in from the first: the
+    second follows within a second (rule 2), so the deadline starts with both tabs ready."""
+    pages = [context.new_page() for _ in range(2)]
+    for page in pages:
+        page.goto(server("/"), wait_until="commit")
+    for page in pages:
+        wait_state(page, "signed-out", server.boot_timeout_ms * 2)
+    sign_in(pages[0], timeout_ms=server.boot_timeout_ms * 2)
+    wait_state(pages[1], "active", server.boot_timeout_ms)
+    return pages
 
 
 def server_deadline(context, server, which):
@@ -134,10 +141,13 @@ def test_the_idle_deadline_is_the_servers(clock, context, idle_server, new_tab, 
 
 
 @pytest.mark.parametrize("clock", CLOCKS)
-def test_the_absolute_deadline_is_the_servers(clock, context, absolute_server, new_tab, wait_state):
+def test_the_absolute_deadline_is_the_servers(clock, runtime, context, absolute_server, new_tab, wait_state):
     """S5 with rule 8's absolute timeout: whatever the tabs' clock, no tab ends before the
     server's absolute deadline and every tab lands on /login?reason=expired, expired, within 2 s
     of it."""
+    if runtime == "pyodide" and clock != "frozen":
+        pytest.skip("smaller Pyodide twin: a clock an hour off meets the absolute deadline on "
+                    "MicroPython (the same page code), the idle one on both")
     CLOCKS[clock](context.clock)
     pages = two_tabs(context, absolute_server, new_tab, wait_state)
     deadline = server_deadline(context, absolute_server, "absolute")
@@ -148,8 +158,9 @@ def test_the_absolute_deadline_is_the_servers(clock, context, absolute_server, n
 @pytest.mark.xfail(strict=True, reason=(
     "product: the page ends the session by its own clock. About 0.6 s after set_system_time(+1 h)"
     " both tabs give back their places (DELETE /api/places) and land on /login?reason=idle,"
-    " `expired`, while GET /api/session still answers 200 with idle_in ~4.2 s: 5 s before the"
-    " server's deadline (core/machine.py _ended_by_deadline on the page's time)"))
+    " `expired`, while GET /api/session still answers 200 with idle_in > 0 (MicroPython, idle 6 s:"
+    " ~4.2 s left, the tabs left 5 s before the server's deadline); core/machine.py"
+    " _ended_by_deadline judges by the page's time"))
 def test_a_clock_jumping_an_hour_ahead_does_not_end_the_session(context, idle_server, new_tab,
                                                                 wait_state):
     """S5, a clock set ahead while signed in (a wrong time from NTP, a user's change): the page
@@ -172,7 +183,8 @@ def test_a_clock_jumping_an_hour_ahead_does_not_end_the_session(context, idle_se
     " throttles compare its own times (driver._on_activity: now - last_activity_event < 0.25;"
     " machine._on_user_active: now - activity_written_at < ACTIVITY_WRITE_INTERVAL), which a"
     " frozen clock never lets pass"))
-def test_activity_on_a_frozen_clock_keeps_the_session(context, idle_server, new_tab, wait_state):
+def test_activity_on_a_frozen_clock_keeps_the_session(context, runtime, idle_server, new_tab,
+                                                      wait_state):
     """S5 with rule 8's activity: the server keeps the idle deadline from the activity the tabs
     report, so pointer and key activity every second on a frozen clock keeps both tabs active past
     the idle timeout (and the server's deadline moves on with it)."""
@@ -181,7 +193,7 @@ def test_activity_on_a_frozen_clock_keeps_the_session(context, idle_server, new_
     started = time.time()
     first.bring_to_front()
 
-    while time.time() < started + IDLE + 2 * WITHIN_S:
+    while time.time() < started + IDLE[runtime] + 2 * WITHIN_S:
         first.mouse.move(10 + int(time.time() * 10) % 50, 10)
         first.mouse.click(5, 5)
         first.keyboard.press("Shift")
@@ -189,5 +201,5 @@ def test_activity_on_a_frozen_clock_keeps_the_session(context, idle_server, new_
     states = [sample(page)[0] for page in (first, second)]
 
     assert ["active", "active"] == states
-    assert server_deadline(context, idle_server, "idle")[0] - time.time() > IDLE - 2
+    assert server_deadline(context, idle_server, "idle")[0] - time.time() > IDLE[runtime] - 2
 
