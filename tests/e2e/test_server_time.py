@@ -155,12 +155,6 @@ def test_the_absolute_deadline_is_the_servers(clock, runtime, context, absolute_
     expect_on_time(pages, "expired", deadline, wait_state, absolute_server.boot_timeout_ms)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product: the page ends the session by its own clock. About 0.6 s after set_system_time(+1 h)"
-    " both tabs give back their places (DELETE /api/places) and land on /login?reason=idle,"
-    " `expired`, while GET /api/session still answers 200 with idle_in > 0 (MicroPython, idle 6 s:"
-    " ~4.2 s left, the tabs left 5 s before the server's deadline); core/machine.py"
-    " _ended_by_deadline judges by the page's time"))
 def test_a_clock_jumping_an_hour_ahead_does_not_end_the_session(context, idle_server, new_tab,
                                                                 wait_state):
     """S5, a clock set ahead while signed in (a wrong time from NTP, a user's change): the page
@@ -176,13 +170,6 @@ def test_a_clock_jumping_an_hour_ahead_does_not_end_the_session(context, idle_se
     expect_on_time(pages, "idle", deadline, wait_state, idle_server.boot_timeout_ms)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product: on a frozen clock no activity reaches the server. Clicks, moves and keys every"
-    " second send no POST /api/activity at all (a running clock sends one a second), so the server"
-    " ends the session at sign-in + idle and both tabs land on /login?reason=idle: the page's"
-    " throttles compare its own times (driver._on_activity: now - last_activity_event < 0.25;"
-    " machine._on_user_active: now - activity_written_at < ACTIVITY_WRITE_INTERVAL), which a"
-    " frozen clock never lets pass"))
 def test_activity_on_a_frozen_clock_keeps_the_session(context, runtime, idle_server, new_tab,
                                                       wait_state):
     """S5 with rule 8's activity: the server keeps the idle deadline from the activity the tabs

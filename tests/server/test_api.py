@@ -353,3 +353,13 @@ def test_places_counts_what_other_profiles_hold_and_never_fails(profiles):
     counts = [client.get("/api/places").json()["others"] for client in (first, second, nobody)]
 
     assert [0, 1, 0] == counts
+
+
+def test_every_answer_says_the_servers_time(profiles, clock):
+    """The pages keep the deadlines by the server's clock (S5), refusals included."""
+    client = profiles()
+
+    answers = [sign_in(client), client.get("/api/me", headers={"X-Tabsession-Tab": "junk"}),
+               client.post("/api/places", json={}, headers=HEADERS)]
+
+    assert [repr(clock.now)] * 3 == [a.headers["x-tabsession-now"] for a in answers]

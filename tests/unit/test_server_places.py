@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tabsession.browser.server import PLACES, ServerPlaces
+from tabsession.browser.server import PLACES, ServerPlaces, SyncedClock
 
 TAB = "a" * 32
 SLOT = "tabsession:slot:0"
@@ -355,3 +355,41 @@ def test_without_a_limit_an_active_tab_still_gets_a_lease_and_requests_wait_for_
 
     assert (1, ("GET", "/api/me", TAB + ".7.k3y"), [(200, {"user": "bob"})]) == \
         (waiting, tab.http.requests()[-1], answers)
+
+
+# ------------------------------------------------------------------ the server's time (S5)
+class Readings:
+    def __init__(self):
+        self.monotonic = 10.0
+        self.wall = 5000.0
+
+
+def synced_clock():
+    readings = Readings()
+    return readings, SyncedClock(lambda: readings.monotonic, lambda: readings.wall)
+
+
+def test_before_any_answer_the_page_has_only_its_own_clock():
+    readings, clock = synced_clock()
+
+    assert (5000.0, False) == (clock.now(), clock.synced)
+
+
+def test_the_servers_time_is_carried_by_the_monotonic_clock_whatever_the_wall_does():
+    """An hour set forward, or a frozen wall clock, moves nothing: only real time passing does."""
+    readings, clock = synced_clock()
+    clock.sync(1_700_000_000.0)
+
+    readings.wall += 3600  # the system clock set an hour ahead
+    readings.monotonic += 2.5
+
+    assert 1_700_000_002.5 == clock.now()
+
+
+@pytest.mark.parametrize("junk", [None, "1700000000", -5, 0, True])
+def test_a_junk_time_is_ignored(junk):
+    readings, clock = synced_clock()
+
+    clock.sync(junk)
+
+    assert (False, 5000.0) == (clock.synced, clock.now())

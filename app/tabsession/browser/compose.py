@@ -25,7 +25,7 @@ from tabsession.browser.driver import Driver
 from tabsession.browser.interop import RUNTIME, callback, document, helpers, is_none, listen, random_id, window
 from tabsession.browser.leases import LEASE_PREFIX, StorageLeases
 from tabsession.browser.locks import WebLocks, available as locks_available
-from tabsession.browser.server import ServerPlaces
+from tabsession.browser.server import ServerPlaces, SyncedClock
 from tabsession.core.machine import slot_lock_name
 from tabsession.core.settings import SERVER, Settings
 
@@ -99,9 +99,10 @@ class Http:
     """Requests to the page's own server. One proxy for every answer, made once (a proxy per
     request would leak on Pyodide: activity is reported while the user works)."""
 
-    def __init__(self):
+    def __init__(self, on_time=None):
         self._waiting = {}
         self._count = 0
+        self._on_time = on_time  # told the server's time from each answer that says it
         self._answered_proxy = callback(self._answered)
 
     def send(self, method, path, body, header_value, keepalive, done):
@@ -110,7 +111,12 @@ class Http:
         helpers.send(method, path, body, header_value, bool(keepalive), self._count,
                      self._answered_proxy)
 
-    def _answered(self, number, status, text):
+    def _answered(self, number, status, text, now_text):
+        if self._on_time is not None and isinstance(now_text, str):
+            try:
+                self._on_time(float(now_text))
+            except ValueError:
+                pass
         done = self._waiting.pop(int(number), None)
         if done is not None:
             done(int(status), text if isinstance(text, str) else "")
@@ -193,12 +199,16 @@ def build(page, view, settings, locks=None, wakeups=None):
     else:
         lock_adapter = StorageLeases(storage.LocalStore(LEASE_PREFIX), Clock(), Ids(), Soon())
     server = None
+    clock = Clock()
     http = Http()
     if settings.authority == SERVER:
+        # The server's time keeps the deadlines (S5): every answer of the API sets the clock.
+        clock = SyncedClock(lambda: float(helpers.monotonic()), time.time)
+        http = Http(clock.sync)
         slot_names = [slot_lock_name(slot) for slot in settings.slots()]
         server = lock_adapter = ServerPlaces(lock_adapter, http, Push(), slot_names)
     broadcast = wakeups != STORAGE_EVENTS and channel_available()
-    return Driver(page, settings, view, storage, lock_adapter, Channel(broadcast), Clock(),
+    return Driver(page, settings, view, storage, lock_adapter, Channel(broadcast), clock,
                   Timer(), Ids(), Location(), PageEvents(), RUNTIME, server, http)
 
 

@@ -162,18 +162,24 @@ return {
     const init = { method, headers, credentials: "same-origin", cache: "no-store", keepalive: !!keepalive };
     if (body !== null && body !== undefined) init.body = body;
     let answered = false;
-    const answer = (status, text) => { if (!answered) { answered = true; done(id, status, text); } };
-    const timer = setTimeout(() => answer(0, ""), 10000);
+    const answer = (status, text, now) => {
+      if (!answered) { answered = true; done(id, status, text, now === undefined ? null : now); }
+    };
+    const timer = setTimeout(() => answer(0, "", null), 10000);
     try {
       fetch(path, init).then(
         (response) => response.text().then(
-          (text) => { clearTimeout(timer); answer(response.status, text.slice(0, 65536)); },
-          () => { clearTimeout(timer); answer(response.status, ""); }),
-        () => { clearTimeout(timer); answer(0, ""); });
+          (text) => { clearTimeout(timer); answer(response.status, text.slice(0, 65536), response.headers.get("X-Tabsession-Now")); },
+          () => { clearTimeout(timer); answer(response.status, "", null); }),
+        () => { clearTimeout(timer); answer(0, "", null); });
     } catch (error) {
       clearTimeout(timer);
-      setTimeout(() => answer(0, ""), 0);
+      setTimeout(() => answer(0, "", null), 0);
     }
+  },
+  monotonic() {
+    // Seconds since the page started, from a clock no change of the system's time moves.
+    return performance.now() / 1000;
   },
   openPush(path, id, onText, onClose) {
     // A WebSocket to this page's own server; onText(id, text) per message, onClose(id) once.

@@ -36,6 +36,37 @@ UNAVAILABLE = "server-unavailable"
 ENDED_REASONS = ("signed-out", "idle", "expired")
 
 
+class SyncedClock:
+    """The server's time, carried between its answers by a clock that never jumps.
+
+    With the server as the authority its clock keeps the deadlines (S5), so the page must not
+    trust its own: a system clock frozen, an hour behind or set forward while the page runs
+    would end a session early or never report activity. Each answer of the API says the server's
+    time; between answers the page adds the time its monotonic clock (``performance.now``) has
+    counted since. Before the first answer it has only its own clock (``wall``).
+    """
+
+    def __init__(self, monotonic, wall):
+        self._monotonic = monotonic
+        self._wall = wall
+        self._base = None  # (the server's time, the monotonic reading when it came)
+
+    @property
+    def synced(self):
+        return self._base is not None
+
+    def sync(self, server_now):
+        """``server_now``: the server's time in an answer (epoch seconds); junk is ignored."""
+        if type(server_now) in (int, float) and server_now > 0:
+            self._base = (float(server_now), self._monotonic())
+
+    def now(self):
+        if self._base is None:
+            return self._wall()
+        server_now, at = self._base
+        return server_now + max(0.0, self._monotonic() - at)
+
+
 def credentials(lease):
     """The header value for ``lease`` (tab, epoch, key), or None."""
     if lease is None:

@@ -47,6 +47,7 @@ _log = logging.getLogger("tabsession.server")
 
 COOKIE = "tabsession"
 TAB_HEADER = "x-tabsession-tab"
+NOW_HEADER = "X-Tabsession-Now"
 REQUEST_HEADER = "x-tabsession"
 MAX_BODY_BYTES = 16 * 1024
 SWEEP_SECONDS = 0.5
@@ -145,19 +146,21 @@ class TabsessionAPI:
         words = {404: "not-found", 405: "method-not-allowed"}
         return reason(error.status_code, words.get(error.status_code, "bad-request"))
 
-    @staticmethod
-    def _safe(endpoint):
+    def _safe(self, endpoint):
         """The endpoint, answering a refusal as JSON and anything that fails (the store stopped
-        answering) as 503 ``server-unavailable``: never a traceback to the client (S8, S9)."""
+        answering) as 503 ``server-unavailable``: never a traceback to the client (S8, S9).
+        Every answer says the server's time (``NOW_HEADER``): the pages keep deadlines by it."""
         async def answering(request: Request) -> JSONResponse:
             try:
-                return await endpoint(request)
+                response = await endpoint(request)
             except Refusal as refusal:
-                return reason(refusal.status_code, refusal.reason)
+                response = reason(refusal.status_code, refusal.reason)
             except Exception as error:
                 _log.warning("tabsession: %s answered 503: %s: %s", request.url.path,
                              type(error).__name__, str(error)[:200])
-                return reason(503, records.SERVER_UNAVAILABLE)
+                response = reason(503, records.SERVER_UNAVAILABLE)
+            response.headers[NOW_HEADER] = repr(self.authority.clock())
+            return response
         return answering
 
     def _start_sweeping(self) -> None:
