@@ -3,6 +3,10 @@
 The clock is installed on the context before the first navigation, so `Date.now`, timers and
 Python's `time.time()` in every tab follow it. Short settings keep the fake time small:
 idle 60 s, warning from 20 s before, absolute 300 s.
+
+These cases move the *page's* clock, so they run with the browser as the authority: with the
+server deciding, the page keeps time by the server's clock (S5: a page clock set ahead must not
+end a session), and the same rule 8 is checked in real time by test_server_time.py.
 """
 
 import re
@@ -23,7 +27,8 @@ WITHIN_MS = 1000
 
 @pytest.fixture
 def timed(serve, runtime):
-    return serve(runtime, max_tabs=3, idle_timeout=IDLE, warn_before=WARN, absolute_timeout=ABSOLUTE)
+    return serve(runtime, max_tabs=3, idle_timeout=IDLE, warn_before=WARN, absolute_timeout=ABSOLUTE,
+                 authority="browser")
 
 
 @pytest.fixture
