@@ -71,6 +71,8 @@ def test_profiles_claiming_at_once_never_exceed_the_limit(limit, serve, runtime,
     """S3: however many profiles of one user sign in, or open `/`, in the same instant, never
     more than --max-tabs of their tabs are `active` (policy block); once they have decided,
     exactly --max-tabs are active and the rest blocked, active-elsewhere."""
+    if runtime == "pyodide" and limit != 1:
+        pytest.skip("smaller Pyodide twin: one round with max 1 (CI time)")
     server = serve(runtime, max_tabs=limit, policy="block")
     rounds, count = plan(runtime, browser_name, limit)
 

@@ -27,6 +27,18 @@ from tabs import sign_in
 
 pytestmark = pytest.mark.pyodide_engines("chromium")
 
+
+@pytest.fixture(autouse=True)
+def smaller_pyodide_twin(request, runtime):
+    """Pyodide runs one case here, the idle deadline on a frozen clock: the timekeeping is the
+    same Python on both interpreters, and a Pyodide case costs about a minute (CI time)."""
+    params = getattr(request.node, "callspec", None)
+    clock = params.params.get("clock") if params is not None else None
+    if runtime == "pyodide" and (request.node.originalname, clock) != \
+            ("test_the_idle_deadline_is_the_servers", "frozen"):
+        pytest.skip("smaller Pyodide twin: the idle deadline on a frozen clock only")
+
+
 # serve.py's --idle-timeout and --absolute-timeout (seconds) per interpreter: long enough for the
 # tabs to be active before the deadline (a Pyodide tab boots in 3-20 s on a busy machine).
 IDLE = {"micropython": 6, "pyodide": 15}
