@@ -11,6 +11,7 @@ import json
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import httpx
@@ -44,12 +45,15 @@ def app_for(tree, *arguments, api=echo_api):
 
 
 def call(app, method, url, **kwargs) -> httpx.Response:
-    """One request to the ASGI application, in process."""
+    """One request to the ASGI application, in process. Its event loop runs in a thread of its
+    own: in a whole run, Playwright's sync API (the browser tests, before these) keeps a loop
+    running in the main thread, where asyncio.run refuses to start another."""
     async def go():
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
             return await client.request(method, url, **kwargs)
-    return asyncio.run(go())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, go()).result()
 
 
 @contextmanager
