@@ -9,7 +9,7 @@ from tabsession.server.registry import (CONFLICT, UNAUTHORIZED, Deadlines, Denie
                                         Moved, PlaceFree, Policy, Refused, Session, TabEntry, UserRecord)
 from tabsession.server.service import Authority
 from tabsession.server.store import MemoryStore
-from server_fakes import Clock, Tokens
+from server_fakes import Clock, Tokens, run_async
 
 T0 = 1700000000.0
 IDLE = 900
@@ -23,7 +23,7 @@ def make_authority(store=None, **policy):
 
 
 def run(coroutine):
-    return asyncio.run(coroutine)
+    return run_async(coroutine)
 
 
 def signed_out():

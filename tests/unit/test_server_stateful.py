@@ -16,7 +16,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initial
 from tabsession.server.registry import Deadlines, Denied, Ended, Granted, Moved, PlaceFree, Policy, Refused
 from tabsession.server.service import Authority
 from tabsession.server.store import MemoryStore
-from server_fakes import Clock, Tokens
+from server_fakes import Clock, LoopThread, Tokens
 
 T0 = 1700000000.0
 IDLE = 600
@@ -64,7 +64,7 @@ class AuthorityMachine(RuleBasedStateMachine):
 
     def __init__(self):
         super().__init__()
-        self.loop = asyncio.new_event_loop()
+        self.loop = LoopThread(asyncio.new_event_loop())
         self.clock = Clock()
         self.store = MemoryStore()
         self.sessions: dict[str, ModelSession] = {}
@@ -75,7 +75,7 @@ class AuthorityMachine(RuleBasedStateMachine):
         self.loop.close()
 
     def run(self, coroutine):
-        return self.loop.run_until_complete(coroutine)
+        return self.loop.run(coroutine)
 
     @initialize(max_tabs=st.integers(1, 3), policy=st.sampled_from(["block", "takeover"]))
     def start(self, max_tabs, policy):
