@@ -63,6 +63,15 @@ def claim(client, tab, use_here=False):
     return client.post("/api/places", json={"tab": tab, "use_here": use_here}, headers=HEADERS)
 
 
+def wait_until_pushed_to(api, tab):
+    """The server has read the connection's first message and holds it for `tab`."""
+    import time
+    deadline = time.monotonic() + 5
+    while not any(tab in tabs for tabs in api.pushes.by_session.values()):
+        assert time.monotonic() < deadline, "the push connection was never registered"
+        time.sleep(0.01)
+
+
 def lease(response, tab):
     data = response.json()
     return {"X-Tabsession-Tab": f"{tab}.{data['epoch']}.{data['key']}", **HEADERS}
@@ -174,28 +183,31 @@ def test_takeover_policy_moves_without_use_here(clock):
     assert 200 == claim(second, TAB_B).status_code
 
 
-def test_a_push_connection_is_told_when_its_place_is_taken(profiles):
+def test_a_push_connection_is_told_when_its_place_is_taken(api, profiles):
     first, second = profiles(), profiles()
     sign_in(first)
     sign_in(second)
     granted = claim(first, TAB_A).json()
 
-    with first.websocket_connect(f"/api/push?tab={TAB_A}&epoch={granted['epoch']}&key={granted['key']}") as socket:
+    with first.websocket_connect("/api/push") as socket:
+        socket.send_text(f"{TAB_A}.{granted['epoch']}.{granted['key']}")
+        wait_until_pushed_to(api, TAB_A)
         claim(second, TAB_B, use_here=True)
         message = json.loads(socket.receive_text())
 
     assert {"kind": "moved"} == message
 
 
-def test_closing_the_push_connection_frees_the_place(profiles):
+def test_closing_the_push_connection_frees_the_place(api, profiles):
     """A crashed tab's connection closes: its place is free for the next claim at once."""
     first, second = profiles(), profiles()
     sign_in(first)
     sign_in(second)
     granted = claim(first, TAB_A).json()
 
-    with first.websocket_connect(f"/api/push?tab={TAB_A}&epoch={granted['epoch']}&key={granted['key']}"):
-        pass
+    with first.websocket_connect("/api/push") as socket:
+        socket.send_text(f"{TAB_A}.{granted['epoch']}.{granted['key']}")
+        wait_until_pushed_to(api, TAB_A)
     answer = claim(second, TAB_B)
 
     assert 200 == answer.status_code
@@ -207,7 +219,8 @@ def test_a_push_with_stale_credentials_is_told_at_once(profiles):
     old = claim(client, TAB_A).json()
     claim(client, TAB_A)  # a reload: new credentials
 
-    with client.websocket_connect(f"/api/push?tab={TAB_A}&epoch={old['epoch']}&key={old['key']}") as socket:
+    with client.websocket_connect("/api/push") as socket:
+        socket.send_text(f"{TAB_A}.{old['epoch']}.{old['key']}")
         message = json.loads(socket.receive_text())
 
     assert {"kind": "moved"} == message
@@ -219,9 +232,19 @@ def test_a_push_from_another_origin_is_refused(profiles):
     granted = claim(client, TAB_A).json()
 
     with pytest.raises(Exception):
-        with client.websocket_connect(
-                f"/api/push?tab={TAB_A}&epoch={granted['epoch']}&key={granted['key']}",
-                headers={"Origin": "http://evil.example"}) as socket:
+        with client.websocket_connect("/api/push", headers={"Origin": "http://evil.example"}) as socket:
+            socket.send_text(f"{TAB_A}.{granted['epoch']}.{granted['key']}")
+            socket.receive_text()
+
+
+@pytest.mark.parametrize("hello", ["junk", "a.b.c", f"{TAB_A}.1", "x" * 5000])
+def test_a_push_that_does_not_say_whose_it_is_is_closed(profiles, hello):
+    client = profiles()
+    sign_in(client)
+
+    with pytest.raises(Exception):
+        with client.websocket_connect("/api/push") as socket:
+            socket.send_text(hello)
             socket.receive_text()
 
 

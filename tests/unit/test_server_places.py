@@ -78,8 +78,8 @@ class FakePush:
         self.opened = []
         self.closed = 0
 
-    def open(self, url, on_text, on_close):
-        self.opened.append((url, on_text, on_close))
+    def open(self, url, hello, on_text, on_close):
+        self.opened.append((url, on_text, on_close, hello))
         push = self
 
         class Connection:
@@ -182,10 +182,10 @@ def test_a_busy_profile_does_not_ask_the_server():
     assert (("acquired", -1), []) == (tab.told[-1], tab.http.sent)
 
 
-def test_a_grant_opens_a_push_connection_with_the_lease():
+def test_a_grant_opens_a_push_connection_that_says_the_lease_first_never_in_its_url():
     tab = granted_tab()
 
-    assert ["/api/push?tab=" + TAB + "&epoch=7&key=k3y"] == [url for url, _t, _c in tab.push.opened]
+    assert [("/api/push", TAB + ".7.k3y")] == [(url, hello) for url, _t, _c, hello in tab.push.opened]
 
 
 def test_moved_by_the_server_loses_the_slot():

@@ -132,11 +132,11 @@ class Push:
         self._text_proxy = callback(self._text)
         self._closed_proxy = callback(self._closed)
 
-    def open(self, path, on_text, on_close):
+    def open(self, path, hello, on_text, on_close):
         self._count += 1
         number = self._count
         self._open[number] = (on_text, on_close)
-        socket = helpers.openPush(path, number, self._text_proxy, self._closed_proxy)
+        socket = helpers.openPush(path, hello, number, self._text_proxy, self._closed_proxy)
         return _Connection(lambda: (self._open.pop(number, None), socket.close()))
 
     def _text(self, number, raw):

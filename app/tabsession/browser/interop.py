@@ -181,8 +181,9 @@ return {
     // Seconds since the page started, from a clock no change of the system's time moves.
     return performance.now() / 1000;
   },
-  openPush(path, id, onText, onClose) {
-    // A WebSocket to this page's own server; onText(id, text) per message, onClose(id) once.
+  openPush(path, hello, id, onText, onClose) {
+    // A WebSocket to this page's own server that says `hello` once open; onText(id, text) per
+    // message, onClose(id) once.
     const url = new URL(path, window.location.href);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     let socket = null;
@@ -190,6 +191,7 @@ return {
     const close = () => { if (!closed) { closed = true; onClose(id); } };
     try { socket = new WebSocket(url.href); } catch (error) { setTimeout(close, 0); }
     if (socket) {
+      socket.addEventListener("open", () => { try { socket.send(hello); } catch (error) { close(); } });
       socket.addEventListener("message", (event) => {
         if (!closed && typeof event.data === "string") onText(id, event.data.slice(0, 4096));
       });

@@ -95,8 +95,9 @@ class ServerPlaces:
     """The driver's ``locks`` adapter when the server is the authority (see the module).
 
     ``local``: the profile's lock adapter. ``http.send(method, path, body_text, header_value,
-    keepalive, done)`` answers ``done(status, text)`` (status 0: no answer). ``push.open(url,
-    on_text, on_close)`` returns an object with ``close()``.
+    keepalive, done)`` answers ``done(status, text)`` (status 0: no answer). ``push.open(path,
+    hello, on_text, on_close)`` sends ``hello`` once connected and returns an object with
+    ``close()``.
     """
 
     def __init__(self, local, http, push, slot_names):
@@ -279,9 +280,8 @@ class ServerPlaces:
     # ------------------------------------------------------------ push
     def _open_push(self):
         self._close_push()
-        tab_id, epoch, key = self.lease
-        url = PUSH + "?tab=" + tab_id + "&epoch=" + str(epoch) + "&key=" + key
-        self._connection = self.push.open(url, self._pushed, self._push_closed)
+        # The credentials go as the first message, not in the URL (URLs end up in logs).
+        self._connection = self.push.open(PUSH, credentials(self.lease), self._pushed, self._push_closed)
 
     def _close_push(self):
         connection, self._connection = self._connection, None

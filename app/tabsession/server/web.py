@@ -17,7 +17,8 @@ a simple cross-site request cannot send) and, when the browser sends ``Origin``,
 server's own origin; the push WebSocket checks ``Origin`` too (browsers send it on every
 WebSocket handshake, and SameSite does not cover WebSockets everywhere).
 
-Push (S3-S5): each granted tab holds one WebSocket (``/api/push``). The server sends it
+Push (S3-S5): each granted tab holds one WebSocket (``/api/push``), whose first message is the
+tab's credentials (never in the URL, which logs keep). The server sends it
 ``{"kind": "moved"}`` when its place is taken, ``{"kind": "ended", "reason": R}`` when its
 session ends (sign-out, or a deadline by the server's clock, found by a sweep every
 ``SWEEP_SECONDS``). A connection that closes drops the tab's place, as a closing tab's Web Lock
@@ -51,6 +52,7 @@ NOW_HEADER = "X-Tabsession-Now"
 REQUEST_HEADER = "x-tabsession"
 MAX_BODY_BYTES = 16 * 1024
 SWEEP_SECONDS = 0.5
+PUSH_HELLO_SECONDS = 5.0  # a push connection must say whose it is within this time
 _SID = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 _KEY = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 
@@ -103,6 +105,13 @@ class Pushes:
             message = {"kind": "ended", "reason": notice.reason}
             return [(socket, message) for socket in self.by_session.get(notice.sid, {}).values()]
         return []
+
+
+async def _close_quietly(socket: WebSocket, code: int = 1000) -> None:
+    try:
+        await socket.close(code=code)
+    except Exception:
+        pass  # it went meanwhile
 
 
 class TabsessionAPI:
@@ -369,14 +378,15 @@ class TabsessionAPI:
             await socket.close(code=1008)
             return
         sid = self._sid(socket)
-        params = socket.query_params
-        try:
-            tab_id, epoch, key = self._lease(
-                f"{params.get('tab', '')}.{params.get('epoch', '')}.{params.get('key', '')}")
-        except Refusal:
-            await socket.close(code=1008)
-            return
         await socket.accept()
+        try:
+            # The tab's credentials come as the first message, never in the URL (URLs end up in
+            # logs); a connection that says nothing in time is closed.
+            first = await asyncio.wait_for(socket.receive_text(), PUSH_HELLO_SECONDS)
+            tab_id, epoch, key = self._lease(first[:300])
+        except (Refusal, asyncio.TimeoutError, WebSocketDisconnect, RuntimeError, KeyError):
+            await _close_quietly(socket, 1008)
+            return
         result = await self.authority.check(sid, tab_id, epoch, key) if sid else Denied(401, records.REASON_SIGNED_OUT)
         if isinstance(result, Denied):
             await socket.send_text(json.dumps({"kind": "ended", "reason": result.reason}))
