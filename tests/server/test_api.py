@@ -3,6 +3,8 @@ the rules S1-S4 as the API shows them, and S9's bad input (each a 4xx with a JSO
 a 5xx, no session changed). Browser profiles are separate clients (separate cookie jars)."""
 
 import json
+import time
+from contextlib import contextmanager
 
 import pytest
 from starlette.applications import Starlette
@@ -63,13 +65,16 @@ def claim(client, tab, use_here=False):
     return client.post("/api/places", json={"tab": tab, "use_here": use_here}, headers=HEADERS)
 
 
-def wait_until_pushed_to(api, tab):
-    """The server has read the connection's first message and holds it for `tab`."""
-    import time
-    deadline = time.monotonic() + 5
-    while not any(tab in tabs for tabs in api.pushes.by_session.values()):
-        assert time.monotonic() < deadline, "the push connection was never registered"
-        time.sleep(0.01)
+@contextmanager
+def pushing(api, client, tab, granted):
+    """The push connection of `tab` (granted: the claim's answer), once the server holds it."""
+    with client.websocket_connect("/api/push") as socket:
+        socket.send_text(f"{tab}.{granted['epoch']}.{granted['key']}")
+        deadline = time.monotonic() + 5
+        while not any(tab in tabs for tabs in api.pushes.by_session.values()):
+            assert time.monotonic() < deadline, "the push connection was never registered"
+            time.sleep(0.01)
+        yield socket
 
 
 def lease(response, tab):
@@ -189,9 +194,7 @@ def test_a_push_connection_is_told_when_its_place_is_taken(api, profiles):
     sign_in(second)
     granted = claim(first, TAB_A).json()
 
-    with first.websocket_connect("/api/push") as socket:
-        socket.send_text(f"{TAB_A}.{granted['epoch']}.{granted['key']}")
-        wait_until_pushed_to(api, TAB_A)
+    with pushing(api, first, TAB_A, granted) as socket:
         claim(second, TAB_B, use_here=True)
         message = json.loads(socket.receive_text())
 
@@ -205,9 +208,8 @@ def test_closing_the_push_connection_frees_the_place(api, profiles):
     sign_in(second)
     granted = claim(first, TAB_A).json()
 
-    with first.websocket_connect("/api/push") as socket:
-        socket.send_text(f"{TAB_A}.{granted['epoch']}.{granted['key']}")
-        wait_until_pushed_to(api, TAB_A)
+    with pushing(api, first, TAB_A, granted):
+        pass
     answer = claim(second, TAB_B)
 
     assert 200 == answer.status_code
