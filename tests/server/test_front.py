@@ -8,7 +8,9 @@ transport, without sockets. The API is a stand-in here: it echoes what it is sen
 
 import asyncio
 import json
+import os
 import socket
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,9 +19,10 @@ from contextlib import contextmanager
 import httpx
 import pytest
 from webserver.app import MAX_API_BODY
-from webserver.front import Limits, make_server
+from live_server import LiveServer
+from webserver.front import Limits, fitting_connections, make_server
 
-from serve_support import exchange, parse_response, request, serve
+from serve_support import SERVE_PY, exchange, parse_response, request, serve
 
 TWO_MB = 2 * 1024 * 1024
 
@@ -227,3 +230,71 @@ def test_the_listening_socket_says_tcp_so_connections_get_no_nagle():
         sock.close()
 
     assert socket.IPPROTO_TCP == actual
+
+
+# Out of file descriptors.
+
+def test_the_connection_limit_fits_the_open_files_limit():
+    """A connection serving a file holds two descriptors, besides the server's own few."""
+    assert (512, 496, 16, 1) == (fitting_connections(512, None), fitting_connections(512, 1024),
+                                 fitting_connections(512, 64), fitting_connections(512, 20))
+
+
+LOW_FILES_LIMIT = 64
+RUN_WITH_FEW_FILES = f"""import resource, runpy, sys
+resource.setrlimit(resource.RLIMIT_NOFILE, ({LOW_FILES_LIMIT}, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+sys.argv = [{str(SERVE_PY)!r}, *sys.argv[1:]]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def cpu_ticks(pid: int) -> int:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def first_line(connection: socket.socket) -> str:
+    try:
+        return connection.recv(64).split(b"\r\n", 1)[0].decode("latin-1") or "closed"
+    except OSError as error:
+        return type(error).__name__
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_NOFILE and /proc/PID/stat")
+def test_out_of_file_descriptors_answers_503_without_tracebacks_or_spinning(tree, tmp_path):
+    """serve.py with 64 files: 60 silent connections take what is left, then 100 clients ask for
+    the 16 MB file. Each of them gets a 503 (by uvicorn past the connection limit, which fits the
+    files limit, or from the accept loop, which answers the listen queue with a reserve
+    descriptor), nothing but one line on standard error, the server's CPU stays low; once they
+    close, serving resumes. Before: asyncio wrote a traceback per waiting connection and spun
+    (CPython gh-151615), and the application's open() of the file failed (a 200 cut short)."""
+    script = tmp_path / "few_files.py"
+    script.write_text(RUN_WITH_FEW_FILES)
+    big = "GET /vendor/pyodide-314.0.7/pyodide.asm.wasm HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+    with LiveServer("--root", str(tree), script=script, logs_in=tmp_path) as running:
+        address = ("127.0.0.1", running.port)
+        silent = [socket.create_connection(address, timeout=5) for _ in range(60)]
+        burst = []
+        try:
+            time.sleep(0.3)
+            for _ in range(100):
+                connection = socket.create_connection(address, timeout=5)
+                burst.append(connection)
+                connection.sendall(big)
+            ticks = cpu_ticks(running.process.pid)
+            started = time.monotonic()
+            time.sleep(2)
+            seconds = time.monotonic() - started
+            cpu = (cpu_ticks(running.process.pid) - ticks) / os.sysconf("SC_CLK_TCK") / seconds
+            answers = {first_line(connection) for connection in burst}
+        finally:
+            for connection in silent + burst:
+                connection.close()
+        deadline = time.monotonic() + 5
+        while (after := request(running.port, "/").status) != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        stderr = running.stderr()
+
+    assert "Traceback" not in stderr and len(stderr.splitlines()) <= 1, stderr[:3000]
+    assert ({"HTTP/1.1 503 Service Unavailable"}, 200) == (answers, after)
+    assert cpu < 0.5, f"{cpu:.0%} of a core"
