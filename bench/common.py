@@ -33,9 +33,6 @@ VARIANTS = {
     "bare-mpy": ("micropython", "browser", "bare PyScript + MicroPython"),
     "app-mpy": ("micropython", "browser", "tabsession, MicroPython, browser authority"),
     "appsrv-mpy": ("micropython", "server", "tabsession, MicroPython, server authority"),
-    # Diagnosis (issue 13): the same two, served by bench/serve_nodelay.py (TCP_NODELAY on).
-    "appnd-mpy": ("micropython", "browser", "tabsession, MicroPython, browser authority, TCP_NODELAY"),
-    "appsrvnd-mpy": ("micropython", "server", "tabsession, MicroPython, server authority, TCP_NODELAY"),
     "appsrc-mpy": ("micropython", "browser", "tabsession, MicroPython, sources instead of bundles"),
     "bare-pyodide": ("pyodide", "browser", "bare PyScript + Pyodide"),
     "app-pyodide": ("pyodide", "browser", "tabsession, Pyodide, browser authority"),
@@ -49,7 +46,7 @@ VARIANTS = {
                        "tabsession, Pyodide from a gzipped memory snapshot, without PyScript"),
 }
 # Variants whose page is the app's protected page, which decides `active` only when signed in.
-SIGNED_IN = ("app", "appsrv", "appnd", "appsrvnd", "appsrc", "direct", "snap", "snapgz")
+SIGNED_IN = ("app", "appsrv", "appsrc", "direct", "snap", "snapgz")
 ACTIONS = {"signout": "sign-out", "takeover": "take-over",
            "signout_held": "sign-out, next page held (diagnosis)",
            "signout_one": "sign-out reaching 1 tab (diagnosis)",

@@ -69,3 +69,36 @@ def machine(browser_version):
         "chromium": browser_version, "os": platform.platform(), "python": platform.python_version(),
         "playwright": version("playwright"),
     }
+
+
+def cpu_seconds():
+    """CPU time (user + system, s) used so far by every process this bench started (the browser's
+    processes and the servers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in descendants(os.getpid()):
+        try:
+            with open(f"/proc/{pid}/stat") as file:
+                fields = file.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / ticks
+
+
+def established_connections(port):
+    """TCP connections established to `port` on this machine, counted on the server's side (the
+    sockets whose local port is `port`), from /proc/net/tcp and tcp6."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as file:
+                next(file)
+                for line in file:
+                    fields = line.split()
+                    local, state = fields[1], fields[3]
+                    if state == "01" and int(local.rsplit(":", 1)[1], 16) == port:
+                        count += 1
+        except OSError:
+            continue
+    return count

@@ -77,8 +77,8 @@ TRACE_JS = """
       };
     }
   }
-  // The page's requests to the server's API (the server authority: GET and POST /api/places
-  // before a tab may be active), each with when it was sent and when its answer was read.
+  // The page's requests to the server's API (the server authority: POST /api/places claims the
+  // tab's place before it may be active), each with when it was sent and when its answer was read.
   const nativeFetch = window.fetch;
   if (nativeFetch) {
     window.fetch = function (input, init) {
@@ -125,6 +125,13 @@ TRACE_JS = """
   }, true);
 })();
 """
+
+
+def trace_script(tabs=False):
+    """TRACE_JS for a context: `tabs` also traces the #tabs list and wake-ups."""
+    return TRACE_JS % {"tabs": "true" if tabs else "false"}
+
+
 READ_TRACE = "() => JSON.parse(sessionStorage.getItem('__bench.trace') || '[]')"
 READ_STATE = """() => ({state: document.documentElement.getAttribute('data-tab-state'),
   id: document.documentElement.getAttribute('data-tab-id'), path: location.pathname + location.search})"""
@@ -183,3 +190,55 @@ async def clear_session(context, server):
     await page.goto(server("/login"), wait_until="commit")
     await page.evaluate("() => localStorage.clear()")
     await page.close()
+
+
+# The push phase: every WebSocket a page makes, counted in the page (before its own scripts):
+# made (constructed), opened (its `open` event), closed (its `close` event), and those OPEN now.
+SOCKETS_JS = """
+(() => {
+  if (window.top !== window || !window.WebSocket) return;
+  const Native = window.WebSocket;
+  const counts = {made: 0, opened: 0, closed: 0, urls: []};
+  const live = new Set();
+  Object.defineProperty(window, "__benchSockets", {value: () => ({
+    made: counts.made, opened: counts.opened, closed: counts.closed, urls: counts.urls.slice(),
+    open: Array.from(live).filter((socket) => socket.readyState === Native.OPEN).length})});
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      counts.made += 1;
+      counts.urls.push(new URL(String(args[0]), location.href).pathname);
+      live.add(this);
+      super.addEventListener("open", () => { counts.opened += 1; });
+      super.addEventListener("close", () => { counts.closed += 1; live.delete(this); });
+    }
+  };
+})();
+"""
+READ_SOCKETS = "() => window.__benchSockets ? window.__benchSockets() : null"
+# What the page's own loads waited for (Resource Timing, the navigation and every resource): the
+# time from a request's start to its request being sent (queueing for a connection, connecting;
+# zero for a reused idle connection) and to its answer's end, for those that went to the network
+# (a cache hit has transferSize 0); and the /api/ requests on their own.
+READ_WAITS = """() => {
+  const entries = [...performance.getEntriesByType("navigation"), ...performance.getEntriesByType("resource")];
+  const network = entries.filter((e) => e.transferSize > 0 && e.requestStart > 0);
+  const queued = network.map((e) => e.requestStart - e.startTime);
+  const api = network.filter((e) => new URL(e.name).pathname.startsWith("/api/"));
+  const worst = network[queued.indexOf(Math.max(...queued))];
+  return {requests: entries.length, network: network.length,
+          queued_max: queued.length ? Math.max(...queued) : 0,
+          queued_sum: queued.reduce((a, b) => a + b, 0),
+          worst: worst ? {path: new URL(worst.name).pathname, start: worst.startTime,
+                          connect: worst.connectEnd - worst.connectStart,
+                          queued: worst.requestStart - worst.startTime} : null,
+          api: api.map((e) => ({path: new URL(e.name).pathname, queued: e.requestStart - e.startTime,
+                                total: e.responseEnd - e.startTime}))};
+}"""
+
+
+async def read_sockets(page):
+    try:
+        return await page.evaluate(READ_SOCKETS)
+    except Exception:  # noqa: BLE001 - a page in mid-navigation
+        return None

@@ -1,4 +1,4 @@
-"""The four phases of a run (decision, reach, many, memory), driven through Playwright."""
+"""The phases of a run (decision, reach, many, memory, push), driven through Playwright."""
 
 import asyncio
 import json
@@ -7,15 +7,18 @@ import statistics
 import time
 
 from bench.common import RUNTIME_SHORT, RUNTIMES, SIGNED_IN, TIMEOUT_MS, USERNAME, VARIANTS, log
-from bench.machine import renderer_memory_kb
+from bench.machine import cpu_seconds, established_connections, renderer_memory_kb
 from bench.page_scripts import (
     DECIDED,
     READ_BOOT,
-    TRACE_JS,
+    READ_WAITS,
+    SOCKETS_JS,
     clear_session,
     collect_garbage,
+    read_sockets,
     read_state,
     read_trace,
+    trace_script,
     wait_until,
 )
 from bench.snapshot import SnapshotExperiment
@@ -25,6 +28,7 @@ from bench.snapshot import SnapshotExperiment
 # not refused (--max-tabs 1) by the place of the tab just closed.
 SERVER_DROP_S = 0.3
 from bench.traces import (
+    api_sent_between,
     api_steps,
     first_after,
     first_decision,
@@ -38,7 +42,7 @@ from bench.traces import (
 
 
 class Bench(SnapshotExperiment):
-    """The four phases, each an async method named after it (see run.py's docstring)."""
+    """The phases, each an async method named after it (see run.py's docstring)."""
 
     def __init__(self, browser, servers, counts, runtimes=RUNTIMES, only_variants=None, actions=None):
         self.runtimes = runtimes
@@ -52,7 +56,7 @@ class Bench(SnapshotExperiment):
 
     async def context(self, storage_state=None, watch_tabs=False):
         context = await self.browser.new_context(storage_state=storage_state)
-        await context.add_init_script(script=TRACE_JS % {"tabs": "true" if watch_tabs else "false"})
+        await context.add_init_script(script=trace_script(watch_tabs))
         context.on("page", self._watch)
         return context
 
@@ -93,7 +97,7 @@ class Bench(SnapshotExperiment):
             return None
         runtime = VARIANTS[variant][0]
         server = server or self.servers.for_variant(variant)
-        if kind in ("app", "appsrv", "appnd", "appsrvnd", "appsrc"):  # served with their own sign-in page
+        if kind in ("app", "appsrv", "appsrc"):  # served with their own sign-in page
             return await self.signed_in_state(server, runtime)
         # (browser authority only: a server authority's session is in its own memory)
         app = self.servers.get("app", runtime, "browser")
@@ -163,11 +167,11 @@ class Bench(SnapshotExperiment):
         return out
 
     # ---------------------------------------------------------------------------- 2. reach
-    async def open_tabs(self, context, server, count, runtime, settled):
+    async def open_tabs(self, context, server, count, runtime, settled, timeout_ms=None):
         """Open `count` tabs at `/` at once; wait until `settled(states)` holds for all of them."""
         pages = [await context.new_page() for _ in range(count)]
         await asyncio.gather(*(page.goto(server("/"), wait_until="commit") for page in pages))
-        return pages, await wait_until(pages, settled, TIMEOUT_MS[runtime])
+        return pages, await wait_until(pages, settled, timeout_ms or TIMEOUT_MS[runtime])
 
     async def reach_signout(self, runtime, hold_next=False, others=None):
         """Diagnoses: hold_next answers the signed-out tabs' navigation to /login with 204, so
@@ -522,7 +526,7 @@ class Bench(SnapshotExperiment):
         count = self.counts["memory_tabs"]
         for variant, (runtime, _, what) in self.variants():
             kind = variant.split("-")[0]
-            if kind in ("floor", "snapgz", "appsrc", "appsrv", "appnd", "appsrvnd"):
+            if kind in ("floor", "snapgz", "appsrc", "appsrv"):
                 continue  # start-up experiments only (snapgz: the same page in memory as snap)
             if kind == "app":
                 server = self.servers.get("open", runtime, "browser")
@@ -549,3 +553,154 @@ class Bench(SnapshotExperiment):
                                       "private_per_tab_mb": summarize(private), "private_samples": private,
                                       "new_renderers": processes}
         return out
+
+    # ----------------------------------------------------------------------------- 5. push
+    async def push(self):
+        """Issue 13's push connections: with the server as the authority each active tab holds one
+        WebSocket at /api/push. One profile (`--max-tabs 60`) with N tabs open, all active, for N
+        in counts["push"]["tabs"]: the WebSockets they hold (counted in each page, by Playwright,
+        and the TCP connections the server has), the time a NEW tab of the profile takes to load and
+        decide (as the decision phase measures it: does a profile's open push connections starve
+        its page loads? Browsers allow six HTTP/1.1 connections per host), a sign-out in one tab
+        reaching the N - 1 others, renderer memory and CPU while the N tabs idle. N = 0: the new
+        tab's load alone. The same new-tab loads with the browser as the authority (no
+        WebSocket) tell the cost of N open tabs from that of their connections."""
+        push = self.counts["push"]
+        out = {}
+        for runtime in self.runtimes:
+            if runtime != "micropython":
+                continue  # 50 Pyodide tabs on 2 cores: not bounded
+            for authority, counts in (("server", [0, *push["tabs"]]), ("browser", [0, max(push["tabs"])])):
+                server = self.servers.get("push", runtime, authority)
+                for count in counts:
+                    key = f"{authority}-{RUNTIME_SHORT[runtime]}-{count}"
+                    out[key] = await self.push_count(server, runtime, authority, count)
+        return out
+
+    async def push_context(self, sockets):
+        """A context whose pages count their WebSockets (SOCKETS_JS), and whose WebSockets
+        Playwright reports are kept in `sockets` ({"url", "open"} each)."""
+        context = await self.context(watch_tabs=True)
+        await context.add_init_script(script=SOCKETS_JS)
+
+        def socket_made(socket):
+            record = {"url": socket.url, "open": True}
+            sockets.append(record)
+            socket.on("close", lambda _: record.update(open=False))
+
+        context.on("page", lambda page: page.on("websocket", socket_made))
+        return context
+
+    async def push_count(self, server, runtime, authority, count):
+        push = self.counts["push"]
+        reps = push["reps"].get(count, 1) if authority == "server" else 1
+        loads_per_rep = push["new_tab_loads"] * (3 if count == 0 else 1)
+        timeout = TIMEOUT_MS[runtime] * max(1, count // 5)
+        all_active = lambda states: all(s["state"] == "active" for s in states)
+        result = {"authority": authority, "runtime": runtime, "tabs": count, "reps": reps,
+                  "new_tab": [], "new_tab_api": [], "new_tab_waits": [], "new_tab_states": [], "others_api": [],
+                  "held": [], "reach": {"per_tab": [], "all_tabs": [], "wake": [], "actor_done": [],
+                                        "handling": []}}
+        for rep in range(reps):
+            await asyncio.sleep(1.0)
+            before = renderer_memory_kb()
+            sockets = []
+            context = await self.push_context(sockets)
+            first = await self.sign_in(context, server, runtime)
+            pages = [first]
+            if count == 0:
+                await first.close()  # the cache is warm; the profile keeps its session
+                pages = []
+                await asyncio.sleep(SERVER_DROP_S)
+            elif count > 1:
+                opened, _ = await self.open_tabs(context, server, count - 1, runtime, all_active, timeout)
+                pages += opened
+            if pages:
+                held = await self.held(pages, sockets, server, authority, before)
+                result["held"].append(held)
+                log(f"  push {authority} {count} tabs rep {rep + 1}: {held['active']} active;"
+                    f" WebSockets open: in the pages {held['page_open']} (made {held['page_made']},"
+                    f" most in one page {held['page_max_open']}), Playwright {held['playwright_open']};"
+                    f" server connections {held['server_connections']}; idle CPU"
+                    f" {held['idle_cpu']:.2f} cores; renderer Pss {held['pss_per_tab_mb']:.1f} MB/tab")
+            for _ in range(loads_per_rep):
+                page, trace = await self.load(context, server("/"), runtime)
+                decision = first_decision(trace)
+                result["new_tab"].append(decision["t"] if decision else None)
+                result["new_tab_states"].append(decision["state"] if decision else None)
+                result["new_tab_api"].append(api_steps(trace, decision["t"]) if decision else {})
+                result["new_tab_waits"].append(await page.evaluate(READ_WAITS))
+                if decision and pages:  # what the open tabs asked the server meanwhile
+                    traces = await asyncio.gather(*(read_trace(other) for other in pages))
+                    result["others_api"].append(sum(len(api_sent_between(t, trace[0]["at"], decision["at"]))
+                                                    for t in traces))
+                await page.close()
+                await asyncio.sleep(SERVER_DROP_S)
+            log(f"  push {authority} {count} tabs rep {rep + 1}: new tabs decided in "
+                + ", ".join(fmt_ms(t) for t in result["new_tab"][-loads_per_rep:])
+                + " (" + ", ".join(str(s) for s in result["new_tab_states"][-loads_per_rep:]) + ")"
+                + (f"; /api/ requests the open tabs sent meanwhile: {result['others_api'][-loads_per_rep:]}"
+                   if pages else "") + "; longest wait for a connection: "
+                + ", ".join(f"{fmt_ms(w['queued_max'])} ({(w.get('worst') or {}).get('path', '-')})"
+                            for w in result["new_tab_waits"][-loads_per_rep:]))
+            if authority == "server" and count > 1:
+                actor, reached = pages[0], pages[1:]
+                await actor.locator("#logout").click()
+                await wait_until(reached, lambda states: all(s["state"] == "signed-out" for s in states),
+                                 timeout)
+                click = last_click(await read_trace(actor), "logout")
+                left = lambda e: e["kind"] == "state" and e["state"] != "active"
+                done = first_after(await read_trace(actor), click, left)
+                result["reach"]["actor_done"].append(done["at"] - click if done else None)
+                latencies = await self.reached(reached, click, left, result["reach"])
+                log(f"  push sign-out, {count} tabs, rep {rep + 1}: the last of {len(reached)} tabs in"
+                    f" {fmt_ms(result['reach']['all_tabs'][-1])}, median"
+                    f" {fmt_ms(statistics.median([v for v in latencies if v is not None] or [0]))}")
+            await context.close()
+            await asyncio.sleep(SERVER_DROP_S)
+        result["new_tab_summary"] = summarize(result["new_tab"])
+        posts = [s["places_post_answered"] - s["places_post_sent"] for s in result["new_tab_api"]
+                 if "places_post_sent" in s]
+        result["new_tab_post"] = summarize(posts)
+        result["new_tab_queued_max"] = summarize([w["queued_max"] for w in result["new_tab_waits"]])
+        if result["reach"]["all_tabs"]:
+            result["reach"] = self.reach_result(result["reach"], count - 1, authority)
+        else:
+            del result["reach"]
+        return result
+
+    async def held(self, pages, sockets, server, authority, memory_before):
+        """What `pages` (one profile, all decided) hold once settled: their states, WebSockets
+        (in the pages, by Playwright, the server's TCP connections), idle CPU and memory."""
+        expected = len(pages) if authority == "server" else 0
+        deadline = time.monotonic() + 10
+        while True:  # each active tab opens its push connection just after it decides
+            counts = await asyncio.gather(*(read_sockets(page) for page in pages))
+            if sum((c or {}).get("open", 0) for c in counts) >= expected or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)
+        cpu = cpu_seconds()
+        await asyncio.sleep(3.0)
+        idle_cpu = (cpu_seconds() - cpu) / 3.0
+        states = await asyncio.gather(*(read_state(page) for page in pages))
+        counts = [c or {} for c in await asyncio.gather(*(read_sockets(page) for page in pages))]
+        connections = established_connections(server.port)
+        context = pages[0].context
+        await collect_garbage(context)
+        after = renderer_memory_kb()
+        return {
+            "tabs": len(pages), "active": sum(s["state"] == "active" for s in states),
+            "page_open": sum(c.get("open", 0) for c in counts),
+            "page_made": sum(c.get("made", 0) for c in counts),
+            "page_closed": sum(c.get("closed", 0) for c in counts),
+            "page_max_open": max((c.get("open", 0) for c in counts), default=0),
+            "paths": sorted({path for c in counts for path in c.get("urls", [])}),
+            "playwright_open": sum(record["open"] for record in sockets),
+            "playwright_made": len(sockets),
+            "server_connections": connections,
+            "idle_cpu": idle_cpu,
+            "pss_per_tab_mb": (after[0] - memory_before[0]) / len(pages) / 1024,
+            "private_per_tab_mb": (after[1] - memory_before[1]) / len(pages) / 1024,
+            "new_renderers": after[2] - memory_before[2],
+        }

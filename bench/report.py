@@ -95,6 +95,7 @@ def targets(results):
             rows.append(("MicroPython memory per tab under 15 MB PSS: each tab in its own renderer,"
                          " net of a plain-JS tab", f"{net:.1f} MB ({own['median']:.1f} MB in all,"
                          f" {js['median']:.1f} MB for a plain-JS tab)", net < 15))
+    rows += push_targets(results)
     early = painted_early_counts(results)
     if early["loads"]:
         rows.append(("No protected content painted before the decision (#app rendered on a frame while"
@@ -126,14 +127,6 @@ def authority_targets(results):
                                  "" if label == "warm" else " (reference: the target is warm)"),
                              f"{extra:+.0f} ms ({server['median']:.0f} / {browser['median']:.0f} ms)",
                              extra <= SERVER_EXTRA_MS if label == "warm" else None))
-        for label in ("warm", "cold"):  # the diagnosis: the same with TCP_NODELAY on
-            server = decision.get(f"appsrvnd-{runtime}", {}).get(label, {})
-            browser = decision.get(f"appnd-{runtime}", {}).get(label, {})
-            if server.get("n") and browser.get("n"):
-                rows.append((f"(diagnosis, no target) the same, {label}, both served with TCP_NODELAY on"
-                             f" (bench/serve_nodelay.py)",
-                             f"{server['median'] - browser['median']:+.0f} ms ({server['median']:.0f} /"
-                             f" {browser['median']:.0f} ms)", None))
     for key, result in (results.get("reach") or {}).items():
         action, runtime = key.split("-")
         if "2p" not in action:
@@ -155,6 +148,109 @@ def authority_targets(results):
 RUNTIME_NAMES = {"mpy": "MicroPython", "pyodide": "Pyodide"}
 
 
+def push_targets(results):
+    """[(target, measured, verdict)] for issue 13's push connections: one WebSocket per active tab,
+    and (for reference) what open tabs cost a new tab's load, and a sign-out's reach."""
+    rows = []
+    push = results.get("push") or {}
+    server = {r["tabs"]: r for r in push.values() if r["authority"] == "server"}
+    browser = {r["tabs"]: r for r in push.values() if r["authority"] == "browser"}
+    held = [(count, h) for count, r in sorted(server.items()) for h in r["held"]]
+    if held:
+        right = all(h["active"] == h["tabs"] == h["page_open"] == h["playwright_open"] and h["page_max_open"] == 1
+                    for _, h in held)
+        rows.append(("Server authority: every tab of one profile active, each holding one WebSocket (issue 13:"
+                     " one per tab, 10 and 50 tabs)",
+                     "; ".join(f"{count} tabs: {h['active']} active, {h['page_open']} WebSockets open"
+                               f" (Playwright {h['playwright_open']}, most in one page {h['page_max_open']}),"
+                               f" server holds {h['server_connections']} TCP connections"
+                               for count, h in held[:1] + [x for i, x in enumerate(held) if i and x[0] != held[i - 1][0]]),
+                     right))
+    for authority, by_count in (("server", server), ("browser", browser)):
+        base = by_count.get(0, {}).get("new_tab_summary", {})
+        for count, r in sorted(by_count.items()):
+            now = r.get("new_tab_summary", {})
+            if count and base.get("n") and now.get("n"):
+                rows.append((f"(reference, no target) a new tab's decision with {count} tabs of its profile open,"
+                             f" against none, {authority} authority",
+                             f"{now['median'] - base['median']:+.0f} ms ({now['median']:.0f} /"
+                             f" {base['median']:.0f} ms, medians)", None))
+    for count, r in sorted(server.items()):
+        reach = r.get("reach")
+        if reach and reach["all_tabs"].get("n"):
+            rows.append((f"(reference, no target) push: a sign-out reaching the {reach['tabs']} other tabs of"
+                         f" {count} (one profile); issue 13's 100 ms is for 10 tabs across two profiles",
+                         f"last tab p95 {reach['all_tabs']['p95']:.0f} ms, median {reach['all_tabs']['median']:.0f}"
+                         f" ms (n={reach['all_tabs']['n']}); each tab p95 {reach['per_tab']['p95']:.0f} ms",
+                         None))
+    return rows
+
+
+def push_lines(push):
+    """results.md's section for the push phase."""
+    if not push:
+        return []
+    runs = list(push.values())
+    lines = ["### Push connections (one profile, `--max-tabs 60`, MicroPython)", "",
+             "With the server as the authority each active tab holds one WebSocket at `/api/push`. One"
+             " browser context (a profile) signed in, its tabs opened at once and left to settle. WebSockets"
+             " open: counted in each page (an init script wrapping `WebSocket`) and by Playwright's"
+             " `websocket` events; the server's TCP connections: those established to its port, counted on"
+             " its side (/proc/net/tcp; WebSockets and the browser's kept-alive HTTP connections). Idle CPU:"
+             " every process the bench started, over 3 s with nothing happening. Renderer Pss: added per"
+             " tab, each tab in its own renderer process. Per repetition: min–max over repetitions.", "",
+             "| authority | tabs open | active | WebSockets open, pages / Playwright | most in one page |"
+             " server's TCP connections | idle CPU, cores | renderer Pss per tab | repetitions |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    rng = lambda values, fmt="{:.0f}": (fmt.format(min(values)) if min(values) == max(values)
+                                       else f"{fmt.format(min(values))}–{fmt.format(max(values))}")
+    for r in runs:
+        held = r["held"]
+        if not held:
+            continue
+        lines.append(f"| {r['authority']} | {r['tabs']} | {rng([h['active'] for h in held])} |"
+                     f" {rng([h['page_open'] for h in held])} / {rng([h['playwright_open'] for h in held])} |"
+                     f" {rng([h['page_max_open'] for h in held])} | {rng([h['server_connections'] for h in held])} |"
+                     f" {rng([h['idle_cpu'] for h in held], '{:.2f}')} |"
+                     f" {rng([h['pss_per_tab_mb'] for h in held], '{:.1f}')} MB | {len(held)} |")
+    lines += ["", "A new tab of the same profile opened beside them: navigation start to `data-tab-state`"
+              " leaving `booting` (as the decision phase, warm cache). POST /api/places: from its sending to"
+              " its answer's body read. Waited for a connection: Resource Timing's `requestStart -"
+              " startTime` of the page's requests that went to the network (queueing and connecting), the"
+              " longest in each load. The open tabs' /api/ requests: those the tabs already open sent"
+              " between the new tab's navigation start and its decision (they share the new tab's"
+              " connections to the server).", "",
+              "| authority | tabs already open | new tab decides, median (min–max) | p95 | decided |"
+              " POST /api/places, median (max) | waited for a connection, median (max) |"
+              " the open tabs' /api/ requests meanwhile, median (max) | loads |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        states = [str(s) for s in r["new_tab_states"]]
+        decided = ", ".join(f"{state} ×{states.count(state)}" for state in sorted(set(states)))
+        post, queued = r["new_tab_post"], r["new_tab_queued_max"]
+        asked = r.get("others_api") or []
+        others = f"{statistics.median(asked):.0f} ({max(asked)})" if asked else "-"
+        lines.append(f"| {r['authority']} | {r['tabs']} | {span(r['new_tab_summary'])} |"
+                     f" {fmt_ms(r['new_tab_summary'].get('p95'))} | {decided} |"
+                     f" {fmt_ms(post.get('median'))} ({fmt_ms(post.get('max'))}) |"
+                     f" {fmt_ms(queued.get('median'))} ({fmt_ms(queued.get('max'))}) |"
+                     f" {others} | {r['new_tab_summary'].get('n', 0)} |")
+    reach = [r for r in runs if r.get("reach")]
+    if reach:
+        lines += ["", "A sign-out (#logout) in one of the tabs: click to each other tab leaving `active`"
+                  " (as the reach phase measures it).", "",
+                  "| tabs open | tabs reached | last of the tabs, median (min–max) | last, p95 | each tab, median |"
+                  " each tab, p95 | acting tab done, median | wake-up, median | handling, median (min–max) |"
+                  " repetitions |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in reach:
+            x = r["reach"]
+            lines.append(f"| {r['tabs']} | {x['tabs']} | {span(x['all_tabs'])} | {fmt_ms(x['all_tabs'].get('p95'))} |"
+                         f" {fmt_ms(x['per_tab'].get('median'))} | {fmt_ms(x['per_tab'].get('p95'))} |"
+                         f" {fmt_ms(x['actor_done'].get('median'))} | {fmt_ms(x['wake'].get('median'))} |"
+                         f" {span(x['handling'])} | {x['all_tabs'].get('n', 0)} |")
+    return [*lines, ""]
+
+
 def api_step_lines(decision):
     """The server authority's steps to a decision (TRACE_JS's "api" entries), against the same
     page with the browser as the authority: median ms since navigation start, cold / warm."""
@@ -168,19 +264,40 @@ def api_step_lines(decision):
             steps[label][end] - steps[label][start]
             if start in steps.get(label, {}) and end in steps.get(label, {}) else None)
             for label in ("cold", "warm"))
-        lines.append(f"- `{variant}`: Python starts {both('python_ready')}; GET /api/places sent"
-                     f" {both('places_get_sent')}, taking {gap('places_get_sent', 'places_get_answered')};"
-                     f" POST /api/places sent {both('places_post_sent')} (after the GET:"
-                     f" {gap('places_get_answered', 'places_post_sent')}), taking"
-                     f" {gap('places_post_sent', 'places_post_answered')} (head to body:"
-                     f" {gap('places_post_head', 'places_post_answered')}); decided {both('decided')}"
-                     f" ({gap('places_post_answered', 'decided')} after the POST's answer)")
+        parts = [f"Python starts {both('python_ready')}"]
+        after = "python_ready"
+        for step, request in (("places_get", "GET /api/places"), ("places_post", "POST /api/places")):
+            if not any(f"{step}_sent" in steps.get(label, {}) for label in ("cold", "warm")):
+                continue  # the page did not send it (the decision asks with the POST only)
+            parts.append(f"{request} sent {both(step + '_sent')} ({gap(after, step + '_sent')} after"
+                         f" {'Python started' if after == 'python_ready' else 'the previous answer'}),"
+                         f" taking {gap(step + '_sent', step + '_answered')} (head"
+                         f" {gap(step + '_sent', step + '_head')}, head to body"
+                         f" {gap(step + '_head', step + '_answered')})")
+            after = step + "_answered"
+        parts.append(f"decided {both('decided')} ({gap(after, 'decided')} after"
+                     f" {'Python started' if after == 'python_ready' else 'the last answer'})")
+        lines.append(f"- `{variant}`: " + "; ".join(parts))
+        browser = decision.get(variant.replace("appsrv-", "app-", 1), {})
+        if variant.startswith("appsrv-") and browser.get("cold", {}).get("n"):
+            ready = {label: browser.get(label + "_ready", {}).get("median") for label in ("cold", "warm")}
+            decided = {label: browser[label].get("median") for label in ("cold", "warm")}
+            lines.append(f"  - the same page, browser authority (`{browser_name(variant)}`): Python starts"
+                         f" {' / '.join(fmt_ms(ready[label]) for label in ('cold', 'warm'))}; decided"
+                         f" {' / '.join(fmt_ms(decided[label]) for label in ('cold', 'warm'))} ("
+                         + " / ".join(fmt_ms(decided[label] - ready[label] if ready[label] is not None
+                                             and decided[label] is not None else None)
+                                      for label in ("cold", "warm")) + " after Python started)")
     if not lines:
         return []
     return ["### The server authority's steps to a decision", "",
             "Median ms since navigation start, cold / warm, from the page's own `fetch` calls (a request"
             " is answered when its body has been read; durations are differences of the medians). The"
             " browser authority decides without these requests.", "", *lines, ""]
+
+
+def browser_name(variant):
+    return variant.replace("appsrv-", "app-", 1)
 
 
 def painted_early_counts(results):
@@ -240,6 +357,8 @@ def snapshot_lines(snapshot, boots, steps=None):
 
 def markdown(results):
     lines = []
+    if results.get("notes"):  # the reading of this run, written after it (run.py --report --notes)
+        lines += [results["notes"].strip(), ""]
     decision = results.get("decision")
     if decision:
         lines += ["### Time to a decision (navigation start to `data-tab-state` leaving `booting`)", "",
@@ -296,6 +415,7 @@ def markdown(results):
                          f"{span(r['median_decided'], 's', 0.001, 2).split(' (')[0]} | "
                          f"{r['correct']}/{r['reps']} | {r['peak_active']} |")
         lines.append("")
+    lines += push_lines(results.get("push"))
     memory = results.get("memory")
     if memory:
         js = memory.get("js", {}).get("own_process", {}).get("per_tab_mb", {})
@@ -334,7 +454,9 @@ def chart(results, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [k for k in ("decision", "reach", "many", "memory") if results.get(k)]
+    panels = [k for k in ("decision", "reach", "many", "memory", "push") if results.get(k)]
+    if not panels:
+        return
     columns = 2 if len(panels) > 2 else len(panels)
     rows = (len(panels) + columns - 1) // columns
     fig, axes = plt.subplots(rows, columns, figsize=(6.2 * columns, 4.6 * rows), squeeze=False)
@@ -399,6 +521,26 @@ def chart(results, path):
             ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
             ax.set_ylabel("MB PSS per tab")
             ax.set_title("Memory per tab")
+            ax.legend(fontsize=8)
+        elif panel == "push":
+            for authority, color in (("server", "#4c72b0"), ("browser", "#dd8452")):
+                rows = sorted((r for r in data.values() if r["authority"] == authority
+                               and r["new_tab_summary"].get("n")), key=lambda r: r["tabs"])
+                if not rows:
+                    continue
+                xs = [r["tabs"] for r in rows]
+                med = [r["new_tab_summary"]["median"] for r in rows]
+                low = [m - r["new_tab_summary"]["min"] for r, m in zip(rows, med)]
+                high = [r["new_tab_summary"]["max"] - m for r, m in zip(rows, med)]
+                ax.errorbar(xs, med, yerr=[low, high], marker="o", capsize=3, color=color,
+                            label=f"new tab decides, {authority} authority")
+            reach = sorted((r for r in data.values() if r.get("reach")), key=lambda r: r["tabs"])
+            if reach:
+                ax.plot([r["tabs"] for r in reach], [r["reach"]["all_tabs"].get("p95") or 0 for r in reach],
+                        marker="s", linestyle=":", color="#c44e52", label="sign-out reaching the others, p95")
+            ax.set_xlabel("tabs of the profile already open")
+            ax.set_ylabel("ms")
+            ax.set_title("Push connections (one profile, server authority)\nnew tab's decision, median min–max")
             ax.legend(fontsize=8)
     m = results["machine"]
     fig.suptitle(f"tabsession benchmark: {m['nproc']} CPUs, {m['memory_gib']} GiB, Chromium {m['chromium']}"

@@ -163,8 +163,8 @@ class Server(live_server.LiveServer):
     """serve.py with the bench's defaults on a free port (tests/support/live_server.py starts and
     stops it); `url` is the origin. A server that does not come up ends the run."""
 
-    def __init__(self, name, args, logs, script=live_server.SERVE_PY):
-        super().__init__(*SERVER_DEFAULTS, *args, logs_in=logs, name=f"serve-{name}", script=script)
+    def __init__(self, name, args, logs):
+        super().__init__(*SERVER_DEFAULTS, *args, logs_in=logs, name=f"serve-{name}")
 
     def start(self):
         try:
@@ -182,12 +182,10 @@ class Servers:
         self.logs = logs
         self.running = {}
 
-    def get(self, kind, runtime, authority, nodelay=False):
-        """nodelay: serve.py through bench/serve_nodelay.py (a diagnosis: TCP_NODELAY on)."""
-        key = f"{kind}:{runtime}:{authority}" + (":nodelay" if nodelay else "")
+    def get(self, kind, runtime, authority):
+        key = f"{kind}:{runtime}:{authority}"
         if key not in self.running:
-            script = BENCH / "serve_nodelay.py" if nodelay else live_server.SERVE_PY
-            self.running[key] = Server(key, self.arguments(kind, runtime, authority), self.logs, script).start()
+            self.running[key] = Server(key, self.arguments(kind, runtime, authority), self.logs).start()
         return self.running[key]
 
     def arguments(self, kind, runtime, authority):
@@ -206,15 +204,18 @@ class Servers:
             "takeover": ["--policy", "takeover", "--max-tabs", "1"],
             "many": ["--max-tabs", "3"],
             "open": ["--max-tabs", "0"],
+            # The push phase: up to 51 tabs of one profile, each active. 60 rather than 0 (no
+            # limit) so that, with the server as the authority, every tab claims its place with
+            # POST /api/places before it is active, as under the app's own configuration.
+            "push": ["--max-tabs", "60"],
         }[kind]
 
     def for_variant(self, variant):
         runtime, authority, _ = VARIANTS[variant]
         kind = variant.split("-")[0]
-        # `appsrv` is the app's own configuration (`app`) with the server as the authority;
-        # `appnd`, `appsrvnd` the same two served with TCP_NODELAY on.
-        if kind in ("appsrv", "appnd", "appsrvnd"):
-            return self.get("app", runtime, authority, nodelay=kind.endswith("nd"))
+        # `appsrv` is the app's own configuration (`app`) with the server as the authority.
+        if kind == "appsrv":
+            return self.get("app", runtime, authority)
         return self.get(kind, runtime, authority)
 
     def stop_all(self):

@@ -13,9 +13,8 @@ Chromium with Playwright, and measures side by side, several repetitions each:
      (bench/pages/bare.html) with the app's own pyscript.toml and local interpreters,
    - `app-mpy`, `app-pyodide`: the app's protected page `/`, signed in, the browser as the
      authority; `appsrv-mpy`, `appsrv-pyodide`: the same with the server as the authority
-     (issue 13: the page asks GET and then POST /api/places before it may be active; the
-     bench records when each was sent and answered). `appnd-mpy`, `appsrvnd-mpy`: a diagnosis,
-     the same two served by bench/serve_nodelay.py (serve.py with TCP_NODELAY on).
+     (issue 13: the page claims its place with POST /api/places before it may be active; the
+     bench records when each /api/ request was sent, when its answer's head and body arrived).
    - `appsrc-mpy`: the same, served without the bytecode bundles set-up builds
      (tools/precompile.py), so MicroPython fetches and compiles every source.
    - `direct-pyodide`, `snap-pyodide`, `snapgz-pyodide` (the memory-snapshot experiment of
@@ -48,6 +47,16 @@ Chromium with Playwright, and measures side by side, several repetitions each:
    blocked).
 4. memory: Pss from /proc/<pid>/smaps_rollup summed over this browser's renderer processes
    (`--type=renderer`), before and after opening N tabs, divided by N.
+5. push (issue 13; MicroPython only): with the server as the authority each active tab holds one
+   WebSocket at /api/push. One profile (`--max-tabs 60`, so every tab still claims its place
+   with POST /api/places) with 10, then 50 tabs open and active: the WebSockets held (counted in
+   each page by an init script, by Playwright's `websocket` events, and as the TCP connections
+   established to the server's port), idle CPU and renderer memory; the time a NEW tab of the
+   profile takes from navigation start to its decision with 0, 10 and 50 tabs open (do open push
+   connections starve page loads? a browser allows six HTTP/1.1 connections per host), with
+   Resource Timing's queueing of its requests; a sign-out in one tab reaching the others. The
+   new-tab loads again with the browser as the authority and 0 and 50 tabs (no WebSocket): the
+   cost of 50 open tabs apart from their connections.
 
 Every serve.py the bench starts is given `--authority` (server or browser) explicitly: the
 configurations are (kind, runtime, authority) in bench/roots.py's Servers.
@@ -91,6 +100,9 @@ FULL = {
     "many_reps": {"micropython": 3, "pyodide": 3},
     "memory_tabs": 10,
     "memory_reps": {"micropython": 2, "pyodide": 2, "js": 2},  # min and max were within 1%
+    # push: tabs of one profile open (each count), repetitions per count (each opens them anew),
+    # new-tab loads per repetition (three times as many with none open).
+    "push": {"tabs": [10, 50], "reps": {10: 4, 50: 3}, "new_tab_loads": 2},
 }
 QUICK = {
     "decision_reps": 2,
@@ -102,8 +114,9 @@ QUICK = {
     "many_reps": {"micropython": 1, "pyodide": 1},
     "memory_tabs": 3,
     "memory_reps": {"micropython": 1, "pyodide": 1, "js": 1},
+    "push": {"tabs": [3, 5], "reps": {3: 1, 5: 1}, "new_tab_loads": 1},
 }
-PHASES = ("decision", "reach", "many", "memory")
+PHASES = ("decision", "reach", "many", "memory", "push")
 
 
 def ensure_dependencies():
@@ -168,6 +181,8 @@ def main(argv=None):
                         help=f"comma-separated phases to run (default: all of {','.join(PHASES)})")
     parser.add_argument("--report", metavar="JSON",
                         help="measure nothing: write results.md and chart.png again from a results.json")
+    parser.add_argument("--notes", metavar="MD", help="with --report: the reading of the run (markdown),"
+                                                       " kept in results.json and put first in results.md")
     parser.add_argument("--out", help="folder for results.md, results.json and chart.png "
                                       "(default: docs/bench, or a temporary folder with --quick)")
     parser.add_argument("--runtimes", default=",".join(RUNTIMES),
@@ -197,6 +212,9 @@ def main(argv=None):
         out = Path(options.out) if options.out else source.parent
         results = json.loads(source.read_text())
         out.mkdir(parents=True, exist_ok=True)
+        if options.notes:
+            results["notes"] = Path(options.notes).read_text()
+            (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
         (out / "results.md").write_text(markdown(results))
         chart(results, out / "chart.png")
         print(markdown(results))

@@ -6,7 +6,7 @@ import json
 import time
 
 from bench.common import TIMEOUT_MS, log
-from bench.page_scripts import DECIDED, TRACE_JS, read_trace
+from bench.page_scripts import DECIDED, read_trace, trace_script
 from bench.roots import SNAPSHOT_GZ_URL, SNAPSHOT_URL, pyodide_path
 from bench.traces import first_decision, fmt_ms
 
@@ -114,7 +114,7 @@ class SnapshotExperiment:
         out = {}
         for name, verify in ((name, verify) for verify in ("", "0", "none") for name in cases):
             context = await self.browser.new_context(storage_state=state)
-            await context.add_init_script(script=TRACE_JS % {"tabs": "false"})
+            await context.add_init_script(script=trace_script())
             page = await context.new_page()
             messages = []
             page.on("console", lambda m: m.type in ("warning", "error") and messages.append(

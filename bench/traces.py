@@ -53,16 +53,25 @@ API_STEPS = (("places_get", "GET", "/api/places"), ("places_post", "POST", "/api
 def api_steps(trace, decided_t):
     """{step_sent: ms, step_answered: ms} since navigation start for the first request of each
     API_STEPS before the page decided at `decided_t` (an "api" entry of TRACE_JS): sent, the
-    answer's head received (fetch resolved) and the answer's body read."""
+    answer's head received (fetch resolved) and the answer's body read. A step is counted only
+    when sent before the steps after it: a GET sent after the claim (POST) is the tab list's look
+    once active, not a step of the decision."""
     steps = {}
-    for name, method, path in API_STEPS:
+    later = decided_t
+    for name, method, path in reversed(API_STEPS):
         entry = next((e for e in trace if e["kind"] == "api" and e["method"] == method
-                      and e["api"] == path and e["t"] <= decided_t), None)
+                      and e["api"] == path and e["t"] <= later), None)
         if entry is not None:
             steps[name + "_sent"] = entry["t"]
             steps[name + "_head"] = entry["end"]
             steps[name + "_answered"] = entry.get("body", entry["end"])
+            later = entry["t"]
     return steps
+
+
+def api_sent_between(trace, start, end):
+    """The /api/ requests a page sent between the epoch times `start` and `end` (ms)."""
+    return [e for e in trace if e["kind"] == "api" and start <= e["at"] <= end]
 
 
 def last_click(trace, element_id):
