@@ -47,6 +47,7 @@ STATE_LABELS = {
 PAGE_LABELS = {"app": "app page", "login": "sign-in page"}
 THIS_TAB = "this tab"
 TAB_NAME = "Tab "
+ELSEWHERE_NAME = "Another browser or device"
 
 # The event log ("Events in this tab").
 LOG_STATE = {
@@ -67,6 +68,7 @@ LOG_TAB_OPENED = "opened ({page}, {state})."
 LOG_TAB_NAVIGATED = "went to the {page} ({state})."
 LOG_TAB_CLOSED = "closed."
 LOG_TAB_CHANGED = "{before} → {after}."
+LOG_ELSEWHERE = "Active tabs of this session's user in other browsers or devices: {count}."
 LOG_PLACE_FREE = "The other tab was closed: a place is free."
 LOG_PLACE_TAKEN = "The free place was taken by another tab."
 LOG_WARNING_ON = "Idle warning: no activity for a while."

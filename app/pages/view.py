@@ -125,6 +125,7 @@ class DemoView:
         self.offset = _local_offset_seconds()
         self.tab_entries = {}  # tab id -> TabEntry, the items of #tabs
         self.tab_order = []  # tab ids in the order #tabs shows them
+        self.elsewhere_items = []  # (item, age span, last active) of #tabs-elsewhere
         self.seen_tabs = False
         self.gone = {}  # tab id -> when it left the list (a navigating tab leaves for a moment)
         self.settings_shown = False
@@ -144,6 +145,8 @@ class DemoView:
             self.show_state(change)
         elif kind == "tabs":
             self.show_tabs(change)
+        elif kind == "elsewhere":
+            self.show_elsewhere(change.elsewhere, time.time())
         elif kind == "clock":
             self.show_clock(time.time())
         elif kind == "warning":
@@ -308,9 +311,39 @@ class DemoView:
         element.textContent = words
         return element
 
+    def show_elsewhere(self, elsewhere, now):
+        """``#tabs-elsewhere``: the user's active tabs in other profiles (the server tells only
+        when each was last used), one ``li[data-elsewhere]`` each; ``#tabs`` stays this
+        profile's own (rule 9)."""
+        listing = by_id("tabs-elsewhere")
+        if listing is None:
+            return
+        if len(elsewhere) != len(self.elsewhere_items):
+            self.log(texts.LOG_ELSEWHERE.replace("{count}", str(len(elsewhere))))
+        listing.textContent = ""
+        self.elsewhere_items = []
+        for tab in elsewhere:
+            item = document.createElement("li")
+            item.setAttribute("data-elsewhere", "")
+            item.setAttribute("data-state", "active")
+            item.appendChild(self.span("tab-name", texts.ELSEWHERE_NAME))
+            item.appendChild(self.span("badge", texts.STATE_LABELS.get("active", "active")))
+            age = self.span("tab-seen", "")
+            item.appendChild(age)
+            listing.appendChild(item)
+            self.elsewhere_items.append((age, tab.last_active))
+        self.show_elsewhere_ages(now)
+        set_text("elsewhere-count", str(len(elsewhere)))
+        set_hidden("elsewhere", not elsewhere)
+
+    def show_elsewhere_ages(self, now):
+        for age, last_active in self.elsewhere_items:
+            age.textContent = ago(now - last_active)
+
     def show_ages(self, now):
         for tab_id in self.tab_order:
             self.tab_entries[tab_id].show_age(now)
+        self.show_elsewhere_ages(now)
         self.log_closed_tabs(now)
 
     # ------------------------------------------------------------------ clock

@@ -30,12 +30,13 @@ REASONS = records.REASONS  # the words of data-reason
 # The kinds of ``Change`` a subscriber receives (see ``Change``).
 STATE = "state"
 TABS = "tabs"
+ELSEWHERE = "elsewhere"
 CLOCK = "clock"
 WARNING = "warning"
 TICK = "tick"
 LOGIN_ERROR = "login-error"
 LEAVING = "leaving"
-KINDS = (STATE, TABS, CLOCK, WARNING, TICK, LOGIN_ERROR, LEAVING)
+KINDS = (STATE, TABS, ELSEWHERE, CLOCK, WARNING, TICK, LOGIN_ERROR, LEAVING)
 
 
 class Tab(Value):
@@ -49,6 +50,15 @@ class Tab(Value):
     FIELDS = ("tab_id", "state", "page", "last_active", "is_self")
 
 
+class TabElsewhere(Value):
+    """One of the user's active tabs in another browser profile or device, as
+    ``session.elsewhere`` lists it (only with the server as the authority, which tells no more
+    about it): ``last_active`` is when it was last used, seconds since the epoch by the
+    server's clock."""
+
+    FIELDS = ("last_active",)
+
+
 class Change:
     """What a subscriber is told. ``kind`` says what happened; the other attributes by kind:
 
@@ -57,6 +67,7 @@ class Change:
     - ``"tabs"``: ``tabs`` (the whole list), ``opened`` and ``closed`` (tab ids),
       ``changed`` (``Tab`` objects whose state changed; ``previous_states`` maps their ids to
       the old state).
+    - ``"elsewhere"``: ``elsewhere`` (the whole list of ``TabElsewhere``).
     - ``"clock"``: ``idle_deadline``, ``absolute_deadline`` (epoch seconds), ``warning``.
     - ``"warning"``: ``warning`` (True: the idle warning is now due; False: it was dismissed).
     - ``"tick"``: ``now``; about once a second while the page runs, for countdowns.
@@ -81,6 +92,7 @@ class Session:
 
     Read (always current): ``state``, ``reason``, ``tab_id``, ``user``, ``place_free`` (in a
     blocked or moved tab: a place is free, so ``use_here()`` displaces no one), ``tabs``,
+    ``elsewhere`` (with the server as the authority: the user's active tabs in other profiles),
     ``idle_deadline``, ``absolute_deadline``, ``warning``, ``settings`` (a dict),
     ``runtime``, ``coordination``, ``problems``, ``started``.
     Act: ``start()``, ``subscribe(callback)``, ``sign_in(name)``, ``sign_out()``,
@@ -101,6 +113,7 @@ class Session:
         self.tab_id = None
         self.user = None
         self.tabs = []
+        self.elsewhere = []
         self.idle_deadline = None
         self.absolute_deadline = None
         self.warning = False
@@ -246,6 +259,10 @@ class Session:
         self._emit(TABS, tabs=tabs, opened=opened, closed=closed, changed=changed,
                    previous_states=previous_states)
 
+    def _show_elsewhere(self, entries):
+        self.elsewhere = [TabElsewhere(last_active) for last_active in entries]
+        self._emit(ELSEWHERE, elsewhere=self.elsewhere)
+
     def _show_clock(self, clock):
         was_warning = self.warning
         self.idle_deadline = clock.idle_deadline
@@ -312,6 +329,9 @@ class _DriverView:
 
     def show_tabs(self, tabs):
         self.session._show_tabs(tabs)
+
+    def show_elsewhere(self, entries):
+        self.session._show_elsewhere(entries)
 
     def show_clock(self, clock):
         self.session._show_clock(clock)

@@ -164,6 +164,18 @@ def test_webkit(scenario, runtime, webkit_browser):
     run(scenario, webkit_browser)
 
 
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=_ids)
+def test_playwright_browser_authority(scenario, runtime, serve, new_context, watch_of):
+    """The same scenarios with `--authority browser` (static hosting: the tabs of one profile
+    coordinate among themselves). The runtimes differ in the page, which the server-authority
+    runs above cover on both; here the mode is what differs, so MicroPython is enough."""
+    if runtime != "micropython":
+        pytest.skip("the browser authority's twin runs on MicroPython")
+    server = serve(runtime, authority="browser")
+    context = new_context()
+    run(scenario, PlaywrightBrowser(context, server, watch_of(context)))
+
+
 def problems_are_seen(browser):
     """The driver layer reports an uncaught error and a console error, after a navigation."""
     tab = signed_in_tab(browser)

@@ -127,6 +127,26 @@ def test_signing_out_ends_the_session_on_the_server_only_for_that_profile(profil
     assert (401, "active") == (status, state_of(other))
 
 
+def test_the_tab_list_shows_the_users_tabs_in_other_profiles(profiles, new_tab, serve, runtime, wait_state):
+    """Rule 9 across profiles: #tabs stays this profile's; #tabs-elsewhere lists the user's
+    active tabs in other profiles, and follows one closing within the rule's second (plus the
+    server noticing the closed push connection)."""
+    server = serve(runtime, authority="server", max_tabs=2)
+    first = sign_in(new_tab(profiles(), server, "/"), name="bob")
+    second = sign_in(new_tab(profiles(), server, "/"), name="bob")
+
+    elsewhere = "#tabs-elsewhere li[data-elsewhere][data-state=active]"
+    second.locator(elsewhere).first.wait_for(timeout=WITHIN_MS)
+    first.locator(elsewhere).first.wait_for(timeout=WITHIN_MS)
+    shown = [(page.locator("#tabs li[data-tab-id]").count(), page.locator(elsewhere).count())
+             for page in (first, second)]
+    second.close()
+    first.locator("#elsewhere").wait_for(state="hidden", timeout=WITHIN_MS)
+
+    assert [(1, 1), (1, 1)] == shown
+    assert 0 == first.locator(elsewhere).count()
+
+
 def sign_in_refused(page, name, wait_state):
     """Sign in from a fresh profile when the user has no place left: the tab ends up blocked."""
     page.fill("#login-form input[name=username]", name)

@@ -380,6 +380,20 @@ def test_places_counts_what_other_profiles_hold_and_never_fails(profiles):
     assert [0, 1, 0] == counts
 
 
+def test_places_says_when_each_tab_elsewhere_was_last_used_and_nothing_that_names_it(profiles, clock):
+    """Rule 9 across profiles: the tab list shows the user's tabs in other profiles."""
+    first, second = profiles(), profiles()
+    sign_in(first)
+    sign_in(second)
+    claim(first, TAB_A)
+
+    answers = [client.get("/api/places").json() for client in (first, second)]
+
+    assert [{"others": 0, "elsewhere": []},
+            {"others": 1, "elsewhere": [{"last_active": clock.now}]}] == answers
+    assert TAB_A not in json.dumps(answers)
+
+
 def test_every_answer_says_the_servers_time(profiles, clock):
     """The pages keep the deadlines by the server's clock (S5), refusals included."""
     client = profiles()

@@ -103,7 +103,8 @@ class Tab:
                             lambda name: self.told.append(("lost", name)),
                             lambda names: self.told.append(("held", names)))
         self.places.connect_server(lambda reason: self.told.append(("ended", reason)),
-                                   lambda: self.told.append(("unavailable",)))
+                                   lambda: self.told.append(("unavailable",)),
+                                   lambda entries: self.told.append(("elsewhere", entries)))
         self.places.claim("tabsession:tab:" + TAB)
 
     def acquire(self, steal=False, use_here=None):
@@ -112,13 +113,36 @@ class Tab:
         self.places.use_here = False
 
 
+def look(tab, local, server=None, server_first=False):
+    """One query, as the driver makes: the profile's lock manager answers ``local`` and the
+    server answers ``server`` (a dict, or (status, text)), in either order; returns what the
+    driver was told (a list of one answer, or [] while the query waits)."""
+    answers = []
+    tab.places.query()
+    status, text = server if isinstance(server, tuple) else (200, json.dumps(server))
+    if server_first:
+        tab.http.answer(status, text)
+        tab.places._local_held(answers.append, local)
+    else:
+        tab.places._local_held(answers.append, local)
+        if server is not None:
+            tab.http.answer(status, text)
+    return answers
+
+
 GRANT = {"place": 0, "epoch": 7, "key": "k3y", "user": "bob"}
 
 
 def granted_tab():
+    """A tab the server granted a place; the tab list's request that follows is answered and
+    forgotten, so tests see only what comes after."""
     tab = Tab()
+    look(tab, [], {"others": 0})  # the decision's look, as the driver makes
     tab.acquire()
     tab.http.answer(200, GRANT)
+    assert ("GET", PLACES, None) == tab.http.requests()[-1]
+    tab.http.answer(200, {"others": 0, "elsewhere": []})
+    del tab.http.sent[1:]
     return tab
 
 
@@ -324,10 +348,8 @@ def test_use_here_asks_to_displace_even_when_the_profile_had_a_free_slot():
 def test_places_held_by_other_profiles_count_as_held_slots(local, others, reported):
     """So that "a place is free" means free for this user, not only in this profile."""
     tab = Tab()
-    answers = []
-    tab.places._local_held(answers.append, local)
 
-    tab.http.answer(200, {"others": others})
+    answers = look(tab, local, {"others": others})
 
     assert [reported] == answers
 
@@ -335,12 +357,85 @@ def test_places_held_by_other_profiles_count_as_held_slots(local, others, report
 @pytest.mark.parametrize("status, text", [(0, ""), (503, "{}"), (200, '{"others": "2"}'), (200, "junk")])
 def test_without_the_servers_count_the_profiles_answer_stands(status, text):
     tab = Tab()
-    answers = []
-    tab.places._local_held(answers.append, [SLOT])
 
-    tab.http.answer(status, text)
+    answers = look(tab, [SLOT], (status, text))
 
     assert [[SLOT]] == answers
+
+
+def test_the_server_is_asked_at_the_same_moment_as_the_profiles_lock_manager():
+    """The first decision waits for the slower of the two answers, not for both in turn."""
+    tab = Tab()
+
+    tab.places.query()
+
+    assert [("GET", PLACES, None)] == tab.http.requests()
+
+
+@pytest.mark.parametrize("server_first", [False, True])
+def test_the_answer_waits_for_both_in_either_order(server_first):
+    tab = Tab()
+
+    answers = look(tab, [SLOT], {"others": 1}, server_first=server_first)
+
+    assert [[SLOT, SLOT1]] == answers
+
+
+def test_without_the_servers_answer_yet_nothing_is_decided():
+    tab = Tab()
+
+    answers = look(tab, [])
+
+    assert [] == answers
+
+
+def test_when_the_lock_manager_cannot_tell_the_answer_is_unknown():
+    tab = Tab()
+
+    answers = look(tab, None, {"others": 1, "elsewhere": [{"last_active": 5.0}]})
+
+    assert ([None], (5.0,)) == (answers, tab.places.elsewhere)
+
+
+def test_a_granted_tab_learns_of_the_users_tabs_in_other_profiles():
+    tab = Tab()
+    tab.acquire()
+    tab.http.answer(200, GRANT)
+
+    tab.http.answer(200, {"others": 2, "elsewhere": [{"last_active": 1700000000.5},
+                                                     {"last_active": 1700000001}]})
+
+    assert ("elsewhere", (1700000000.5, 1700000001.0)) == tab.told[-1]
+    assert (1700000000.5, 1700000001.0) == tab.places.elsewhere
+
+
+def test_each_periodic_answer_updates_the_list_and_only_a_change_is_told():
+    tab = granted_tab()
+    look(tab, [SLOT], {"others": 1, "elsewhere": [{"last_active": 5.0}]})
+    look(tab, [SLOT], {"others": 1, "elsewhere": [{"last_active": 5.0}]})
+    look(tab, [SLOT], {"others": 0, "elsewhere": []})
+
+    assert [("elsewhere", (5.0,)), ("elsewhere", ())] == [told for told in tab.told if told[0] == "elsewhere"]
+
+
+@pytest.mark.parametrize("elsewhere", ["junk", None, [1, "x", {"last_active": "2"}, {"last_active": -1}],
+                                       [{"last_active": 1.0}] * 500])
+def test_a_list_of_junk_is_ignored_and_a_long_one_cut(elsewhere):
+    tab = granted_tab()
+
+    look(tab, [SLOT], {"others": 1, "elsewhere": elsewhere})
+
+    expected = (1.0,) * 64 if isinstance(elsewhere, list) and len(elsewhere) == 500 else ()
+    assert expected == tab.places.elsewhere
+
+
+def test_the_list_empties_when_the_session_ends():
+    tab = granted_tab()
+    look(tab, [SLOT], {"others": 1, "elsewhere": [{"last_active": 5.0}]})
+
+    tab.push.send({"kind": "ended", "reason": "signed-out"})
+
+    assert [("elsewhere", ()), ("ended", "signed-out")] == tab.told[-2:]
 
 
 def test_without_a_limit_an_active_tab_still_gets_a_lease_and_requests_wait_for_it():

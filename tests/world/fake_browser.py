@@ -383,6 +383,9 @@ class Page:
     def show_tabs(self, tabs):
         self.tabs = list(tabs)
 
+    def show_elsewhere(self, entries):
+        self.elsewhere = list(entries)
+
     def show_clock(self, clock):
         self.clock = clock
 

@@ -22,7 +22,8 @@ so the same loop runs in a page and in the simulated browser of tests/world:
   became visible), "focus" (all called without arguments) and "pageshow" (called with
   ``persisted``);
 - ``view``: what the page shows (api.py's ``_DriverView``): ``bind``, ``show_runtime``,
-  ``show_coordination``, ``show``, ``show_tabs``, ``show_clock``, ``show_login_error``,
+  ``show_coordination``, ``show``, ``show_tabs``, ``show_elsewhere`` (the user's active tabs
+  in other profiles, when the server says), ``show_clock``, ``show_login_error``,
   ``show_dropped``, ``leaving``, ``tick``.
 
 The driver owns the only timer, and keeps a few counters (``looks``, ``feeds``, ``queries``)
@@ -94,7 +95,8 @@ class Driver:
             return
         self.locks.connect(self._on_claimed, self._on_acquired, self._on_lost, self._on_held_names)
         if self.server is not None:
-            self.server.connect_server(self._on_server_ended, self._on_server_unavailable)
+            self.server.connect_server(self._on_server_ended, self._on_server_unavailable,
+                                       self.view.show_elsewhere)
         self.channel.connect(self.wake, self.view.show_dropped)
         self.view.show_coordination(self.coordination)
         self._listen()

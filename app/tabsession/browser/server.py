@@ -34,6 +34,7 @@ PUSH = "/api/push"
 # What a failed request means for the page (status 0: no answer at all).
 UNAVAILABLE = "server-unavailable"
 ENDED_REASONS = ("signed-out", "idle", "expired")
+MAX_ELSEWHERE = 64  # at most this many of the user's tabs elsewhere are listed
 
 
 class SyncedClock:
@@ -122,6 +123,11 @@ class ServerPlaces:
         self._on_acquired = self._on_lost = None
         self._on_ended = lambda reason: None
         self._on_unavailable = lambda: None
+        self._on_elsewhere = lambda entries: None
+        self._query = None  # the query in flight: [names, (status, text), parts received]
+        # When each of the user's tabs in other profiles was last active (the server's clock),
+        # for the tab list (rule 9); the server never tells their ids.
+        self.elsewhere = ()
 
     @property
     def failed(self):
@@ -135,11 +141,15 @@ class ServerPlaces:
                            self._local_acquired, self._local_lost,
                            lambda names: self._local_held(on_held_names, names))
 
-    def connect_server(self, on_ended, on_unavailable):
+    def connect_server(self, on_ended, on_unavailable, on_elsewhere=None):
         """``on_ended(reason)``: the server ended the session. ``on_unavailable()``: it did not
-        answer a claim (the page cannot get a decision)."""
+        answer a claim (the page cannot get a decision). ``on_elsewhere(entries)``: the user's
+        active tabs in other profiles changed (``entries``: their last activity, epoch
+        seconds by the server's clock, in place order)."""
         self._on_ended = on_ended
         self._on_unavailable = on_unavailable
+        if on_elsewhere is not None:
+            self._on_elsewhere = on_elsewhere
 
     def claim(self, name):
         self._pending_tab = records.tab_id_from_key(name)
@@ -171,19 +181,46 @@ class ServerPlaces:
         self.local.release_all()
 
     def query(self):
+        """Ask the profile's lock manager and the server at the same moment: the answer (the
+        one a tab's first decision waits for) comes after the slower of the two, not after
+        both in turn. The server's answer also sets the page's clock to the server's before
+        anything is decided (S5: a page whose clock is an hour ahead must not find its
+        session over)."""
+        query = self._query = {}
+        self.http.send("GET", PLACES, None, None, False,
+                       lambda status, text: self._query_part(query, "server", (status, text)))
         self.local.query()
 
     def _local_held(self, on_held_names, names):
+        query = self._query
+        if query is None or "local" in query:
+            on_held_names(names)  # an answer that no query of ours asked for
+            return
+        query["to"] = on_held_names
+        self._query_part(query, "local", names)
+
+    def _query_part(self, query, part, value):
         """The profile's lock answer, with the places that tabs of other profiles hold added as
         held slots: "a place is free" must mean free for this user, not only in this profile."""
-        if names is None:
-            on_held_names(None)
+        query[part] = value
+        if "local" not in query or "server" not in query:
             return
+        if query is self._query:
+            self._query = None
+        names = query["local"]
+        status, text = query["server"]
+        counted = self._with_others([] if names is None else names, status, text)
+        query["to"](None if names is None else counted)
+
+    def _ask_elsewhere(self):
+        """Learn the user's tabs in other profiles now (for the tab list), deciding nothing."""
         self.http.send("GET", PLACES, None, None, False,
-                       lambda status, text: on_held_names(self._with_others(names, status, text)))
+                       lambda status, text: self._with_others([], status, text))
 
     def _with_others(self, names, status, text):
-        others = decode_answer(text).get("others") if status == 200 else None
+        data = decode_answer(text) if status == 200 else {}
+        self._show_elsewhere(data.get("elsewhere"))
+        others = data.get("others")
         if type(others) is not int or others <= 0:
             return names
         held = list(names)
@@ -194,6 +231,22 @@ class ServerPlaces:
                 held.append(name)
                 others -= 1
         return held
+
+    def _show_elsewhere(self, entries):
+        """Keep and tell the list of the server's answer; junk or no answer changes nothing."""
+        if not isinstance(entries, list):
+            return
+        found = []
+        for entry in entries[:MAX_ELSEWHERE]:
+            last = entry.get("last_active") if isinstance(entry, dict) else None
+            if type(last) in (int, float) and last > 0:
+                found.append(float(last))
+        self._set_elsewhere(tuple(found))
+
+    def _set_elsewhere(self, entries):
+        if entries != self.elsewhere:
+            self.elsewhere = entries
+            self._on_elsewhere(entries)
 
     def check(self):
         self.local.check()
@@ -219,6 +272,7 @@ class ServerPlaces:
             self._slot_name = name
             self._open_push()
             self._on_acquired(index)
+            self._ask_elsewhere()  # after the decision: the tab list, not the decision, needs it
             return
         self.local.release(name)
         if status == 401:
@@ -246,6 +300,7 @@ class ServerPlaces:
         if lease is not None:
             self.lease = lease
             self._open_push()
+            self._ask_elsewhere()
         elif status == 401:
             self._on_ended(reason_of(status, data))
         elif status != 409:
@@ -300,6 +355,7 @@ class ServerPlaces:
             self._on_lost(name)
         elif kind == "ended":
             self._give_back()
+            self._set_elsewhere(())
             self._on_ended(reason_of(401, data))
 
     def _push_closed(self):
@@ -353,6 +409,7 @@ class ServerPlaces:
     def sign_out(self):
         """End the profile's session on the server (the page may be unloading: keepalive)."""
         self._give_back()
+        self._set_elsewhere(())
         self.http.send("DELETE", SESSION, None, None, True, lambda status, text: None)
 
     def touch(self):

@@ -145,11 +145,14 @@ class TabsessionAPI:
                 Route("/tabs", self._safe(self.tabs), methods=["GET"]),
                 WebSocketRoute("/push", self.push),
             ],
-            exception_handlers={HTTPException: self._refused},
+            exception_handlers={HTTPException: self.answer_refusal},
         )
 
     # ------------------------------------------------------------ plumbing
-    async def _refused(self, request: Request, error: HTTPException) -> JSONResponse:
+    async def answer_refusal(self, request: Request, error: HTTPException) -> JSONResponse:
+        """An exception handler that answers ``Refusal`` (and Starlette's HTTP errors) as JSON
+        ``{"reason": ...}``: in a FastAPI app whose routes depend on ``require_tab``,
+        ``app.add_exception_handler(Refusal, api.answer_refusal)``."""
         if isinstance(error, Refusal):
             return reason(error.status_code, error.reason)
         words = {404: "not-found", 405: "method-not-allowed"}
@@ -307,13 +310,16 @@ class TabsessionAPI:
         return response
 
     async def places(self, request: Request) -> JSONResponse:
-        """How many of the user's places tabs of *other* profiles hold: a refused tab learns
-        from it whether a place is free for it (no session: 0, and never an error)."""
+        """The user's places that tabs of *other* profiles hold: how many (a refused tab learns
+        from it whether a place is free for it) and, for the tab list (rule 9), when each was
+        last used by the server's clock; never their ids or keys. No session: none, and never
+        an error."""
         self._start_sweeping()
         sid = self._sid(request)
         entries = await self.authority.tabs(sid) if sid is not None else ()
-        others = 0 if isinstance(entries, Denied) else sum(1 for entry in entries if entry.elsewhere)
-        return answer({"others": others})
+        elsewhere = [] if isinstance(entries, Denied) else [entry for entry in entries if entry.elsewhere]
+        return answer({"others": len(elsewhere),
+                       "elsewhere": [{"last_active": entry.last_active} for entry in elsewhere]})
 
     async def claim(self, request: Request) -> JSONResponse:
         self._guard(request)
