@@ -326,7 +326,7 @@ class DemoView:
             item = document.createElement("li")
             item.setAttribute("data-elsewhere", "")
             item.setAttribute("data-state", "active")
-            item.appendChild(self.span("tab-name", texts.ELSEWHERE_NAME))
+            item.appendChild(self.span("tab-name elsewhere-name", texts.ELSEWHERE_NAME))
             item.appendChild(self.span("badge", texts.STATE_LABELS.get("active", "active")))
             age = self.span("tab-seen", "")
             item.appendChild(age)
