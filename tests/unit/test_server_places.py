@@ -270,6 +270,31 @@ def test_a_broken_push_asks_whether_the_place_is_still_ours():
     assert (("GET", "/api/me", TAB + ".7.k3y"), ("lost", SLOT)) == (tab.http.requests()[1], tab.told[-1])
 
 
+def test_with_the_server_away_each_periodic_query_asks_again_until_it_answers():
+    """S8: the push broke and the check got no answer; the tab neither gives up nor floods."""
+    tab = granted_tab()
+    tab.push.opened[-1][2]()
+    tab.http.answer(0, "")  # the server is away
+    tab.places.query()
+    asked_again = tab.http.requests()[-2:]
+    tab.places.query()  # the check is still out: not asked twice
+    twice = [r for r in tab.http.requests() if r[1] == "/api/me"]
+
+    tab.http.sent[-3][5](200, json.dumps({"user": "bob"}))  # the check of the first query answers
+
+    assert [("GET", "/api/me", TAB + ".7.k3y"), ("GET", PLACES, None)] == asked_again
+    assert 2 == len(twice)
+    assert 2 == len(tab.push.opened)  # connected again
+
+
+def test_a_tab_whose_push_is_up_does_not_check_at_each_query():
+    tab = granted_tab()
+
+    tab.places.query()
+
+    assert [("GET", PLACES, None)] == tab.http.requests()[1:]
+
+
 def test_a_broken_push_reconnects_while_the_place_is_ours():
     tab = granted_tab()
 

@@ -124,6 +124,7 @@ class ServerPlaces:
         self._on_ended = lambda reason: None
         self._on_unavailable = lambda: None
         self._on_elsewhere = lambda entries: None
+        self._checking = False  # a check of the place after a broken push is in flight
         self._query = None  # the query in flight: [names, (status, text), parts received]
         # When each of the user's tabs in other profiles was last active (the server's clock),
         # for the tab list (rule 9); the server never tells their ids.
@@ -186,6 +187,8 @@ class ServerPlaces:
         both in turn. The server's answer also sets the page's clock to the server's before
         anything is decided (S5: a page whose clock is an hour ahead must not find its
         session over)."""
+        if self.lease is not None and self._connection is None and not self._checking:
+            self._push_closed()  # the push broke and the server did not answer: try again
         query = self._query = {}
         self.http.send("GET", PLACES, None, None, False,
                        lambda status, text: self._query_part(query, "server", (status, text)))
@@ -360,13 +363,17 @@ class ServerPlaces:
 
     def _push_closed(self):
         """The server closed the push connection (or it broke): ask whether the place is still
-        this tab's; the answer (200, 409, 401) is then acted on like a push."""
+        this tab's; the answer (200, 409, 401) is then acted on like a push. Without an answer
+        (the server is away) each periodic query asks again, so the tab reconnects once the
+        server is back, or learns then what it missed."""
         self._connection = None
         if self.lease is None:
             return
+        self._checking = True
         self.http.send("GET", "/api/me", None, credentials(self.lease), False, self._still_mine)
 
     def _still_mine(self, status, text):
+        self._checking = False
         if self.lease is None:
             return
         if status == 200:
