@@ -55,6 +55,9 @@ def test_a_second_profile_is_refused_when_the_user_has_no_place_left(profiles, n
                                            second.locator("#use-here").is_visible())
 
 
+# The cross-profile core (S3's refusal and Use here; S4's sign-out) runs its Pyodide twin on
+# Firefox too: the done-when of issue 13 names both engines and both runtimes.
+@pytest.mark.pyodide_engines("chromium", "firefox")
 def test_use_here_in_another_profile_moves_the_first(profiles, new_tab, server, wait_state):
     """S3: #use-here takes the place across profiles; the first tab is moved within 2 s, and its
     old credentials get nothing."""
@@ -110,6 +113,7 @@ def test_a_forged_record_in_a_blocked_tab_gets_no_place(profiles, new_tab, serve
     assert third.locator("#app").is_hidden()
 
 
+@pytest.mark.pyodide_engines("chromium", "firefox")
 def test_signing_out_ends_the_session_on_the_server_only_for_that_profile(profiles, new_tab, server, wait_state):
     """S4: the cookie, replayed, gets 401; another profile's session goes on."""
     serve_two = profiles()
