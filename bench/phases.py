@@ -355,6 +355,12 @@ class Bench(SnapshotExperiment):
             click = last_click(actor_trace, "use-here")
             became = first_after(actor_trace, click, lambda e: e["kind"] == "state" and e["state"] == "active")
             samples["actor_done"].append(became["at"] - click if became else None)
+            # The acting tab's requests after the click: [method, path, sent, head, answered], ms
+            # since the click (its claim goes through the server before the displaced tab hears).
+            samples.setdefault("actor_api", []).append([
+                [e["method"], e["api"], e["at"] - click, e["at"] - click + e["end"] - e["t"],
+                 e["at"] - click + e.get("body", e["end"]) - e["t"]]
+                for e in actor_trace if e["kind"] == "api" and e["at"] >= click])
             moved = lambda e: e["kind"] == "state" and e["state"] == "moved"
             samples["displaced"] += await self.reached([displaced], click, moved, samples)
             shows_actor = lambda e: e["kind"] == "tabs" and f"{actor_id}=active" in e["list"].split(",")
@@ -400,7 +406,7 @@ class Bench(SnapshotExperiment):
 
     @staticmethod
     def reach_result(samples, tabs, authority, **more):
-        out = {name: summarize(values) for name, values in samples.items()}
+        out = {name: summarize(values) for name, values in samples.items() if name != "actor_api"}
         return {**out, "samples": samples, "tabs": tabs, "authority": authority, **more}
 
     def variants(self):
@@ -632,8 +638,12 @@ class Bench(SnapshotExperiment):
                 result["new_tab_waits"].append(await page.evaluate(READ_WAITS))
                 if decision and pages:  # what the open tabs asked the server meanwhile
                     traces = await asyncio.gather(*(read_trace(other) for other in pages))
-                    result["others_api"].append(sum(len(api_sent_between(t, trace[0]["at"], decision["at"]))
-                                                    for t in traces))
+                    asked = [e for t in traces for e in api_sent_between(t, trace[0]["at"], decision["at"])]
+                    result["others_api"].append(len(asked))
+                    paths = {}
+                    for e in asked:
+                        paths[f"{e['method']} {e['api']}"] = paths.get(f"{e['method']} {e['api']}", 0) + 1
+                    result.setdefault("others_api_paths", []).append(paths)
                 await page.close()
                 await asyncio.sleep(SERVER_DROP_S)
             log(f"  push {authority} {count} tabs rep {rep + 1}: new tabs decided in "
@@ -680,9 +690,14 @@ class Bench(SnapshotExperiment):
                 break
             await asyncio.sleep(0.2)
         await asyncio.sleep(1.0)
-        cpu = cpu_seconds()
+        cpu, quiet_from = cpu_seconds(), time.time() * 1000
         await asyncio.sleep(3.0)
         idle_cpu = (cpu_seconds() - cpu) / 3.0
+        quiet_to = time.time() * 1000
+        idle_api = {}  # what the idle tabs asked the server meanwhile, by request
+        for trace in await asyncio.gather(*(read_trace(page) for page in pages)):
+            for e in api_sent_between(trace, quiet_from, quiet_to):
+                idle_api[f"{e['method']} {e['api']}"] = idle_api.get(f"{e['method']} {e['api']}", 0) + 1
         states = await asyncio.gather(*(read_state(page) for page in pages))
         counts = [c or {} for c in await asyncio.gather(*(read_sockets(page) for page in pages))]
         connections = established_connections(server.port)
@@ -700,6 +715,7 @@ class Bench(SnapshotExperiment):
             "playwright_made": len(sockets),
             "server_connections": connections,
             "idle_cpu": idle_cpu,
+            "idle_api": idle_api,
             "pss_per_tab_mb": (after[0] - memory_before[0]) / len(pages) / 1024,
             "private_per_tab_mb": (after[1] - memory_before[1]) / len(pages) / 1024,
             "new_renderers": after[2] - memory_before[2],

@@ -186,6 +186,18 @@ def push_targets(results):
     return rows
 
 
+def idle_requests(held):
+    """The /api/ requests idle tabs sent per second (3 s window), by request, over repetitions."""
+    if not all("idle_api" in h for h in held):
+        return "-"  # measured since this column was added
+    names = sorted({name for h in held for name in h["idle_api"]})
+    if not names:
+        return "0"
+    return "; ".join(f"{name} {min(h['idle_api'].get(name, 0) for h in held) / 3:.0f}"
+                     + (f"–{max(h['idle_api'].get(name, 0) for h in held) / 3:.0f}"
+                        if len({h['idle_api'].get(name, 0) for h in held}) > 1 else "") for name in names)
+
+
 def push_lines(push):
     """results.md's section for the push phase."""
     if not push:
@@ -197,11 +209,13 @@ def push_lines(push):
              " open: counted in each page (an init script wrapping `WebSocket`) and by Playwright's"
              " `websocket` events; the server's TCP connections: those established to its port, counted on"
              " its side (/proc/net/tcp; WebSockets and the browser's kept-alive HTTP connections). Idle CPU:"
-             " every process the bench started, over 3 s with nothing happening. Renderer Pss: added per"
+             " every process the bench started, over 3 s with nothing happening, and the /api/ requests the"
+             " tabs sent meanwhile. Renderer Pss: added per"
              " tab, each tab in its own renderer process. Per repetition: min–max over repetitions.", "",
              "| authority | tabs open | active | WebSockets open, pages / Playwright | most in one page |"
-             " server's TCP connections | idle CPU, cores | renderer Pss per tab | repetitions |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             " server's TCP connections | idle CPU, cores | /api/ requests while idle, per second |"
+             " renderer Pss per tab | repetitions |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     rng = lambda values, fmt="{:.0f}": (fmt.format(min(values)) if min(values) == max(values)
                                        else f"{fmt.format(min(values))}–{fmt.format(max(values))}")
     for r in runs:
@@ -212,6 +226,7 @@ def push_lines(push):
                      f" {rng([h['page_open'] for h in held])} / {rng([h['playwright_open'] for h in held])} |"
                      f" {rng([h['page_max_open'] for h in held])} | {rng([h['server_connections'] for h in held])} |"
                      f" {rng([h['idle_cpu'] for h in held], '{:.2f}')} |"
+                     f" {idle_requests(held)} |"
                      f" {rng([h['pss_per_tab_mb'] for h in held], '{:.1f}')} MB | {len(held)} |")
     lines += ["", "A new tab of the same profile opened beside them: navigation start to `data-tab-state`"
               " leaving `booting` (as the decision phase, warm cache). POST /api/places: from its sending to"
