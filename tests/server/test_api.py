@@ -2,6 +2,7 @@
 the rules S1-S4 as the API shows them, and S9's bad input (each a 4xx with a JSON reason, never
 a 5xx, no session changed). Browser profiles are separate clients (separate cookie jars)."""
 
+import dataclasses
 import json
 import time
 from contextlib import contextmanager
@@ -74,6 +75,8 @@ def pushing(api, client, tab, granted):
         while not any(tab in tabs for tabs in api.pushes.by_session.values()):
             assert time.monotonic() < deadline, "the push connection was never registered"
             time.sleep(0.01)
+        first = json.loads(socket.receive_text())  # what GET /api/places would answer
+        assert "places" == first["kind"], first
         yield socket
 
 
@@ -199,6 +202,40 @@ def test_a_push_connection_is_told_when_its_place_is_taken(api, profiles):
         message = json.loads(socket.receive_text())
 
     assert {"kind": "moved"} == message
+
+
+def test_a_push_connection_is_told_of_the_users_places_in_other_profiles(api, profiles, clock):
+    """Push, not polling: a tab holding a place learns at once when another profile of its user
+    takes or gives back a place (rule 9's list elsewhere; a place free for Use here)."""
+    api.authority.policy = dataclasses.replace(api.authority.policy, max_tabs=2)
+    first, second = profiles(), profiles()
+    sign_in(first)
+    sign_in(second)
+    granted = claim(first, TAB_A).json()
+
+    with pushing(api, first, TAB_A, granted) as socket:
+        other = lease(claim(second, TAB_B), TAB_B)
+        taken = json.loads(socket.receive_text())
+        second.delete("/api/places", headers=other)
+        given_back = json.loads(socket.receive_text())
+
+    assert {"kind": "places", "others": 1, "elsewhere": [{"last_active": clock.now}]} == taken
+    assert {"kind": "places", "others": 0, "elsewhere": []} == given_back
+
+
+def test_a_new_push_connection_is_told_the_places_elsewhere_first(api, profiles, clock):
+    api.authority.policy = dataclasses.replace(api.authority.policy, max_tabs=2)
+    first, second = profiles(), profiles()
+    sign_in(first)
+    sign_in(second)
+    claim(second, TAB_B)
+    granted = claim(first, TAB_A).json()
+
+    with first.websocket_connect("/api/push") as socket:
+        socket.send_text(f"{TAB_A}.{granted['epoch']}.{granted['key']}")
+        message = json.loads(socket.receive_text())
+
+    assert {"kind": "places", "others": 1, "elsewhere": [{"last_active": clock.now}]} == message
 
 
 def test_closing_the_push_connection_frees_the_place(api, profiles):

@@ -287,6 +287,27 @@ def test_with_the_server_away_each_periodic_query_asks_again_until_it_answers():
     assert 2 == len(tab.push.opened)  # connected again
 
 
+def test_a_tab_told_the_places_over_its_push_asks_nothing_at_its_checks():
+    """Push, not polling: the last ``places`` message answers for the server."""
+    tab = granted_tab()
+    tab.push.send({"kind": "places", "others": 1, "elsewhere": [{"last_active": 5.0}]})
+
+    answers = look(tab, [SLOT])
+
+    assert ([[SLOT, SLOT1]], [], (5.0,)) == (answers, tab.http.requests()[1:], tab.places.elsewhere)
+
+
+def test_once_the_push_is_gone_the_checks_ask_the_server_again():
+    tab = granted_tab()
+    tab.push.send({"kind": "places", "others": 1, "elsewhere": []})
+    tab.push.opened[-1][2]()  # the connection broke
+    tab.http.answer(0, "")
+
+    tab.places.query()
+
+    assert ("GET", PLACES, None) == tab.http.requests()[-1]
+
+
 def test_a_tab_whose_push_is_up_does_not_check_at_each_query():
     tab = granted_tab()
 

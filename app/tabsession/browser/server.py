@@ -125,6 +125,9 @@ class ServerPlaces:
         self._on_unavailable = lambda: None
         self._on_elsewhere = lambda entries: None
         self._checking = False  # a check of the place after a broken push is in flight
+        # The last ``places`` message of the push connection (what GET /api/places answers),
+        # kept while the connection lasts: the server pushes a new one whenever they change.
+        self._places_text = None
         self._query = None  # the query in flight: [names, (status, text), parts received]
         # When each of the user's tabs in other profiles was last active (the server's clock),
         # for the tab list (rule 9); the server never tells their ids.
@@ -190,8 +193,13 @@ class ServerPlaces:
         if self.lease is not None and self._connection is None and not self._checking:
             self._push_closed()  # the push broke and the server did not answer: try again
         query = self._query = {}
-        self.http.send("GET", PLACES, None, None, False,
-                       lambda status, text: self._query_part(query, "server", (status, text)))
+        if self._connection is not None and self._places_text is not None:
+            # Holding a place, the tab is told of every change over its push connection: no
+            # request at each check (push, not polling).
+            self._query_part(query, "server", (200, self._places_text))
+        else:
+            self.http.send("GET", PLACES, None, None, False,
+                           lambda status, text: self._query_part(query, "server", (status, text)))
         self.local.query()
 
     def _local_held(self, on_held_names, names):
@@ -338,10 +346,12 @@ class ServerPlaces:
     # ------------------------------------------------------------ push
     def _open_push(self):
         self._close_push()
+        self._places_text = None
         # The credentials go as the first message, not in the URL (URLs end up in logs).
         self._connection = self.push.open(PUSH, credentials(self.lease), self._pushed, self._push_closed)
 
     def _close_push(self):
+        self._places_text = None
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()
@@ -360,6 +370,9 @@ class ServerPlaces:
             self._give_back()
             self._set_elsewhere(())
             self._on_ended(reason_of(401, data))
+        elif kind == "places" and self._connection is not None:
+            self._places_text = text
+            self._show_elsewhere(data.get("elsewhere"))
 
     def _push_closed(self):
         """The server closed the push connection (or it broke): ask whether the place is still
@@ -367,6 +380,7 @@ class ServerPlaces:
         (the server is away) each periodic query asks again, so the tab reconnects once the
         server is back, or learns then what it missed."""
         self._connection = None
+        self._places_text = None
         if self.lease is None:
             return
         self._checking = True

@@ -21,8 +21,10 @@ Push (S3-S5): each granted tab holds one WebSocket (``/api/push``), whose first 
 tab's credentials (never in the URL, which logs keep). The server sends it
 ``{"kind": "moved"}`` when its place is taken, ``{"kind": "ended", "reason": R}`` when its
 session ends (sign-out, or a deadline by the server's clock, found by a sweep every
-``SWEEP_SECONDS``). A connection that closes drops the tab's place, as a closing tab's Web Lock
-is released: a crashed tab frees its place at once.
+``SWEEP_SECONDS``), and ``{"kind": "places", "others": N, "elsewhere": [...]}`` (what
+``GET /places`` answers) when it connects and whenever the user's places change, so a tab that
+holds a place never polls. A connection that closes drops the tab's place, as a closing tab's
+Web Lock is released: a crashed tab frees its place at once.
 """
 
 import asyncio
@@ -40,7 +42,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tabsession.core import records
 from tabsession.core.machine import USERNAME_ERROR, username_of
-from tabsession.server.registry import Denied, Ended, Granted, Moved, Policy, Refused, Session
+from tabsession.server.registry import Denied, Ended, Granted, Moved, PlaceFree, Policy, Refused, Session
 from tabsession.server.service import Authority
 from tabsession.server.store import MemoryStore
 
@@ -83,19 +85,28 @@ class Pushes:
 
     def __init__(self):
         self.by_session: dict[str, dict[str, WebSocket]] = {}
+        self.by_user: dict[str, set[str]] = {}  # user -> sids with a connection here
 
-    def add(self, sid: str, tab_id: str, socket: WebSocket) -> WebSocket | None:
+    def add(self, sid: str, tab_id: str, socket: WebSocket, user: str) -> WebSocket | None:
         tabs = self.by_session.setdefault(sid, {})
         old = tabs.get(tab_id)
         tabs[tab_id] = socket
+        self.by_user.setdefault(user, set()).add(sid)
         return old
 
-    def remove(self, sid: str, tab_id: str, socket: WebSocket) -> None:
+    def remove(self, sid: str, tab_id: str, socket: WebSocket, user: str) -> None:
         tabs = self.by_session.get(sid, {})
         if tabs.get(tab_id) is socket:
             del tabs[tab_id]
             if not tabs:
                 self.by_session.pop(sid, None)
+                sids = self.by_user.get(user, set())
+                sids.discard(sid)
+                if not sids:
+                    self.by_user.pop(user, None)
+
+    def sessions_of(self, user: str) -> list[str]:
+        return list(self.by_user.get(user, ()))
 
     def targets(self, notice) -> list[tuple[WebSocket, dict]]:
         if isinstance(notice, Moved):
@@ -190,7 +201,10 @@ class TabsessionAPI:
                 pass  # the store is away: try again at the next sweep
 
     async def deliver(self, notices) -> None:
+        users = []
         for notice in notices:
+            if isinstance(notice, PlaceFree) and notice.user not in users:
+                users.append(notice.user)
             for socket, message in self.pushes.targets(notice):
                 try:
                     await socket.send_text(json.dumps(message))
@@ -198,6 +212,36 @@ class TabsessionAPI:
                         await socket.close()
                 except Exception:
                     pass  # it closed meanwhile; its own handler drops it
+        for user in users:
+            await self.tell_places(user)
+
+    async def tell_places(self, user: str | None) -> None:
+        """Push ``{"kind": "places", ...}`` (what ``GET /places`` answers) to every tab of
+        ``user`` connected here: their places changed. Tabs that hold a place then need not ask
+        at each periodic check (push, not polling)."""
+        if user is None:
+            return
+        for sid in self.pushes.sessions_of(user):
+            sockets = list(self.pushes.by_session.get(sid, {}).values())
+            if not sockets:
+                continue
+            try:
+                message = json.dumps({"kind": "places", **self._places_of(await self.authority.tabs(sid))})
+            except Exception:
+                continue  # the store is away: the tabs ask at their next check
+            for socket in sockets:
+                try:
+                    await socket.send_text(message)
+                except Exception:
+                    pass  # it closed meanwhile; its own handler drops it
+
+    @staticmethod
+    def _places_of(entries) -> dict:
+        """The user's places that tabs of other profiles hold, as session ``sid``'s ``tabs``
+        answer shows them: how many, and when each was last used (never ids or keys)."""
+        elsewhere = [] if isinstance(entries, Denied) else [entry for entry in entries if entry.elsewhere]
+        return {"others": len(elsewhere),
+                "elsewhere": [{"last_active": entry.last_active} for entry in elsewhere]}
 
     def _sid(self, connection: HTTPConnection) -> str | None:
         sid = connection.cookies.get(COOKIE)
@@ -316,10 +360,7 @@ class TabsessionAPI:
         an error."""
         self._start_sweeping()
         sid = self._sid(request)
-        entries = await self.authority.tabs(sid) if sid is not None else ()
-        elsewhere = [] if isinstance(entries, Denied) else [entry for entry in entries if entry.elsewhere]
-        return answer({"others": len(elsewhere),
-                       "elsewhere": [{"last_active": entry.last_active} for entry in elsewhere]})
+        return answer(self._places_of(await self.authority.tabs(sid) if sid is not None else ()))
 
     async def claim(self, request: Request) -> JSONResponse:
         self._guard(request)
@@ -337,6 +378,7 @@ class TabsessionAPI:
             return self._refusal(result)
         session = await self.authority.session(sid)
         user = session.user if isinstance(session, Session) else None
+        await self.tell_places(user)
         return answer({"place": result.place_index, "epoch": result.epoch, "key": result.key,
                        "user": user})
 
@@ -402,19 +444,23 @@ class TabsessionAPI:
             await socket.send_text(json.dumps({"kind": "moved"}))
             await socket.close()
             return
-        old = self.pushes.add(sid, tab_id, socket)
+        user = result[0].user
+        old = self.pushes.add(sid, tab_id, socket, user)
         if old is not None:
             try:
                 await old.close()
             except Exception:
                 pass
         try:
+            # What GET /places would answer, now; then again whenever the user's places change.
+            await socket.send_text(json.dumps({"kind": "places",
+                                               **self._places_of(await self.authority.tabs(sid))}))
             while True:
                 await socket.receive_text()  # the tab says nothing; this waits for the close
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
-            self.pushes.remove(sid, tab_id, socket)
+            self.pushes.remove(sid, tab_id, socket, user)
             try:
                 _, notices = await self.authority.drop(sid, tab_id, epoch)
                 await self.deliver(notices)
