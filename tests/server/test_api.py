@@ -223,6 +223,23 @@ def test_a_push_connection_is_told_of_the_users_places_in_other_profiles(api, pr
     assert {"kind": "places", "others": 0, "elsewhere": []} == given_back
 
 
+def test_tabs_of_one_profile_opening_do_not_message_each_other(api, profiles, clock):
+    """Their own places are not "elsewhere": nothing they are told changes (50 tabs of a profile
+    would otherwise send 50 x 50 messages as they open)."""
+    api.authority.policy = dataclasses.replace(api.authority.policy, max_tabs=3)
+    first, second = profiles(), profiles()
+    sign_in(first)
+    sign_in(second)
+    granted = claim(first, TAB_A).json()
+
+    with pushing(api, first, TAB_A, granted) as socket:
+        claim(first, TAB_B)  # the same profile: no message
+        claim(second, "c" * 32)  # another profile: the next message is this one
+        message = json.loads(socket.receive_text())
+
+    assert {"kind": "places", "others": 1, "elsewhere": [{"last_active": clock.now}]} == message
+
+
 def test_a_new_push_connection_is_told_the_places_elsewhere_first(api, profiles, clock):
     api.authority.policy = dataclasses.replace(api.authority.policy, max_tabs=2)
     first, second = profiles(), profiles()

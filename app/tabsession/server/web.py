@@ -86,6 +86,7 @@ class Pushes:
     def __init__(self):
         self.by_session: dict[str, dict[str, WebSocket]] = {}
         self.by_user: dict[str, set[str]] = {}  # user -> sids with a connection here
+        self.places_told: dict[str, str] = {}  # sid -> the last places message its tabs got
 
     def add(self, sid: str, tab_id: str, socket: WebSocket, user: str) -> WebSocket | None:
         tabs = self.by_session.setdefault(sid, {})
@@ -100,6 +101,7 @@ class Pushes:
             del tabs[tab_id]
             if not tabs:
                 self.by_session.pop(sid, None)
+                self.places_told.pop(sid, None)
                 sids = self.by_user.get(user, set())
                 sids.discard(sid)
                 if not sids:
@@ -218,7 +220,9 @@ class TabsessionAPI:
     async def tell_places(self, user: str | None) -> None:
         """Push ``{"kind": "places", ...}`` (what ``GET /places`` answers) to every tab of
         ``user`` connected here: their places changed. Tabs that hold a place then need not ask
-        at each periodic check (push, not polling)."""
+        at each periodic check (push, not polling). A session's tabs are told only what changed
+        for them: tabs of one profile opening and closing change nothing they are told (their
+        own places are not "elsewhere"), so they do not message each other."""
         if user is None:
             return
         for sid in self.pushes.sessions_of(user):
@@ -229,6 +233,9 @@ class TabsessionAPI:
                 message = json.dumps({"kind": "places", **self._places_of(await self.authority.tabs(sid))})
             except Exception:
                 continue  # the store is away: the tabs ask at their next check
+            if self.pushes.places_told.get(sid) == message:
+                continue
+            self.pushes.places_told[sid] = message
             for socket in sockets:
                 try:
                     await socket.send_text(message)
@@ -453,8 +460,9 @@ class TabsessionAPI:
                 pass
         try:
             # What GET /places would answer, now; then again whenever the user's places change.
-            await socket.send_text(json.dumps({"kind": "places",
-                                               **self._places_of(await self.authority.tabs(sid))}))
+            message = json.dumps({"kind": "places", **self._places_of(await self.authority.tabs(sid))})
+            await socket.send_text(message)
+            self.pushes.places_told.setdefault(sid, message)
             while True:
                 await socket.receive_text()  # the tab says nothing; this waits for the close
         except (WebSocketDisconnect, RuntimeError):
