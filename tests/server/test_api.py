@@ -204,14 +204,20 @@ def test_a_push_connection_is_told_when_its_place_is_taken(api, profiles):
     assert {"kind": "moved"} == message
 
 
-def test_a_push_connection_is_told_of_the_users_places_in_other_profiles(api, profiles, clock):
-    """Push, not polling: a tab holding a place learns at once when another profile of its user
-    takes or gives back a place (rule 9's list elsewhere; a place free for Use here)."""
-    api.authority.policy = dataclasses.replace(api.authority.policy, max_tabs=2)
+def bob_in_two_profiles(api, profiles, max_tabs):
+    """Two profiles signed in as bob, with `max_tabs` places; the first holds one for TAB_A:
+    (first, second, the first's grant)."""
+    api.authority.policy = dataclasses.replace(api.authority.policy, max_tabs=max_tabs)
     first, second = profiles(), profiles()
     sign_in(first)
     sign_in(second)
-    granted = claim(first, TAB_A).json()
+    return first, second, claim(first, TAB_A).json()
+
+
+def test_a_push_connection_is_told_of_the_users_places_in_other_profiles(api, profiles, clock):
+    """Push, not polling: a tab holding a place learns at once when another profile of its user
+    takes or gives back a place (rule 9's list elsewhere; a place free for Use here)."""
+    first, second, granted = bob_in_two_profiles(api, profiles, 2)
 
     with pushing(api, first, TAB_A, granted) as socket:
         other = lease(claim(second, TAB_B), TAB_B)
@@ -226,11 +232,7 @@ def test_a_push_connection_is_told_of_the_users_places_in_other_profiles(api, pr
 def test_tabs_of_one_profile_opening_do_not_message_each_other(api, profiles, clock):
     """Their own places are not "elsewhere": nothing they are told changes (50 tabs of a profile
     would otherwise send 50 x 50 messages as they open)."""
-    api.authority.policy = dataclasses.replace(api.authority.policy, max_tabs=3)
-    first, second = profiles(), profiles()
-    sign_in(first)
-    sign_in(second)
-    granted = claim(first, TAB_A).json()
+    first, second, granted = bob_in_two_profiles(api, profiles, 3)
 
     with pushing(api, first, TAB_A, granted) as socket:
         claim(first, TAB_B)  # the same profile: no message
