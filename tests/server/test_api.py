@@ -257,6 +257,22 @@ def test_a_new_push_connection_is_told_the_places_elsewhere_first(api, profiles,
     assert {"kind": "places", "others": 1, "elsewhere": [{"last_active": clock.now}]} == message
 
 
+def test_a_push_connection_holds_when_the_store_cannot_say_the_places(api, profiles, monkeypatch):
+    """The tab is then told nothing at once (it asks at its checks), and still told of a move."""
+    first, second, granted = bob_in_two_profiles(api, profiles, 1)
+
+    async def store_away(sid):
+        raise ConnectionError("store gone")
+
+    monkeypatch.setattr(api.authority, "tabs", store_away)
+    with first.websocket_connect("/api/push") as socket:
+        socket.send_text(f"{TAB_A}.{granted['epoch']}.{granted['key']}")
+        claim(second, TAB_B, use_here=True)
+        message = json.loads(socket.receive_text())
+
+    assert {"kind": "moved"} == message
+
+
 def test_closing_the_push_connection_frees_the_place(api, profiles):
     """A crashed tab's connection closes: its place is free for the next claim at once."""
     first, second = profiles(), profiles()

@@ -460,9 +460,16 @@ class TabsessionAPI:
                 pass
         try:
             # What GET /places would answer, now; then again whenever the user's places change.
-            message = json.dumps({"kind": "places", **self._places_of(await self.authority.tabs(sid))})
-            await socket.send_text(message)
-            self.pushes.places_told.setdefault(sid, message)
+            # (The store away: nothing now, and the tab asks at its checks meanwhile.)
+            try:
+                message = json.dumps({"kind": "places", **self._places_of(await self.authority.tabs(sid))})
+            except (WebSocketDisconnect, RuntimeError):
+                raise
+            except Exception:
+                message = None
+            if message is not None:
+                await socket.send_text(message)
+                self.pushes.places_told.setdefault(sid, message)
             while True:
                 await socket.receive_text()  # the tab says nothing; this waits for the close
         except (WebSocketDisconnect, RuntimeError):
