@@ -184,7 +184,11 @@ def test_open_another_tab_does_not_copy_the_session_storage(open_tab, context, w
 
 @pytest.fixture
 def timed(serve, runtime):
-    return serve(runtime, idle_timeout=IDLE, warn_before=WARN, absolute_timeout=600)
+    """The browser as the authority: the test moves the page's clock (Playwright's fake clock),
+    which cannot move the server's, and with the server as the authority the server's clock
+    rightly decides (S5: no tab ends before the server's deadline; test_server_time.py). The
+    warning and the landing page tested here are the same in both modes."""
+    return serve(runtime, authority="browser", idle_timeout=IDLE, warn_before=WARN, absolute_timeout=600)
 
 
 def test_idle_warning_and_idle_expiry(context, new_tab, timed, wait_state):
