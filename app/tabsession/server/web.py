@@ -463,8 +463,6 @@ class TabsessionAPI:
             # (The store away: nothing now, and the tab asks at its checks meanwhile.)
             try:
                 message = json.dumps({"kind": "places", **self._places_of(await self.authority.tabs(sid))})
-            except (WebSocketDisconnect, RuntimeError):
-                raise
             except Exception:
                 message = None
             if message is not None:
