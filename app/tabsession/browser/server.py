@@ -223,11 +223,6 @@ class ServerPlaces:
         counted = self._with_others([] if names is None else names, status, text)
         query["to"](None if names is None else counted)
 
-    def _ask_elsewhere(self):
-        """Learn the user's tabs in other profiles now (for the tab list), deciding nothing."""
-        self.http.send("GET", PLACES, None, None, False,
-                       lambda status, text: self._with_others([], status, text))
-
     def _with_others(self, names, status, text):
         data = decode_answer(text) if status == 200 else {}
         self._show_elsewhere(data.get("elsewhere"))
@@ -283,7 +278,6 @@ class ServerPlaces:
             self._slot_name = name
             self._open_push()
             self._on_acquired(index)
-            self._ask_elsewhere()  # after the decision: the tab list, not the decision, needs it
             return
         self.local.release(name)
         if status == 401:
@@ -311,7 +305,6 @@ class ServerPlaces:
         if lease is not None:
             self.lease = lease
             self._open_push()
-            self._ask_elsewhere()
         elif status == 401:
             self._on_ended(reason_of(status, data))
         elif status != 409:
