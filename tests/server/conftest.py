@@ -30,3 +30,6 @@ def pyodide_server(tree, tmp_path_factory):
     yield running
     assert 0 == stop(running)
     assert "" == running.stderr()
+
+
+from store_fixtures import make_store, redis_server, store_kind, store_spec  # noqa: E402,F401  (fixtures)

@@ -179,7 +179,10 @@ class UserRecord:
 
     ``moved`` holds ``(sid, tab_id)`` of tabs whose place a steal took (R13). ``due`` is the
     next time the record needs a sweep (a deadline or a tombstone's end), kept up to date by
-    every write so that a store can index it without knowing the rules.
+    every write so that a store can index it without knowing the rules. ``forget_at`` is the
+    time after which nothing in it can matter any more (every session ended by then and its
+    tombstone past retention; ``None`` = no such bound): a store may let the record expire
+    then, even if no sweep ever runs again (Redis keys' expiry).
     """
 
     user: str
@@ -189,6 +192,7 @@ class UserRecord:
     places: tuple[Lease, ...] = ()
     moved: tuple[tuple[str, str], ...] = ()
     due: float | None = None
+    forget_at: float | None = None
 
     def is_empty(self) -> bool:
         return not self.sessions
@@ -200,14 +204,16 @@ class UserRecord:
         return {"user": self.user, "epoch": self.epoch, "clock": self.clock,
                 "sessions": [session.to_dict() for session in self.sessions],
                 "places": [lease.to_dict() for lease in self.places],
-                "moved": [list(pair) for pair in self.moved], "due": self.due}
+                "moved": [list(pair) for pair in self.moved], "due": self.due,
+                "forget_at": self.forget_at}
 
     @classmethod
     def from_dict(cls, data: dict) -> "UserRecord":
         return cls(data["user"], data["epoch"], data["clock"],
                    tuple(Session.from_dict(item) for item in data["sessions"]),
                    tuple(Lease.from_dict(item) for item in data["places"]),
-                   tuple((sid, tab_id) for sid, tab_id in data["moved"]), data["due"])
+                   tuple((sid, tab_id) for sid, tab_id in data["moved"]), data["due"],
+                   data.get("forget_at"))
 
 
 # ------------------------------------------------------------------ answers and notices
@@ -395,9 +401,25 @@ def _due(record: UserRecord, policy: Policy) -> float | None:
     return min(times) if times else None
 
 
+def _forget_at(record: UserRecord, policy: Policy) -> float | None:
+    """When the last session has surely ended and its tombstone passed retention; ``None`` when a
+    session may live for ever (no deadline)."""
+    times = []
+    for session in record.sessions:
+        if session.ended is not None:
+            times.append(session.ended_at + policy.retention_seconds)
+            continue
+        end = deadlines(session, policy).end()
+        if end is None:
+            return None
+        times.append(end[0] + policy.retention_seconds)
+    return max(times) if times else None
+
+
 def _change(record: UserRecord, policy: Policy, result, notices) -> Change:
     unique = tuple(dict.fromkeys(notices))
-    return Change(replace(record, due=_due(record, policy)), result, unique)
+    return Change(replace(record, due=_due(record, policy), forget_at=_forget_at(record, policy)),
+                  result, unique)
 
 
 # ------------------------------------------------------------------ settling (R2-R4)

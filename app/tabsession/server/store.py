@@ -11,7 +11,10 @@ records as JSON through ``UserRecord.to_dict``/``from_dict``.
 Must not import: any framework, the clock, randomness.
 """
 
-from typing import Callable, Protocol, TypeVar
+from __future__ import annotations
+
+import json
+from typing import Awaitable, Callable, Protocol, TypeVar
 
 from tabsession.server.registry import UserRecord
 
@@ -35,6 +38,49 @@ class Store(Protocol):
 
     async def users_due(self, now: float) -> list[str]:
         """The users whose record's ``due`` time is at or before ``now``."""
+
+    async def open(self) -> None:
+        """Connect, create what is missing, and prove the store answers; raise
+        ``StoreUnavailable`` with a one-line reason if it does not (serve.py exits then)."""
+
+    async def close(self) -> None: ...
+
+    def bus(self) -> Bus | None:
+        """The message bus shared by every process of this store, or ``None`` (one process)."""
+
+
+class StoreUnavailable(Exception):
+    """The store did not answer in time, or refused (locked, gone, busy past the retry bound).
+    The API answers 503 ``server-unavailable`` (S8); nothing was written."""
+
+
+class Bus(Protocol):
+    """How the server processes sharing a store tell each other what happened (S6): a shared
+    store offers one (``store.bus()``); ``MemoryStore`` has none, its process being the only one.
+    Messages are short strings; a process hears every message, its own too, in order, except
+    while it cannot reach the store: ``listen`` then calls ``on_gap`` once it hears again, so that
+    the process can re-check what it may have missed."""
+
+    async def publish(self, message: str) -> None: ...
+
+    async def listen(self, on_message: Callable[[str], Awaitable[None]],
+                     on_gap: Callable[[], Awaitable[None]]) -> None:
+        """Run until cancelled, calling ``on_message`` for each message."""
+
+
+def encode_record(record: UserRecord) -> str:
+    return json.dumps(record.to_dict(), separators=(",", ":"))
+
+
+def decode_record(text: str | bytes | None) -> UserRecord | None:
+    """A stored record, or ``None``; a record that does not decode (written by something else,
+    or damaged) is ``StoreUnavailable``: answered 503, never taken for "no record"."""
+    if text is None:
+        return None
+    try:
+        return UserRecord.from_dict(json.loads(text))
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise StoreUnavailable(f"a stored record does not decode: {type(error).__name__}") from None
 
 
 def sid_changes(old: UserRecord | None, new: UserRecord) -> tuple[set[str], set[str]]:
@@ -77,3 +123,26 @@ class MemoryStore:
 
     async def users_due(self, now: float) -> list[str]:
         return [user for user, record in self._users.items() if record.due is not None and record.due <= now]
+
+    async def open(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    def bus(self) -> None:
+        return None
+
+
+def open_store(spec: str):
+    """The store that ``--store`` names: ``memory``, ``sqlite:PATH`` or ``redis://HOST:PORT/DB``
+    (not yet opened: call ``await store.open()`` in the event loop that will use it)."""
+    if spec == "memory":
+        return MemoryStore()
+    if spec.startswith("sqlite:") and len(spec) > len("sqlite:"):
+        from tabsession.server.store_sqlite import SQLiteStore
+        return SQLiteStore(spec[len("sqlite:"):])
+    if spec.startswith(("redis://", "rediss://", "unix://")):
+        from tabsession.server.store_redis import RedisStore
+        return RedisStore(spec)
+    raise ValueError(f"expected memory, sqlite:PATH or redis://HOST:PORT/DB, got {spec!r}")

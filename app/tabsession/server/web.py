@@ -25,12 +25,21 @@ session ends (sign-out, or a deadline by the server's clock, found by a sweep ev
 ``GET /places`` answers) when it connects and whenever the user's places change, so a tab that
 holds a place never polls. A connection that closes drops the tab's place, as a closing tab's
 Web Lock is released: a crashed tab frees its place at once.
+
+Several processes (S6): the processes that share a store are one server. What one process's
+write means for tabs connected to another (a take-over, a sign-out, a deadline, the user's places)
+goes out on the store's bus (``Store.bus()``: SQLite's notices table, Redis pub/sub) as one JSON
+message ``{"from": PROCESS, "notices": [...]}``; every process delivers to the tabs it holds. A
+process that was cut off from the bus re-checks each of its tabs' credentials when it hears again
+(``recheck``), so a notice it missed still reaches its tab. Every request is bounded
+(``REQUEST_SECONDS``): a store that stops answering gets 503 ``server-unavailable`` (S8).
 """
 
 import asyncio
 import json
 import logging
 import re
+import secrets
 from typing import Awaitable, Callable
 
 from starlette.applications import Starlette
@@ -54,6 +63,7 @@ NOW_HEADER = "X-Tabsession-Now"
 REQUEST_HEADER = "x-tabsession"
 MAX_BODY_BYTES = 16 * 1024
 SWEEP_SECONDS = 0.5
+REQUEST_SECONDS = 4.5  # S8: an answer within 5 s, even when the store does not answer
 PUSH_HELLO_SECONDS = 5.0  # a push connection must say whose it is within this time
 _SID = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 _KEY = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
@@ -87,15 +97,18 @@ class Pushes:
         self.by_session: dict[str, dict[str, WebSocket]] = {}
         self.by_user: dict[str, set[str]] = {}  # user -> sids with a connection here
         self.places_told: dict[str, str] = {}  # sid -> the last places message its tabs got
+        self.credentials: dict[WebSocket, tuple[int, str]] = {}  # what each tab connected with
 
-    def add(self, sid: str, tab_id: str, socket: WebSocket, user: str) -> WebSocket | None:
+    def add(self, sid: str, tab_id: str, socket: WebSocket, user: str, epoch: int, key: str) -> WebSocket | None:
         tabs = self.by_session.setdefault(sid, {})
         old = tabs.get(tab_id)
         tabs[tab_id] = socket
         self.by_user.setdefault(user, set()).add(sid)
+        self.credentials[socket] = (epoch, key)
         return old
 
     def remove(self, sid: str, tab_id: str, socket: WebSocket, user: str) -> None:
+        self.credentials.pop(socket, None)
         tabs = self.by_session.get(sid, {})
         if tabs.get(tab_id) is socket:
             del tabs[tab_id]
@@ -109,6 +122,14 @@ class Pushes:
 
     def sessions_of(self, user: str) -> list[str]:
         return list(self.by_user.get(user, ()))
+
+    def users(self) -> list[str]:
+        return list(self.by_user)
+
+    def connections(self) -> list[tuple[str, str, WebSocket, tuple[int, str]]]:
+        return [(sid, tab_id, socket, self.credentials[socket])
+                for sid, tabs in list(self.by_session.items()) for tab_id, socket in list(tabs.items())
+                if socket in self.credentials]
 
     def targets(self, notice) -> list[tuple[WebSocket, dict]]:
         if isinstance(notice, Moved):
@@ -127,11 +148,36 @@ async def _close_quietly(socket: WebSocket, code: int = 1000) -> None:
         pass  # it went meanwhile
 
 
+def _wire(notice) -> list | None:
+    if isinstance(notice, Moved):
+        return ["moved", notice.sid, notice.tab_id]
+    if isinstance(notice, Ended):
+        return ["ended", notice.sid, notice.reason]
+    if isinstance(notice, PlaceFree):
+        return ["places", notice.user]
+    return None
+
+
+def _unwire(item) -> Moved | Ended | PlaceFree | None:
+    """A notice from the bus, or ``None`` for anything that is not one (never an error)."""
+    if not isinstance(item, list) or not item or not all(isinstance(part, str) for part in item):
+        return None
+    kind, *parts = item
+    if kind == "moved" and len(parts) == 2:
+        return Moved(*parts)
+    if kind == "ended" and len(parts) == 2:
+        return Ended(*parts)
+    if kind == "places" and len(parts) == 1:
+        return PlaceFree(*parts)
+    return None
+
+
 class TabsessionAPI:
     """The API app (``.app``) and what a user's own routes need (``require_tab``).
 
     ``authenticate(name) -> name or None`` (sync or async) decides who may sign in: the
-    demo's accepts any name. ``store`` defaults to this process's memory.
+    demo's accepts any name. ``store`` defaults to this process's memory; give a shared one
+    (``store.open_store("sqlite:PATH")``, ``"redis://HOST:PORT/DB"``) to run several processes.
     """
 
     def __init__(self, max_tabs: int = 1, policy: str = "block", idle_timeout: float | None = 900,
@@ -145,6 +191,10 @@ class TabsessionAPI:
         self.authenticate = authenticate
         self.pushes = Pushes()
         self._sweeper: asyncio.Task | None = None
+        self._listener: asyncio.Task | None = None
+        bus = getattr(self.authority.store, "bus", None)
+        self.bus = bus() if bus is not None else None
+        self.process = secrets.token_hex(8)  # names this process's messages on the bus
         self.app = Starlette(
             routes=[
                 Route("/session", self._safe(self.get_session), methods=["GET"]),
@@ -177,7 +227,8 @@ class TabsessionAPI:
         Every answer says the server's time (``NOW_HEADER``): the pages keep deadlines by it."""
         async def answering(request: Request) -> JSONResponse:
             try:
-                response = await endpoint(request)
+                async with asyncio.timeout(REQUEST_SECONDS):
+                    response = await endpoint(request)
             except Refusal as refusal:
                 response = reason(refusal.status_code, refusal.reason)
             except Exception as error:
@@ -189,20 +240,60 @@ class TabsessionAPI:
         return answering
 
     def _start_sweeping(self) -> None:
-        """The deadline sweep runs in whichever event loop serves us (mounted apps get no
-        lifespan of their own, so it starts with the first request)."""
+        """The deadline sweep, and the bus's listener, run in whichever event loop serves us
+        (mounted apps get no lifespan of their own, so they start with the first request)."""
         if self._sweeper is None or self._sweeper.done():
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+        if self.bus is not None and (self._listener is None or self._listener.done()):
+            self._listener = asyncio.get_running_loop().create_task(
+                self.bus.listen(self._heard, self.recheck))
+
+    async def _heard(self, message: str) -> None:
+        """A message on the bus: deliver another process's notices to our tabs."""
+        try:
+            data = json.loads(message)
+            if not isinstance(data, dict) or data.get("from") == self.process:
+                return
+            notices = [notice for notice in map(_unwire, data.get("notices") or ()) if notice is not None]
+        except (ValueError, TypeError, AttributeError):
+            return
+        await self.deliver(notices, publish=False)
+
+    async def recheck(self) -> None:
+        """After a gap in the bus: check every connected tab's credentials again and tell each
+        what it missed (``moved``, ``ended``), then every user's places."""
+        for sid, tab_id, socket, (epoch, key) in self.pushes.connections():
+            try:
+                async with asyncio.timeout(REQUEST_SECONDS):
+                    result = await self.authority.check(sid, tab_id, epoch, key)
+            except Exception:
+                return  # the store is away again: the next gap brings us back here
+            if isinstance(result, Denied):
+                await self.deliver([Ended(sid, result.reason)], publish=False)
+            elif isinstance(result, Refused):
+                await self.deliver([Moved(sid, tab_id)], publish=False)
+        self.pushes.places_told.clear()
+        for user in self.pushes.users():
+            await self.tell_places(user)
 
     async def _sweep(self) -> None:
         while True:
             await asyncio.sleep(SWEEP_SECONDS)
             try:
-                await self.deliver(await self.authority.expire())
+                async with asyncio.timeout(REQUEST_SECONDS):
+                    notices = await self.authority.expire()
+                await self.deliver(notices)
             except Exception:
                 pass  # the store is away: try again at the next sweep
 
-    async def deliver(self, notices) -> None:
+    async def deliver(self, notices, publish: bool = True) -> None:
+        """Tell our tabs what ``notices`` say and, with ``publish``, the other processes."""
+        if publish and self.bus is not None and notices:
+            wired = [item for item in map(_wire, notices) if item is not None]
+            try:
+                await self.bus.publish(json.dumps({"from": self.process, "notices": wired}))
+            except Exception as error:
+                _log.warning("tabsession: the bus did not take a message: %s", str(error)[:200])
         users = []
         for notice in notices:
             if isinstance(notice, PlaceFree) and notice.user not in users:
@@ -385,7 +476,8 @@ class TabsessionAPI:
             return self._refusal(result)
         session = await self.authority.session(sid)
         user = session.user if isinstance(session, Session) else None
-        await self.tell_places(user)
+        if user is not None:
+            await self.deliver([PlaceFree(user)])  # the user's places changed: every process tells
         return answer({"place": result.place_index, "epoch": result.epoch, "key": result.key,
                        "user": user})
 
@@ -442,7 +534,13 @@ class TabsessionAPI:
         except (Refusal, asyncio.TimeoutError, WebSocketDisconnect, RuntimeError, KeyError):
             await _close_quietly(socket, 1008)
             return
-        result = await self.authority.check(sid, tab_id, epoch, key) if sid else Denied(401, records.REASON_SIGNED_OUT)
+        try:
+            async with asyncio.timeout(REQUEST_SECONDS):
+                result = await self.authority.check(sid, tab_id, epoch, key) if sid else Denied(401, records.REASON_SIGNED_OUT)
+        except Exception:
+            # The store is away (S8): the tab keeps its place and checks again at its next query.
+            await _close_quietly(socket, 1013)
+            return
         if isinstance(result, Denied):
             await socket.send_text(json.dumps({"kind": "ended", "reason": result.reason}))
             await socket.close()
@@ -452,7 +550,7 @@ class TabsessionAPI:
             await socket.close()
             return
         user = result[0].user
-        old = self.pushes.add(sid, tab_id, socket, user)
+        old = self.pushes.add(sid, tab_id, socket, user, epoch, key)
         if old is not None:
             try:
                 await old.close()
@@ -462,7 +560,8 @@ class TabsessionAPI:
             # What GET /places would answer, now; then again whenever the user's places change.
             # (The store away: nothing now, and the tab asks at its checks meanwhile.)
             try:
-                message = json.dumps({"kind": "places", **self._places_of(await self.authority.tabs(sid))})
+                async with asyncio.timeout(REQUEST_SECONDS):
+                    message = json.dumps({"kind": "places", **self._places_of(await self.authority.tabs(sid))})
             except Exception:
                 message = None
             if message is not None:
@@ -475,7 +574,8 @@ class TabsessionAPI:
         finally:
             self.pushes.remove(sid, tab_id, socket, user)
             try:
-                _, notices = await self.authority.drop(sid, tab_id, epoch)
-                await self.deliver(notices)
+                async with asyncio.timeout(REQUEST_SECONDS):
+                    _, notices = await self.authority.drop(sid, tab_id, epoch)
+                    await self.deliver(notices)
             except Exception:
-                pass
+                pass  # the store is away: the place stays the tab's until it comes back or ends
