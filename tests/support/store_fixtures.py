@@ -47,7 +47,8 @@ def store_spec(store_kind, tmp_path, request):
 
 @pytest.fixture
 def make_store(store_spec):
-    from tabsession.server.store import MemoryStore, open_store
+    from tabsession.server.store import MemoryStore
+    from tabsession.server.stores import open_store
 
     if store_spec.startswith("redis://"):
         import redis

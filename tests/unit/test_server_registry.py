@@ -80,7 +80,7 @@ def denied(reason):
 SERVER = Path(registry.__file__).parent
 PURE_IMPORTS = {
     "registry.py": {"hmac", "dataclasses", "typing", "tabsession.core.records", "tabsession.core.settings"},
-    "store.py": {"typing", "tabsession.server.registry"},
+    "store.py": {"__future__", "json", "typing", "tabsession.server.registry"},
 }
 
 

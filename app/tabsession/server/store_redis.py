@@ -14,8 +14,9 @@ Through redis-py's asyncio client; Valkey speaks the same protocol.
 - Timeouts everywhere: a frozen or stopped Redis makes an operation ``StoreUnavailable`` within
   ``OPERATION_SECONDS`` (the API answers 503), never a hung request. redis-py reconnects by
   itself once Redis answers again.
-- The bus is Redis pub/sub on one channel. Messages published while a process is cut off are
-  lost to it: its listener reconnects and calls ``on_gap`` so the process re-checks its tabs.
+- The bus is Redis pub/sub on one channel, read by a thread of its own (see ``RedisBus.listen``).
+  Messages published while a process is cut off are lost to it: its reader reconnects and calls
+  ``on_gap`` so the process re-checks its tabs.
 
 Keys (under ``prefix``): ``user:NAME`` (the record as JSON), ``sid:SID`` (its user), ``due`` (a
 sorted set of users by due time), and the channel ``notices``.
@@ -23,9 +24,11 @@ sorted set of users by due time), and the channel ``notices``.
 
 import asyncio
 import random
+import threading
 import weakref
 from typing import Awaitable, Callable
 
+import redis as sync_redis
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -174,27 +177,58 @@ class RedisBus:
 
     async def listen(self, on_message: Callable[[str], Awaitable[None]],
                      on_gap: Callable[[], Awaitable[None]]) -> None:
-        cut_off = False
-        while True:
-            pubsub = None
+        """The reading happens in a thread of its own, with redis-py's blocking client: its
+        asyncio pub/sub read, cancelled at shutdown, could go on waiting for data for ever
+        (seen in the tests: every task of a closing loop is cancelled, and one never ended).
+        Here the task only waits on a queue, which cancels cleanly; the thread stops within
+        a second of being told."""
+        loop = asyncio.get_running_loop()
+        heard: asyncio.Queue = asyncio.Queue()
+        stop = threading.Event()
+        reader = threading.Thread(target=self._read, args=(loop, heard, stop), daemon=True,
+                                  name="tabsession-redis-bus")
+        reader.start()
+        try:
+            while True:
+                kind, data = await heard.get()
+                if kind == "gap":
+                    await on_gap()
+                else:
+                    await on_message(data)
+        finally:
+            stop.set()
+
+    def _read(self, loop: asyncio.AbstractEventLoop, heard: asyncio.Queue, stop: threading.Event) -> None:
+        def put(item) -> None:
             try:
-                pubsub = self.store._redis().pubsub(ignore_subscribe_messages=True)
-                async with asyncio.timeout(OPERATION_SECONDS):
-                    await pubsub.subscribe(self.channel)
+                loop.call_soon_threadsafe(heard.put_nowait, item)
+            except RuntimeError:
+                stop.set()  # the loop has closed
+
+        cut_off = False
+        while not stop.is_set():
+            client = pubsub = None
+            try:
+                client = sync_redis.Redis.from_url(self.store.url, socket_timeout=SOCKET_SECONDS,
+                                                   socket_connect_timeout=SOCKET_SECONDS,
+                                                   health_check_interval=10)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(self.channel)
                 if cut_off:
                     cut_off = False
-                    await on_gap()
-                while True:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    put(("gap", None))
+                while not stop.is_set():
+                    message = pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None and message.get("type") == "message":
                         data = message["data"]
-                        await on_message(data.decode("utf-8", "replace") if isinstance(data, bytes) else data)
-            except (RedisError, OSError, TimeoutError, StoreUnavailable):
+                        put(("message", data.decode("utf-8", "replace") if isinstance(data, bytes) else data))
+            except (RedisError, OSError):
                 cut_off = True
-                await asyncio.sleep(0.5)
+                stop.wait(0.5)
             finally:
-                if pubsub is not None:
+                for closing in (pubsub, client):
                     try:
-                        await pubsub.aclose()
+                        if closing is not None:
+                            closing.close()
                     except (RedisError, OSError):
                         pass

@@ -177,7 +177,7 @@ class TabsessionAPI:
 
     ``authenticate(name) -> name or None`` (sync or async) decides who may sign in: the
     demo's accepts any name. ``store`` defaults to this process's memory; give a shared one
-    (``store.open_store("sqlite:PATH")``, ``"redis://HOST:PORT/DB"``) to run several processes.
+    (``stores.open_store("sqlite:PATH")``, ``"redis://HOST:PORT/DB"``) to run several processes.
     """
 
     def __init__(self, max_tabs: int = 1, policy: str = "block", idle_timeout: float | None = 900,
@@ -192,6 +192,7 @@ class TabsessionAPI:
         self.pushes = Pushes()
         self._sweeper: asyncio.Task | None = None
         self._listener: asyncio.Task | None = None
+        self._background: set[asyncio.Task] = set()
         bus = getattr(self.authority.store, "bus", None)
         self.bus = bus() if bus is not None else None
         self.process = secrets.token_hex(8)  # names this process's messages on the bus
@@ -573,9 +574,16 @@ class TabsessionAPI:
             pass
         finally:
             self.pushes.remove(sid, tab_id, socket, user)
-            try:
-                async with asyncio.timeout(REQUEST_SECONDS):
-                    _, notices = await self.authority.drop(sid, tab_id, epoch)
-                    await self.deliver(notices)
-            except Exception:
-                pass  # the store is away: the place stays the tab's until it comes back or ends
+            # A task of its own: the server may cancel this handler as the connection goes (a
+            # shutdown), and the place must be dropped all the same.
+            dropping = asyncio.get_running_loop().create_task(self._drop(sid, tab_id, epoch))
+            self._background.add(dropping)
+            dropping.add_done_callback(self._background.discard)
+
+    async def _drop(self, sid: str, tab_id: str, epoch: int) -> None:
+        try:
+            async with asyncio.timeout(REQUEST_SECONDS):
+                _, notices = await self.authority.drop(sid, tab_id, epoch)
+                await self.deliver(notices)
+        except Exception:
+            pass  # the store is away: the place stays the tab's until it comes back or ends
