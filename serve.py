@@ -166,6 +166,7 @@ SKIPPED_SEGMENTS = {"__pycache__", "server"}
 MAX_URL_LENGTH = 2048
 MAX_TABS = page_settings.MAX_TABS
 MAX_SECONDS = page_settings.MAX_SECONDS
+MAX_WORKERS = 64
 DEFAULTS = page_settings.DEFAULTS
 # Who decides (CONTRACT.md, "The server as the authority"): serve.py's default is the server; the
 # pages read it from their settings as "authority".
@@ -623,8 +624,12 @@ def build_parser() -> argparse.ArgumentParser:
              "browser: the tabs of one profile coordinate among themselves only "
              "(default: %(default)s)")
     add("--store", type=store_spec, default="memory", metavar="STORE",
-        help="where the server keeps sessions: memory (this process); sqlite:PATH and "
-             "redis://HOST:PORT/DB are not supported yet (default: %(default)s)")
+        help="where the server keeps sessions: memory (this process), sqlite:PATH (every serve.py "
+             "on this machine that names the file), redis://HOST:PORT/DB (every serve.py that "
+             "names that Redis) (default: %(default)s)")
+    add("--workers", type=whole_number(1, MAX_WORKERS), default=1, metavar="N",
+        help="server processes sharing the port; more than 1 needs a shared --store "
+             "(default: %(default)s)")
     add("--allow-host", action="append", default=[], type=host_name, metavar="NAME",
         help="a further host name the server answers (repeatable), e.g. this machine's LAN name; "
              "requests naming any other host get 400 (DNS rebinding)")
@@ -647,10 +652,32 @@ def parse_options(parser: argparse.ArgumentParser, argv: list[str] | None) -> ar
             f"argument --warn-before: must be less than --idle-timeout "
             f"({options.warn_before} >= {options.idle_timeout})"
         )
-    if options.store != "memory":
-        kind = options.store.split(":", 1)[0]
-        parser.error(f"argument --store: {kind} stores are not supported yet (only memory)")
+    if options.workers > 1 and options.store == "memory" and options.authority == "server":
+        parser.error("argument --workers: several processes need a shared store "
+                     "(--store sqlite:PATH or --store redis://HOST:PORT/DB): memory is one process's")
     return options
+
+
+def check_store(parser: argparse.ArgumentParser, options: argparse.Namespace) -> None:
+    """Open the store once before serving (creating an SQLite file's tables, asking Redis for a
+    PING): one that cannot be opened or reached exits with one line naming it (CONTRACT)."""
+    if options.authority != "server" or options.store == "memory":
+        return
+    import asyncio
+
+    from tabsession.server.store import StoreUnavailable
+    from tabsession.server.stores import open_store
+
+    async def probe():
+        store = open_store(options.store)
+        try:
+            await store.open()
+        finally:
+            await store.close()
+    try:
+        asyncio.run(probe())
+    except (StoreUnavailable, OSError, ValueError, ImportError) as error:
+        parser.error(f"argument --store: cannot open {options.store}: {str(error)[:300]}")
 
 
 def settings_for(options: argparse.Namespace) -> dict:
@@ -704,9 +731,24 @@ def build_api(options: argparse.Namespace):
     sys.path.insert(0, str(_HERE / "app"))  # serve.py itself imports only the standard library
     from tabsession.server.web import TabsessionAPI
 
+    from tabsession.server.stores import open_store
+
     return TabsessionAPI(max_tabs=options.max_tabs, policy=options.policy,
                          idle_timeout=options.idle_timeout, warn_before=options.warn_before,
-                         absolute_timeout=options.absolute_timeout).app
+                         absolute_timeout=options.absolute_timeout, store=open_store(options.store)).app
+
+
+WORKER_ARGV = "TABSESSION_SERVE_ARGV"  # how a worker process learns serve.py's options
+
+
+def worker_app():
+    """The application of one worker process of `--workers N` (uvicorn calls this factory in
+    each process it spawns; the options come from the parent through WORKER_ARGV)."""
+    from webserver.front import configure_logging
+
+    options = parse_options(build_parser(), json.loads(os.environ[WORKER_ARGV]))
+    configure_logging(options.verbose)
+    return create_app(options, api=build_api(options))
 
 
 def listening_socket(parser: argparse.ArgumentParser, host: str, port: int) -> socket.socket:
@@ -753,9 +795,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
 
-    from webserver.front import make_server  # the third-party part: imported only to serve
+    from webserver.front import make_server, make_workers  # the third-party part: only to serve
 
-    app = create_app(options, api=build_api(options))
+    check_store(parser, options)
+    app = create_app(options, api=build_api(options)) if options.workers == 1 else None
     sock = listening_socket(parser, options.host, options.port)
     port = sock.getsockname()[1]
     url = f"http://{url_host(options.host)}:{port}/"
@@ -769,6 +812,10 @@ def main(argv: list[str] | None = None) -> int:
         f"absolute timeout {options.absolute_timeout} s. Press Ctrl-C to stop.",
         flush=True,
     )
+    if options.store != "memory" or options.workers > 1:
+        processes = f" by {options.workers} worker processes" if options.workers > 1 else ""
+        print(f"Sessions kept in {options.store}, shared{processes} with every serve.py naming it.",
+              flush=True)
     if options.open:
         wildcard = {"0.0.0.0": "127.0.0.1", "::": "::1"}
         browser_url = f"http://{url_host(wildcard.get(options.host, options.host))}:{port}/"
@@ -776,6 +823,10 @@ def main(argv: list[str] | None = None) -> int:
         threading.Thread(target=webbrowser.open, args=(browser_url,), daemon=True).start()
     # uvicorn stops on SIGINT and SIGTERM (finishing the answers under way), then raises the
     # signal again with the handlers restored: `stop` below turns that into a quiet exit 0.
+    if options.workers > 1:
+        os.environ[WORKER_ARGV] = json.dumps(sys.argv[1:] if argv is None else list(argv))
+        make_workers("serve:worker_app", options.workers, verbose=options.verbose, sockets=[sock]).run()
+        return 0
     make_server(app, verbose=options.verbose).run(sockets=[sock])
     return 0
 

@@ -38,6 +38,7 @@ from typing import NamedTuple
 import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.supervisors.multiprocess import Multiprocess
 
 
 class Limits(NamedTuple):
@@ -204,7 +205,7 @@ class GuardedEventLoop(asyncio.SelectorEventLoop):
 class GuardedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with a deadline for request heads and an answer for half-closers."""
 
-    header_timeout = Limits.header_timeout  # make_server sets it per server (a subclass)
+    header_timeout = Limits().header_timeout  # other limits: make_server makes a subclass
 
     def connection_made(self, transport) -> None:
         self._head_deadline = None
@@ -258,11 +259,10 @@ def configure_logging(verbose: bool) -> None:
     logging.getLogger("asyncio").setLevel(logging.WARNING if verbose else logging.ERROR)
 
 
-def make_server(app, *, verbose: bool = False, limits: Limits = Limits()) -> uvicorn.Server:
-    """A uvicorn server for `app`, to be run on a socket bound by the caller."""
-    configure_logging(verbose)
-    protocol = type("Protocol", (GuardedH11Protocol,), {"header_timeout": limits.header_timeout})
-    config = uvicorn.Config(
+def _config(app, verbose: bool, limits: Limits, **more) -> uvicorn.Config:
+    protocol = GuardedH11Protocol if limits.header_timeout == GuardedH11Protocol.header_timeout else \
+        type("Protocol", (GuardedH11Protocol,), {"header_timeout": limits.header_timeout})
+    return uvicorn.Config(
         app,
         http=protocol,
         # A callable, not one of uvicorn's names: uvicorn takes it as the loop factory.
@@ -276,5 +276,22 @@ def make_server(app, *, verbose: bool = False, limits: Limits = Limits()) -> uvi
         timeout_keep_alive=limits.keep_alive,
         h11_max_incomplete_event_size=limits.max_head_bytes,
         timeout_graceful_shutdown=limits.graceful_shutdown,
+        **more,
     )
-    return uvicorn.Server(config)
+
+
+def make_server(app, *, verbose: bool = False, limits: Limits = Limits()) -> uvicorn.Server:
+    """A uvicorn server for `app`, to be run on a socket bound by the caller."""
+    configure_logging(verbose)
+    return uvicorn.Server(_config(app, verbose, limits))
+
+
+def make_workers(factory: str, workers: int, *, verbose: bool = False, sockets=()) -> Multiprocess:
+    """``workers`` uvicorn processes serving one listening socket (bound by the caller), each
+    with the application that ``factory`` ("module:function", called in the worker) builds, and
+    the limits above; uvicorn's supervisor starts them, restarts one that dies, and stops them
+    all on SIGINT or SIGTERM (``.run()`` returns then). Workers are spawned, not forked, so each
+    opens its own store connections."""
+    configure_logging(verbose)
+    return Multiprocess(_config(factory, verbose, Limits(), factory=True, workers=workers),
+                        sockets=list(sockets))

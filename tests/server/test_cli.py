@@ -31,7 +31,7 @@ def test_option_defaults_match_the_contract():
     expected = {
         "host": "127.0.0.1", "port": 8000, "runtime": "micropython", "max_tabs": 1,
         "policy": "block", "idle_timeout": 900, "warn_before": 60, "absolute_timeout": 28800,
-        "authority": "server", "store": "memory", "allow_host": [],
+        "authority": "server", "store": "memory", "workers": 1, "allow_host": [],
         "open": False, "verbose": False, "root": None,
     }
 
@@ -112,9 +112,14 @@ def test_every_option_reaches_the_page(pyodide_server):
         (["--authority", "tabs"], "argument --authority: invalid choice: 'tabs'"),
         (["--store", "disk"], "argument --store: expected memory, sqlite:PATH or redis://HOST:PORT/DB"),
         (["--store", "sqlite:"], "argument --store: expected memory, sqlite:PATH"),
-        # The next issue adds these stores; until then they are refused as options.
-        (["--store", "sqlite:/tmp/s.db"], "argument --store: sqlite stores are not supported yet"),
-        (["--store", "redis://127.0.0.1:6379/0"], "argument --store: redis stores are not supported yet"),
+        # A store that cannot be opened or reached at start (CONTRACT: one line, non-zero exit).
+        (["--store", "sqlite:/nonexistent-folder/s.db"], "argument --store: cannot open sqlite:/nonexistent-folder/s.db"),
+        (["--store", "sqlite:/proc/version"], "argument --store: cannot open sqlite:/proc/version"),
+        (["--store", "redis://127.0.0.1:1/0"], "argument --store: cannot open redis://127.0.0.1:1/0"),
+        (["--store", "redis://"], "argument --store: expected memory, sqlite:PATH"),
+        (["--workers", "2"], "argument --workers: several processes need a shared store"),
+        (["--workers", "0"], "argument --workers: must be from 1 to 64"),
+        (["--workers", "65"], "argument --workers: must be from 1 to 64"),
     ],
 )
 def test_bad_option_gives_usage_and_one_line(arguments, named):
