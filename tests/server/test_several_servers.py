@@ -205,6 +205,35 @@ def test_a_killed_server_restarted_on_the_store_loses_nothing(shared_spec, tmp_p
     assert (200, "carol", 409, "active-elsewhere") == actual
 
 
+def test_a_server_stopping_keeps_the_places_of_the_tabs_it_held(shared_spec, tmp_path):
+    """A serve.py stopped (SIGTERM: a restart, or one of several processes going) closes its push
+    connections, but the tabs keep their places: the next process answers them 200, and another
+    profile is still refused. (A tab's own close frees its place: tests/server/test_api.py.)"""
+    first = start(shared_spec, tmp_path, name="stopping")
+    second = start(shared_spec, tmp_path, name="staying")
+    try:
+        async def scenario():
+            profile, other = Profile(), Profile()
+            await profile.sign_in(first, "frank")
+            granted = (await profile.claim(first, tab_id(12))).json()
+            socket = await profile.push(first, tab_id(12), granted)
+            assert 0 == first.stop()
+            closed = await asyncio.wait_for(socket.wait_closed(), 5) is None and socket.close_code
+            await asyncio.sleep(0.5)  # what a drop would need to land, had there been one
+            me = await profile.me(second, tab_id(12), granted)
+            await other.sign_in(second, "frank")
+            refused = await other.claim(second, tab_id(13))
+            await profile.close()
+            await other.close()
+            return closed, me.status_code, refused.status_code
+        actual = run_async(scenario())
+    finally:
+        first.stop()
+        assert 0 == second.stop()
+
+    assert (1012, 200, 409) == actual
+
+
 def test_a_frozen_redis_answers_503_in_time_and_everything_recovers(tmp_path):
     """S8 with Redis stopped by SIGSTOP: the API answers 503 server-unavailable within 5 s (no
     request hangs); once Redis runs again the same session and place answer 200. Redis stopped

@@ -24,7 +24,8 @@ session ends (sign-out, or a deadline by the server's clock, found by a sweep ev
 ``SWEEP_SECONDS``), and ``{"kind": "places", "others": N, "elsewhere": [...]}`` (what
 ``GET /places`` answers) when it connects and whenever the user's places change, so a tab that
 holds a place never polls. A connection that closes drops the tab's place, as a closing tab's
-Web Lock is released: a crashed tab frees its place at once.
+Web Lock is released: a crashed tab frees its place at once; but not when the server itself is
+stopping (close code 1012): a restart, or one of several processes going, takes nobody's place.
 
 Several processes (S6): the processes that share a store are one server. What one process's
 write means for tabs connected to another (a take-over, a sign-out, a deadline, the user's places)
@@ -64,7 +65,8 @@ REQUEST_HEADER = "x-tabsession"
 MAX_BODY_BYTES = 16 * 1024
 SWEEP_SECONDS = 0.5
 REQUEST_SECONDS = 4.5  # S8: an answer within 5 s, even when the store does not answer
-PUSH_HELLO_SECONDS = 5.0  # a push connection must say whose it is within this time
+PUSH_HELLO_SECONDS = 5.0
+SERVER_STOPPING = 1012  # the close code uvicorn gives the push connections of a stopping server  # a push connection must say whose it is within this time
 _SID = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 _KEY = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 
@@ -551,6 +553,7 @@ class TabsessionAPI:
             await socket.close()
             return
         user = result[0].user
+        server_stopping = False
         old = self.pushes.add(sid, tab_id, socket, user, epoch, key)
         if old is not None:
             try:
@@ -570,10 +573,16 @@ class TabsessionAPI:
                 self.pushes.places_told.setdefault(sid, message)
             while True:
                 await socket.receive_text()  # the tab says nothing; this waits for the close
-        except (WebSocketDisconnect, RuntimeError):
+        except WebSocketDisconnect as gone:
+            # 1012 (service restart): this process is stopping, not the tab. The place stays the
+            # tab's: it reconnects to the next process of the store (or this one, restarted).
+            server_stopping = gone.code == SERVER_STOPPING
+        except RuntimeError:
             pass
         finally:
             self.pushes.remove(sid, tab_id, socket, user)
+            if server_stopping:
+                return
             # A task of its own: the server may cancel this handler as the connection goes (a
             # shutdown), and the place must be dropped all the same.
             dropping = asyncio.get_running_loop().create_task(self._drop(sid, tab_id, epoch))
