@@ -348,3 +348,8 @@ def open_tab(context, app_server):
         return new_tab(context or default_context, server or default_server, path)
 
     return open_
+
+
+# --- stores shared by several serve.py (tests/support/store_fixtures.py) ----------------------
+
+from store_fixtures import redis_server  # noqa: E402,F401  (a fixture: one redis-server per run)

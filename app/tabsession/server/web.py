@@ -65,8 +65,8 @@ REQUEST_HEADER = "x-tabsession"
 MAX_BODY_BYTES = 16 * 1024
 SWEEP_SECONDS = 0.5
 REQUEST_SECONDS = 4.5  # S8: an answer within 5 s, even when the store does not answer
-PUSH_HELLO_SECONDS = 5.0
-SERVER_STOPPING = 1012  # the close code uvicorn gives the push connections of a stopping server  # a push connection must say whose it is within this time
+PUSH_HELLO_SECONDS = 5.0  # a push connection must say whose it is within this time
+SERVER_STOPPING = 1012  # the close code uvicorn gives the push connections of a stopping server
 _SID = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 _KEY = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 
