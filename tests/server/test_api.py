@@ -481,3 +481,32 @@ def test_every_answer_says_the_servers_time(profiles, clock):
                client.post("/api/places", json={}, headers=HEADERS)]
 
     assert [repr(clock.now)] * 3 == [a.headers["x-tabsession-now"] for a in answers]
+
+
+def test_a_process_cut_off_from_the_bus_tells_its_tabs_what_it_missed(tmp_path):
+    """Two processes on one SQLite store; the take-over happens through the other while this one
+    hears nothing (its bus listener is not running, as when cut off): when it hears again,
+    ``recheck`` finds its tab's credentials stale and tells the tab ``moved``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tabsession.server.registry import Granted
+    from tabsession.server.stores import open_store
+    from server_fakes import run_async
+
+    spec = f"sqlite:{tmp_path / 'shared.db'}"
+    here = TabsessionAPI(max_tabs=1, store=open_store(spec))
+    elsewhere = TabsessionAPI(max_tabs=1, store=open_store(spec))
+    here.bus = None  # cut off: nothing it publishes or hears goes through the bus
+    with TestClient(Starlette(routes=[Mount("/api", app=here.app)])) as client:
+        sign_in(client)
+        granted = claim(client, TAB_A).json()
+        with pushing(here, client, TAB_A, granted) as socket:
+            async def take_over():
+                session, _ = await elsewhere.authority.sign_in("bob")
+                return await elsewhere.authority.claim(session.sid, TAB_B, use_here=True)
+            taken, _ = run_async(take_over())
+            client.portal.call(here.recheck)
+            with ThreadPoolExecutor(1) as waiting:  # a bounded wait: no message must fail, not hang
+                told = json.loads(waiting.submit(socket.receive_text).result(timeout=5))
+
+    assert (True, {"kind": "moved"}) == (isinstance(taken, Granted), told)
