@@ -510,3 +510,25 @@ def test_a_process_cut_off_from_the_bus_tells_its_tabs_what_it_missed(tmp_path):
                 told = json.loads(waiting.submit(socket.receive_text).result(timeout=5))
 
     assert (True, {"kind": "moved"}) == (isinstance(taken, Granted), told)
+
+
+def test_a_tab_whose_connection_is_held_keeps_its_place_and_an_unseen_one_loses_it(api, clock, profiles):
+    """R17 through the API: the process that holds a tab's push connection keeps its place alive
+    (``keep_alive``, every few seconds); a place whose tab nobody has heard of for a minute (its
+    server was killed) goes to the next profile that claims it."""
+    held, unseen, newcomer = profiles(), profiles(), profiles()
+    for client in (held, unseen, newcomer):
+        sign_in(client)
+    api.authority.policy = dataclasses.replace(api.authority.policy, max_tabs=2, idle_seconds=None,
+                                               warn_seconds=None)
+    granted = claim(held, TAB_A).json()
+    assert 200 == claim(unseen, TAB_B).status_code
+    with pushing(api, held, TAB_A, granted):
+        for _ in range(4):
+            clock.now += 50
+            held.portal.call(api.keep_alive)
+        taken = claim(newcomer, TAB_C)
+        still = me(held, {"X-Tabsession-Tab": f"{TAB_A}.{granted['epoch']}.{granted['key']}"})
+        refused = claim(unseen, TAB_B)
+
+    assert (200, 200, 409) == (taken.status_code, still.status_code, refused.status_code)

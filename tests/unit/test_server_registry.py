@@ -759,3 +759,76 @@ def test_leases_round_trip_alone():
     actual = (Lease.from_dict(lease.to_dict()), Session.from_dict(session.to_dict()))
 
     assert (lease, session) == actual
+
+
+# ------------------------------------------------------------------ R17 orphans
+ORPHAN = registry.DEFAULT_ORPHAN_SECONDS
+
+
+def two_profiles(policy=None):
+    account = Account(policy or make_policy(idle_seconds=None, warn_seconds=None))
+    account.sign_in("laptop")
+    account.sign_in("phone")
+    return account
+
+
+def test_a_place_unheard_of_for_orphan_seconds_is_freed_by_the_next_claim():
+    """R17: the laptop's tab went unseen (its server was killed); a minute later the phone's
+    claim finds the user full, frees the orphan (its tab told Moved, in case it comes back) and
+    takes the place, even under block."""
+    account = two_profiles()
+    old = account.granted("laptop", "t1")
+    account.now += ORPHAN - 1
+    early, _ = account.claim("phone", "t2")
+    account.now += 1
+
+    granted, notices = account.claim("phone", "t2")
+
+    assert (active_elsewhere(), True) == (early, isinstance(granted, Granted))
+    assert [Moved("laptop", "t1"), PlaceFree("alice")] == notices
+    assert active_elsewhere() == account.check("laptop", "t1", old)
+
+
+def test_keep_and_activity_keep_a_place_from_being_an_orphan():
+    """A tab whose connection is held (keep) or that reports activity (touch) is heard of; only
+    the exact (sid, tab, epoch) counts, and keep changes nobody's place (no epoch bump)."""
+    account = two_profiles()
+    laptop = account.granted("laptop", "t1")
+    account.now += ORPHAN - 10
+    kept, _ = account.write(registry.keep, [("laptop", "t1", laptop.epoch), ("laptop", "t1", laptop.epoch + 9),
+                                            ("nobody", "t9", 1)])
+    epoch_after_keep = account.record.epoch
+    account.now += ORPHAN - 10
+    account.touch("laptop", "t1", laptop)
+    account.now += ORPHAN - 10
+
+    refused, _ = account.claim("phone", "t2")
+
+    assert (1, laptop.epoch, active_elsewhere()) == (kept, epoch_after_keep, refused)
+    assert isinstance(account.check("laptop", "t1", laptop), tuple)
+
+
+def test_reads_leave_orphans_out_but_their_own_tab_still_holds():
+    """tabs() lists no orphan (a refused tab sees the place free and claims it); the orphan's own
+    credentials still check until someone claims (its tab may come back first)."""
+    account = two_profiles()
+    laptop = account.granted("laptop", "t1")
+    account.now += ORPHAN
+
+    assert () == account.read(registry.tabs, "phone")
+    assert isinstance(account.check("laptop", "t1", laptop), tuple)
+
+
+def test_no_orphans_when_the_policy_says_none():
+    account = two_profiles(make_policy(idle_seconds=None, warn_seconds=None, orphan_seconds=None))
+    account.granted("laptop", "t1")
+    account.now += 10 * ORPHAN
+
+    assert active_elsewhere() == account.claim("phone", "t2")[0]
+
+
+def test_a_record_written_before_seen_existed_still_reads():
+    """Leases kept by an older version have no "seen": they count from their last activity."""
+    data = {"sid": "s", "tab_id": "t", "slot": 0, "epoch": 1, "key": "k", "last_active": T0}
+
+    assert (None, T0) == (Lease.from_dict(data).seen, Lease.from_dict(data).heard())

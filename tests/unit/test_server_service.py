@@ -17,7 +17,8 @@ ABSOLUTE = 28800
 
 
 def make_authority(store=None, **policy):
-    values = {"idle_seconds": IDLE, "absolute_seconds": ABSOLUTE, "retention_seconds": 3600}
+    # orphans (R17) have their own tests: here a lease lives as long as its session
+    values = {"idle_seconds": IDLE, "absolute_seconds": ABSOLUTE, "retention_seconds": 3600, "orphan_seconds": None}
     values.update(policy)
     return Authority(store or MemoryStore(), Policy(**values), clock=Clock(), token=Tokens())
 

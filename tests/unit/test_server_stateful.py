@@ -80,7 +80,8 @@ class AuthorityMachine(RuleBasedStateMachine):
     @initialize(max_tabs=st.integers(1, 3), policy=st.sampled_from(["block", "takeover"]))
     def start(self, max_tabs, policy):
         self.policy = Policy(max_tabs=max_tabs, policy=policy, idle_seconds=IDLE,
-                             absolute_seconds=ABSOLUTE, warn_seconds=60, retention_seconds=RETENTION)
+                             absolute_seconds=ABSOLUTE, warn_seconds=60, retention_seconds=RETENTION,
+                             orphan_seconds=None)  # the model has no connections (R17)
         self.authority = Authority(self.store, self.policy, clock=self.clock, token=Tokens())
 
     # -------------------------------------------------------------- model bookkeeping

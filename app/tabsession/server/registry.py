@@ -68,6 +68,14 @@ R15. Listing tabs never reveals another session's sid (a sid is a cookie's value
     carry the tab id, its last activity and whether it belongs to another session.
 R16. Names and ids are opaque strings, compared but never parsed: any string is safe here. The
     API layer validates them; the registry only must not crash on them.
+R17. Orphans. A lease records when the server last heard of its tab (``seen``): its grant, its
+    activity, and ``keep``, which the process holding the tab's push connection writes every
+    few seconds. A lease not heard of for ``orphan_seconds`` is an orphan: its tab went while no
+    process could see it go (the server holding its connection was killed, or the store was away
+    when it closed). Reads leave orphans out (``tabs``: a refused tab sees the place as free),
+    and a claim that finds the user full frees them first, as a drop would, telling their tabs
+    ``Moved`` in case one comes back. An orphan whose tab comes back before that is still its
+    tab's (``check`` holds), and ``keep`` makes it a lease like any other.
 
 Misuse by our own code (a bad ``Policy``, a sid used twice) raises ``ValueError``.
 """
@@ -84,6 +92,7 @@ CONFLICT = 409
 MOVED_MEMORY = 64
 # A day: long enough that a cookie replayed after a sign-out or a timeout still gets its reason.
 DEFAULT_RETENTION_SECONDS = 24 * 3600
+DEFAULT_ORPHAN_SECONDS = 60.0  # four keep-alives (web.KEEP_ALIVE_SECONDS) missed
 
 
 # ------------------------------------------------------------------ settings
@@ -97,6 +106,7 @@ class Policy:
     absolute_seconds: float | None = 28800
     warn_seconds: float | None = 60
     retention_seconds: float = DEFAULT_RETENTION_SECONDS
+    orphan_seconds: float | None = DEFAULT_ORPHAN_SECONDS
 
     def __post_init__(self):
         problem = _policy_problem(self)
@@ -127,6 +137,8 @@ def _policy_problem(policy: Policy) -> str | None:
         return "warn_seconds must be below idle_seconds"
     if not (_is_number(policy.retention_seconds) and policy.retention_seconds >= 0):
         return "retention_seconds must be a number >= 0"
+    if policy.orphan_seconds is not None and not (_is_number(policy.orphan_seconds) and policy.orphan_seconds > 0):
+        return "orphan_seconds must be None or a number > 0"
     return None
 
 
@@ -154,7 +166,8 @@ class Session:
 
 @dataclass(frozen=True)
 class Lease:
-    """One active tab's place. ``epoch`` and ``key`` are its credentials; ``slot`` its number."""
+    """One active tab's place. ``epoch`` and ``key`` are its credentials; ``slot`` its number;
+    ``seen`` when the server last heard of the tab (R17; ``None``: at ``last_active``)."""
 
     sid: str
     tab_id: str
@@ -162,15 +175,19 @@ class Lease:
     epoch: int
     key: str
     last_active: float
+    seen: float | None = None
+
+    def heard(self) -> float:
+        return self.last_active if self.seen is None else max(self.seen, self.last_active)
 
     def to_dict(self) -> dict:
         return {"sid": self.sid, "tab_id": self.tab_id, "slot": self.slot, "epoch": self.epoch,
-                "key": self.key, "last_active": self.last_active}
+                "key": self.key, "last_active": self.last_active, "seen": self.seen}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Lease":
         return cls(data["sid"], data["tab_id"], data["slot"], data["epoch"], data["key"],
-                   data["last_active"])
+                   data["last_active"], data.get("seen"))
 
 
 @dataclass(frozen=True)
@@ -477,6 +494,10 @@ def _lowest_free_slot(places) -> int:
     return next(slot for slot in range(len(places) + 1) if slot not in taken)
 
 
+def _is_orphan(lease: Lease, policy: Policy, now: float) -> bool:
+    return policy.orphan_seconds is not None and now - lease.heard() >= policy.orphan_seconds
+
+
 def _least_recently_active(places) -> Lease:
     return min(places, key=lambda lease: (lease.last_active, lease.epoch))
 
@@ -491,6 +512,12 @@ def claim(record: UserRecord, policy: Policy, now: float, sid: str, tab_id: str,
     record = _forget_moved(record, lambda pair: pair != (sid, tab_id))
     held = _lease(record, sid, tab_id)
     others = [lease for lease in record.places if lease is not held]
+    if held is None and policy.is_full(len(record.places)):
+        orphans = [lease for lease in record.places if _is_orphan(lease, policy, record.clock)]
+        if orphans:  # R17: their tabs went unseen; free them as a drop would
+            record, freed = _free(record, lambda lease: lease in orphans)
+            notices = notices + [Moved(lease.sid, lease.tab_id) for lease in orphans] + freed
+            others = list(record.places)
     if held is not None:
         record, granted = _grant(record, sid, tab_id, held.slot, key, others)
     elif not policy.is_full(len(record.places)):
@@ -504,6 +531,18 @@ def claim(record: UserRecord, policy: Policy, now: float, sid: str, tab_id: str,
     else:
         return _change(record, policy, Refused(CONFLICT, ACTIVE_ELSEWHERE), notices)
     return _change(record, policy, granted, notices)
+
+
+def keep(record: UserRecord, policy: Policy, now: float, tabs) -> Change:
+    """The tabs ``(sid, tab_id, epoch)`` are connected (R17): their leases were seen now. Result:
+    how many leases it found. Nobody's place changes: no epoch bump, no notices but settling's."""
+    record, notices = settle(record, policy, now)
+    wanted = {(sid, tab_id, epoch) for sid, tab_id, epoch in tabs}
+    found = [lease for lease in record.places if (lease.sid, lease.tab_id, lease.epoch) in wanted]
+    if found:
+        record = replace(record, places=tuple(replace(lease, seen=record.clock) if lease in found else lease
+                                              for lease in record.places))
+    return _change(record, policy, len(found), notices)
 
 
 def touch(record: UserRecord, policy: Policy, now: float, sid: str, tab_id: str, epoch, key) -> Change:
@@ -571,4 +610,5 @@ def tabs(record: UserRecord, policy: Policy, now: float, sid: str) -> tuple[TabE
     session = _live(record, sid)
     if isinstance(session, Denied):
         return session
-    return tuple(TabEntry(lease.tab_id, lease.last_active, lease.sid != sid) for lease in record.places)
+    return tuple(TabEntry(lease.tab_id, lease.last_active, lease.sid != sid) for lease in record.places
+                 if not _is_orphan(lease, policy, record.clock))

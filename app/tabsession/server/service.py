@@ -88,6 +88,11 @@ class Authority:
         does not free its new place. Returns whether a place was freed, and the notices."""
         return await self._write_session(sid, False, registry.drop, tab_id, epoch)
 
+    async def keep(self, user: str, tabs) -> tuple[int, list[Notice]]:
+        """The tabs ``(sid, tab_id, epoch)`` of ``user`` hold their push connections here: their
+        places are not orphans (R17). Returns how many leases it found, and the notices."""
+        return await self._write(user, registry.keep, tuple(tabs))
+
     async def expire(self) -> list[Notice]:
         """The sweep: end every session past a deadline, forget old tombstones. Call it about
         once a second. Returns the notices (``Ended(sid, "idle" | "expired")``, ``PlaceFree``)."""

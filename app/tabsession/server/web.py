@@ -64,6 +64,7 @@ NOW_HEADER = "X-Tabsession-Now"
 REQUEST_HEADER = "x-tabsession"
 MAX_BODY_BYTES = 16 * 1024
 SWEEP_SECONDS = 0.5
+KEEP_ALIVE_SECONDS = 15.0  # R17: how often a process says which tabs' connections it holds
 REQUEST_SECONDS = 4.5  # S8: an answer within 5 s, even when the store does not answer
 PUSH_HELLO_SECONDS = 5.0  # a push connection must say whose it is within this time
 SERVER_STOPPING = 1012  # the close code uvicorn gives the push connections of a stopping server
@@ -100,6 +101,7 @@ class Pushes:
         self.by_user: dict[str, set[str]] = {}  # user -> sids with a connection here
         self.places_told: dict[str, str] = {}  # sid -> the last places message its tabs got
         self.credentials: dict[WebSocket, tuple[int, str]] = {}  # what each tab connected with
+        self.user_of_socket: dict[WebSocket, str] = {}
 
     def add(self, sid: str, tab_id: str, socket: WebSocket, user: str, epoch: int, key: str) -> WebSocket | None:
         tabs = self.by_session.setdefault(sid, {})
@@ -107,10 +109,12 @@ class Pushes:
         tabs[tab_id] = socket
         self.by_user.setdefault(user, set()).add(sid)
         self.credentials[socket] = (epoch, key)
+        self.user_of_socket[socket] = user
         return old
 
     def remove(self, sid: str, tab_id: str, socket: WebSocket, user: str) -> None:
         self.credentials.pop(socket, None)
+        self.user_of_socket.pop(socket, None)
         tabs = self.by_session.get(sid, {})
         if tabs.get(tab_id) is socket:
             del tabs[tab_id]
@@ -280,14 +284,34 @@ class TabsessionAPI:
             await self.tell_places(user)
 
     async def _sweep(self) -> None:
+        kept = asyncio.get_running_loop().time()
         while True:
             await asyncio.sleep(SWEEP_SECONDS)
+            if asyncio.get_running_loop().time() - kept >= KEEP_ALIVE_SECONDS:
+                kept = asyncio.get_running_loop().time()
+                await self.keep_alive()
             try:
                 async with asyncio.timeout(REQUEST_SECONDS):
                     notices = await self.authority.expire()
                 await self.deliver(notices)
             except Exception:
                 pass  # the store is away: try again at the next sweep
+
+    async def keep_alive(self) -> None:
+        """Tell the store which tabs' push connections this process holds (R17: their places
+        are not orphans), one write per user."""
+        by_user: dict[str, list[tuple[str, str, int]]] = {}
+        for sid, tab_id, socket, (epoch, key) in self.pushes.connections():
+            user = self.pushes.user_of_socket.get(socket)
+            if user is not None:
+                by_user.setdefault(user, []).append((sid, tab_id, epoch))
+        for user, tabs in by_user.items():
+            try:
+                async with asyncio.timeout(REQUEST_SECONDS):
+                    _, notices = await self.authority.keep(user, tabs)
+                await self.deliver(notices)
+            except Exception:
+                pass  # the store is away: the next keep-alive tries again
 
     async def deliver(self, notices, publish: bool = True) -> None:
         """Tell our tabs what ``notices`` say and, with ``publish``, the other processes."""
@@ -571,6 +595,11 @@ class TabsessionAPI:
             if message is not None:
                 await socket.send_text(message)
                 self.pushes.places_told.setdefault(sid, message)
+            try:  # a tab back after a while (its server restarted): no orphan (R17)
+                async with asyncio.timeout(REQUEST_SECONDS):
+                    await self.authority.keep(user, [(sid, tab_id, epoch)])
+            except Exception:
+                pass
             while True:
                 await socket.receive_text()  # the tab says nothing; this waits for the close
         except WebSocketDisconnect as gone:
