@@ -1,4 +1,4 @@
-"""The server's lease registry driven directly with a fake clock, one rule (R1-R16) at a time."""
+"""The server's lease registry driven directly with a fake clock, one rule (R1-R17) at a time."""
 
 import ast
 import json
