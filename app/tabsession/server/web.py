@@ -498,13 +498,12 @@ class TabsessionAPI:
         if not records.is_id(tab_id) or not isinstance(use_here, bool):
             return reason(400, "malformed")
         result, notices = await self.authority.claim(sid, tab_id, use_here)
-        await self.deliver(notices)
+        user = await self.authority.user_of(sid) if isinstance(result, Granted) else None
+        if user is not None:
+            notices = list(notices) + [PlaceFree(user)]  # the user's places changed: tell every tab
+        await self.deliver(notices)  # one message on the bus for all of it
         if not isinstance(result, Granted):
             return self._refusal(result)
-        session = await self.authority.session(sid)
-        user = session.user if isinstance(session, Session) else None
-        if user is not None:
-            await self.deliver([PlaceFree(user)])  # the user's places changed: every process tells
         return answer({"place": result.place_index, "epoch": result.epoch, "key": result.key,
                        "user": user})
 
