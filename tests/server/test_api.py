@@ -468,8 +468,8 @@ def test_places_says_when_each_tab_elsewhere_was_last_used_and_nothing_that_name
 
     answers = [client.get("/api/places").json() for client in (first, second)]
 
-    assert [{"others": 0, "elsewhere": []},
-            {"others": 1, "elsewhere": [{"last_active": clock.now}]}] == answers
+    assert [{"others": 0, "elsewhere": [], "mine": 1},
+            {"others": 1, "elsewhere": [{"last_active": clock.now}], "mine": 0}] == answers
     assert TAB_A not in json.dumps(answers)
 
 

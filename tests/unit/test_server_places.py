@@ -187,12 +187,15 @@ def test_no_session_on_the_server_ends_it_here_with_the_servers_reason():
                                           (200, "<html>not json"), (200, '{"epoch": "7", "key": "k"}'),
                                           (200, '{"epoch": 7, "key": "a.b"}'), (500, "Traceback")])
 def test_no_usable_answer_is_server_unavailable_not_a_grant(status, text):
+    """The error is told before "busy": the other way round, the core refused the tab first and
+    sent it to the sign-in page, which sent it back while the server was away (an S8 loop found
+    by tests/e2e/test_several_servers.py)."""
     tab = Tab()
     tab.acquire()
 
     tab.http.answer(status, text)
 
-    assert ([("acquired", -1), ("unavailable",)], None) == (tab.told[-2:], tab.places.lease)
+    assert ([("unavailable",), ("acquired", -1)], None) == (tab.told[-2:], tab.places.lease)
 
 
 def test_a_busy_profile_does_not_ask_the_server():
@@ -398,6 +401,29 @@ def test_places_held_by_other_profiles_count_as_held_slots(local, others, report
     assert [reported] == answers
 
 
+@pytest.mark.parametrize("local, mine, reported", [
+    ([], 1, [SLOT]),  # the profile's tab on another origin of the host: only the server sees it
+    ([SLOT], 1, [SLOT]),  # the one place of this session is the slot held here
+    ([SLOT], 2, [SLOT, SLOT1]),
+    (["tabsession:tab:x"], 9, ["tabsession:tab:x", SLOT, SLOT1]),  # never more than the slots
+    ([], 0, []), ([], -3, []), ([], "1", []), ([], True, []),  # junk: nothing added
+])
+def test_the_profiles_own_places_beyond_its_locks_count_as_held_slots(local, mine, reported):
+    """S6: a tab of this profile opened on another port of the host holds a place of the same
+    session that this origin's locks cannot see; the server's "mine" counts it."""
+    tab = Tab()
+
+    answers = look(tab, local, {"others": 0, "mine": mine})
+
+    assert [reported] == answers
+
+
+def test_others_and_mine_add_up():
+    tab = Tab()
+
+    assert [[SLOT, SLOT1]] == look(tab, [], {"others": 1, "mine": 1})
+
+
 @pytest.mark.parametrize("status, text", [(0, ""), (503, "{}"), (200, '{"others": "2"}'), (200, "junk")])
 def test_without_the_servers_count_the_profiles_answer_stands(status, text):
     tab = Tab()
@@ -532,3 +558,20 @@ def test_a_junk_time_is_ignored(junk):
     clock.sync(junk)
 
     assert (False, 5000.0) == (clock.synced, clock.now())
+
+
+@pytest.mark.parametrize("status, data, told", [
+    (200, {"user": "bob", "idle_in": 60}, ["bob"]),
+    (401, {"reason": "signed-out"}, []), (503, {"reason": "server-unavailable"}, []), (0, "", []),
+    (200, {"user": ""}, []), (200, {"user": 7}, []), (200, "<html>", []),
+])
+def test_current_session_tells_only_a_live_sessions_user(status, data, told):
+    """S6: a sign-in page whose origin has no session asks the server whether the profile has one
+    (signed in through another port of the host); only a live session's user is an answer."""
+    tab = Tab()
+    users = []
+
+    tab.places.current_session(users.append)
+    tab.http.answer(status, data)
+
+    assert (("GET", "/api/session", None), told) == (tab.http.requests()[-1], users)

@@ -33,7 +33,7 @@ that tests and the curious can read.
 from tabsession.core import commands as cmd
 from tabsession.core import events as ev
 from tabsession.core import records
-from tabsession.core.machine import TabSession, slot_lock_name, tab_lock_name, username_of
+from tabsession.core.machine import LOGIN, TabSession, slot_lock_name, tab_lock_name, username_of
 from tabsession.browser.server import decode_answer
 from tabsession.core.wakeups import WakeUps
 
@@ -114,6 +114,15 @@ class Driver:
         self.feed(ev.Started(self.clock.now(), self.page, self.location.here(), memory_raw, snapshot,
                              self.ids.random_id()))
         self._arm_timer()
+        if self.server is not None and self.page == LOGIN and self.machine.session is None and not self.failed:
+            # Signed out here, but perhaps not on the server: the profile may have signed in
+            # through another origin of this host (S6). Then this page follows that session as
+            # if its user had just signed in here (the server keeps it; rule 2).
+            self.server.current_session(self._server_has_session)
+
+    def _server_has_session(self, user):
+        if self.started and not self.failed and not self.hidden and self.machine.session is None:
+            self._signed_in(user)
 
     def _listen(self):
         events = self.page_events

@@ -227,7 +227,15 @@ class ServerPlaces:
         data = decode_answer(text) if status == 200 else {}
         self._show_elsewhere(data.get("elsewhere"))
         others = data.get("others")
-        if type(others) is not int or others <= 0:
+        others = others if type(others) is int and others > 0 else 0
+        # This profile's own places beyond the slots its lock manager sees: tabs of the same
+        # profile on another origin of the host (another port: cookies are the host's, storage
+        # and locks the origin's), which only the server knows of (S6).
+        mine = data.get("mine")
+        if type(mine) is int and mine > 0:
+            seen_here = len([name for name in names if name in self.slot_names])
+            others += max(0, min(mine, len(self.slot_names)) - seen_here)
+        if others <= 0:
             return names
         held = list(names)
         for name in self.slot_names:
@@ -285,9 +293,11 @@ class ServerPlaces:
         elif status == 409:
             self._on_acquired(-1)
         else:
-            # No answer, a 5xx, or an answer that is not a grant: no decision can be had.
-            self._on_acquired(-1)
+            # No answer, a 5xx, or an answer that is not a grant: no decision can be had (S8).
+            # The error first: told "busy" first, the core would refuse the tab and send it to
+            # the sign-in page, whose next look (the server still away) sends it back: a loop.
             self._on_unavailable()
+            self._on_acquired(-1)
 
     def ensure_lease(self):
         """An active tab that holds no slot (``max_tabs`` 0: no limit) still needs a lease, for
@@ -419,6 +429,16 @@ class ServerPlaces:
                 message = data.get("message")
                 done(None, message if isinstance(message, str) else "The server refused this sign-in.")
         self.http.send("POST", SESSION, json.dumps({"user": name}), None, False, answered)
+
+    def current_session(self, done):
+        """The name of the profile's live session on the server, or nothing: ``done(user)`` only
+        when there is one. A page whose origin's storage has no session may still belong to a
+        profile signed in through another origin of the host (S6: cookies are the host's)."""
+        def answered(status, text):
+            user = decode_answer(text).get("user") if status == 200 else None
+            if isinstance(user, str) and user:
+                done(user)
+        self.http.send("GET", SESSION, None, None, False, answered)
 
     def sign_out(self):
         """End the profile's session on the server (the page may be unloading: keepalive)."""

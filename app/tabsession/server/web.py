@@ -485,7 +485,12 @@ class TabsessionAPI:
         an error."""
         self._start_sweeping()
         sid = self._sid(request)
-        return answer(self._places_of(await self.authority.tabs(sid) if sid is not None else ()))
+        entries = await self.authority.tabs(sid) if sid is not None else ()
+        # ... and how many places the profile's own session holds ("mine"): a page counts those
+        # beyond the slots its origin's locks see, which are the profile's tabs on another origin
+        # of this host (S6). Only here: the pushed message stays what other profiles change.
+        mine = 0 if isinstance(entries, Denied) else sum(1 for entry in entries if not entry.elsewhere)
+        return answer({**self._places_of(entries), "mine": mine})
 
     async def claim(self, request: Request) -> JSONResponse:
         self._guard(request)
