@@ -532,3 +532,21 @@ def test_a_tab_whose_connection_is_held_keeps_its_place_and_an_unseen_one_loses_
         refused = claim(unseen, TAB_B)
 
     assert (200, 200, 409) == (taken.status_code, still.status_code, refused.status_code)
+
+
+def test_places_says_when_the_profile_has_no_live_session(profiles):
+    """A refused tab has no push: its GET /api/places says the session ended (S6's sign-out
+    through another origin of the host deletes the cookie for every port; a cookie replayed
+    names an ended session)."""
+    client, stranger = profiles(), profiles()
+    sign_in(client)
+    live = client.get("/api/places").json()
+    sid = client.cookies[COOKIE]
+    client.delete("/api/session", headers=HEADERS)
+    gone = client.get("/api/places").json()
+    client.cookies.clear()
+    client.cookies.set(COOKIE, sid)
+    replayed = client.get("/api/places").json()
+
+    assert (None, "signed-out", "signed-out", "signed-out") == (
+        live.get("ended"), gone.get("ended"), replayed.get("ended"), stranger.get("/api/places").json().get("ended"))

@@ -575,3 +575,24 @@ def test_current_session_tells_only_a_live_sessions_user(status, data, told):
     tab.http.answer(status, data)
 
     assert (("GET", "/api/session", None), told) == (tab.http.requests()[-1], users)
+
+
+@pytest.mark.parametrize("ended, told", [("signed-out", [("ended", "signed-out")]), ("idle", [("ended", "idle")]),
+                                         ("bogus", []), (None, []), (7, [])])
+def test_a_tab_without_a_place_learns_its_session_ended_from_the_places_answer(ended, told):
+    """S6: signed out through another origin of the host, a refused tab (no push connection)
+    hears it from its next GET /api/places; junk reasons are ignored."""
+    tab = Tab()
+
+    look(tab, [], {"others": 0, "mine": 0, "ended": ended})
+
+    assert told == [entry for entry in tab.told if entry[0] == "ended"]
+
+
+def test_a_tab_holding_a_place_leaves_endings_to_its_push():
+    tab = granted_tab()
+    tab.places._connection = None  # (a query goes to the server only without a push)
+
+    look(tab, [SLOT], {"others": 0, "mine": 1, "ended": "signed-out"})
+
+    assert [] == [entry for entry in tab.told if entry[0] == "ended"]

@@ -222,6 +222,11 @@ class ServerPlaces:
         status, text = query["server"]
         counted = self._with_others([] if names is None else names, status, text)
         query["to"](None if names is None else counted)
+        # The profile's session is over on the server (signed out through another origin of the
+        # host, S6): a tab without a place has no push connection to say so.
+        ended = decode_answer(text).get("ended") if status == 200 else None
+        if ended in ENDED_REASONS and self.lease is None:
+            self._on_ended(ended)
 
     def _with_others(self, names, status, text):
         data = decode_answer(text) if status == 200 else {}

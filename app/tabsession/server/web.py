@@ -485,12 +485,16 @@ class TabsessionAPI:
         an error."""
         self._start_sweeping()
         sid = self._sid(request)
-        entries = await self.authority.tabs(sid) if sid is not None else ()
+        entries = await self.authority.tabs(sid) if sid is not None else Denied(401, records.REASON_SIGNED_OUT)
         # ... and how many places the profile's own session holds ("mine"): a page counts those
         # beyond the slots its origin's locks see, which are the profile's tabs on another origin
         # of this host (S6). Only here: the pushed message stays what other profiles change.
         mine = 0 if isinstance(entries, Denied) else sum(1 for entry in entries if not entry.elsewhere)
-        return answer({**self._places_of(entries), "mine": mine})
+        more = {"ended": entries.reason} if isinstance(entries, Denied) else {}
+        # "ended": no live session (no cookie: a sign-out through any origin of the host deletes
+        # it for all of them). A tab that holds no place has no push connection: this is how it
+        # learns of a sign-out made through another origin (S6).
+        return answer({**self._places_of(entries), "mine": mine, **more})
 
     async def claim(self, request: Request) -> JSONResponse:
         self._guard(request)
