@@ -114,10 +114,13 @@ class Driver:
         self.feed(ev.Started(self.clock.now(), self.page, self.location.here(), memory_raw, snapshot,
                              self.ids.random_id()))
         self._arm_timer()
-        if self.server is not None and self.page == LOGIN and self.machine.session is None and not self.failed:
-            # Signed out here, but perhaps not on the server: the profile may have signed in
-            # through another origin of this host (S6). Then this page follows that session as
-            # if its user had just signed in here (the server keeps it; rule 2).
+        if self.server is not None and self.page == LOGIN and snapshot.session_raw is None \
+                and self.machine.session is None and not self.failed:
+            # No session ever recorded on this origin, but perhaps one on the server: the
+            # profile may have signed in through another origin of this host (S6). Then this
+            # page follows that session as if its user had just signed in here (rule 2). Not
+            # after a session ended here: a sign-out whose request to the server failed must not
+            # sign the user back in.
             self.server.current_session(self._server_has_session)
 
     def _server_has_session(self, user):
