@@ -114,17 +114,24 @@ class Driver:
         self.feed(ev.Started(self.clock.now(), self.page, self.location.here(), memory_raw, snapshot,
                              self.ids.random_id()))
         self._arm_timer()
-        if self.server is not None and self.page == LOGIN and snapshot.session_raw is None \
+        if self.server is not None and self.page == LOGIN and self._never_recorded(snapshot) \
                 and self.machine.session is None and not self.failed:
             # No session ever recorded on this origin, but perhaps one on the server: the
             # profile may have signed in through another origin of this host (S6). Then this
             # page follows that session as if its user had just signed in here (rule 2). Not
-            # after a session ended here: a sign-out whose request to the server failed must not
-            # sign the user back in.
+            # where a session was ever recorded: after a sign-out here (whose request may have
+            # failed) or a corrupt record (rule 10: no session), the page stays signed out.
             self.server.current_session(self._server_has_session)
 
+    def _never_recorded(self, snapshot):
+        return snapshot.session_raw is None and self.storage.read_local(records.RECORDED_KEY) is None
+
     def _server_has_session(self, user):
-        if self.started and not self.failed and not self.hidden and self.machine.session is None:
+        if not self.started or self.failed or self.hidden or self.machine.session is not None:
+            return
+        snapshot = self._snapshot()
+        if snapshot is not None and self._never_recorded(snapshot):
+            # (a tab of this origin that signed in meanwhile is followed as usual instead)
             self._signed_in(user)
 
     def _listen(self):
@@ -328,6 +335,8 @@ class Driver:
             error = self.storage.write(command.area, command.key, command.value)
             if error is not None:
                 self._storage_failed(error)
+            elif self.server is not None and command.key == records.SESSION_KEY and command.value is not None:
+                self.storage.write(cmd.LOCAL, records.RECORDED_KEY, "1")
             elif self.server is not None and command.key == records.ACTIVITY_KEY \
                     and command.value is not None:
                 self.server.touch()  # the server keeps the idle deadline by its own clock

@@ -50,6 +50,13 @@ def read_snapshot(live_ids, held_slots=None):
     return Snapshot(session_raw, activity_raw, tab_raws, live_ids, held_slots)
 
 
+def read_local(key):
+    """One localStorage value, or None (also when the read fails: the caller's next full read
+    reports that)."""
+    result = helpers.readItem("local", key, MAX_READ_CHARS)
+    return None if text(result.error) is not None else text(result.value)
+
+
 def write(area, key, value):
     """Carry out a core ``Store``; returns None, or the error's name when the write failed."""
     return text(helpers.write(area, key, value))

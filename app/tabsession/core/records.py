@@ -24,6 +24,10 @@ VERSION = 1
 PREFIX = "tabsession:"
 SESSION_KEY = PREFIX + "session"
 ACTIVITY_KEY = PREFIX + "activity"
+# "1" once a session was ever recorded on this origin; never removed by the app. With the server
+# as the authority, a sign-in page follows a session the server holds for its profile only where
+# this is absent: on another port of the host (S6), not after a sign-out or repairs here.
+RECORDED_KEY = PREFIX + "recorded"
 TAB_KEY_PREFIX = PREFIX + "tab:"
 TAB_MEMORY_KEY = PREFIX + "tab"
 
