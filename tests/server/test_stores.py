@@ -285,17 +285,9 @@ def test_the_bus_carries_messages_between_processes_in_order(store_kind, make_st
 
 
 # ------------------------------------------------------------------ a store that stops answering
-def _timed(coroutine_function):
-    async def scenario():
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        try:
-            await coroutine_function()
-            outcome = "answered"
-        except StoreUnavailable:
-            outcome = "unavailable"
-        return outcome, loop.time() - started
-    return run_async(scenario())
+def _timed(operation):
+    """``_timed_here`` from outside an event loop."""
+    return run_async(_timed_here(operation))
 
 
 def test_a_sqlite_file_locked_by_another_process_is_unavailable_in_bounded_time(tmp_path):
