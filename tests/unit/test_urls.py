@@ -166,6 +166,85 @@ def test_safe_next_refuses(candidate):
     assert "/" == actual
 
 
+# Issue 16: dot segments, in every spelling the URL standard resolves, and what they resolve to.
+DOT_SEGMENTS = [
+    "/./",
+    "/.",
+    "/..",
+    "/x/./y",
+    "/x/../y",
+    "/x/..",
+    "/x/.",
+    "/.//evil.example",
+    "/./%2Fevil.example",
+    "/%2e//evil.example",
+    "/%2E//evil.example",
+    "/%2e%2E//evil.example",
+    "/.%2e//evil.example",
+    "/%2e.//evil.example",
+    "/a/..//evil.example",
+    "/a/b/../..//evil.example",
+    "/a/%2e%2e/%2fevil.example",
+    "/%2e%2e%2f%2fevil.example",
+    "/%252e//evil.example",
+    "/%5C.%5Cevil.example",
+    "/.%5C%5Cevil.example",
+    "/./?x=1",
+    "/x/./y?next=%2F",
+]
+
+
+@pytest.mark.parametrize("candidate", DOT_SEGMENTS)
+def test_safe_next_refuses_dot_segments(candidate):
+    """A path the browser would rewrite before going there (issue 16: /.//evil.example lands on
+    the same-origin path //evil.example) becomes '/', whatever it would have become."""
+
+    actual = urls.safe_next(candidate)
+
+    assert "/" == actual
+
+
+@pytest.mark.parametrize("query", ["next=/.//evil.example", "next=%2F.%2F%2Fevil.example",
+                                   "next=%2F%252e%2F%2Fevil.example", "next=/x/../../evil.example",
+                                   "next=%2F.%5C%5Cevil.example"])
+def test_safe_next_refuses_dot_segments_from_the_query(query):
+    """The issue's link, and its encoded forms, as the login page reads them."""
+
+    actual = urls.safe_next(next_of(query))
+
+    assert "/" == actual
+
+
+@pytest.mark.parametrize("path,expected", [
+    ("/", "/"),
+    ("/a/b", "/a/b"),
+    ("/a//b", "/a//b"),
+    ("/./", "/"),
+    ("/.", "/"),
+    ("/..", "/"),
+    ("/../..", "/"),
+    ("/a/.", "/a/"),
+    ("/a/..", "/"),
+    ("/a/../b", "/b"),
+    ("/a/./b/", "/a/b/"),
+    ("/.//evil.example", "//evil.example"),
+    ("/a/..//evil.example", "//evil.example"),
+    ("/%2e//evil.example", "//evil.example"),
+    ("/%2E%2e/x", "/x"),
+    ("/.%2E/x", "/x"),
+    ("/a\\..\\b", "/b"),
+    ("/\\evil.example", "//evil.example"),
+    ("/...", "/..."),
+    ("/.a/a./%2ex", "/.a/a./%2ex"),
+])
+def test_resolved_path(path, expected):
+    """The URL standard's resolution of an absolute path, as a browser does it for http(s)."""
+
+    actual = urls.resolved_path(path)
+
+    assert expected == actual
+
+
 @pytest.mark.parametrize("query", ["next=%252F%252Fevil", "next=%2F%2Fevil", "next=%2F%5Cevil",
                                    "next=%2F%256Cogin", "next=https%3A%2F%2Fevil.example",
                                    "?next=+%2F%2Fevil", "next=%2Flogin%3Fnext%3D%252F"])
@@ -187,8 +266,10 @@ def test_safe_next_refuses_what_parse_query_gives(query):
     "/caf%C3%A9",
     "/logins",
     "/loginx/y",
-    "/x/./y",
     "/search?q=a+b%2Fc",
+    "/a//b",
+    "/a.b/c..d/.e/...",
+    "/%2e%2ex",
     "/" + "a" * (urls.MAX_NEXT_CHARS - 1),
 ])
 def test_safe_next_keeps_good_paths(candidate):
@@ -221,6 +302,8 @@ def test_safe_next_always_gives_a_local_path(candidate):
     assert "\\" not in actual
     assert decoded is not None and not decoded.startswith("//") and "\\" not in decoded
     assert urls.safe_next(actual) == actual
+    path = actual.split("?", 1)[0]
+    assert (path, decoded) == (urls.resolved_path(path), urls.resolved_path(decoded))
 
 
 # ------------------------------------------------------------------ login_url

@@ -233,13 +233,16 @@ class TabSession:
         return commands + self._admit(now)
 
     def _decide_login(self, session, now):
+        """What a login page shows. Its URL's reason is a claim anybody can write into a link:
+        the notice it names is shown only when the facts bear it out, otherwise the page decides
+        as if the URL had no reason (and drops it from the URL, see below)."""
         if isinstance(session, rec.Session):
             # From the facts, not from the URL (rule 6): a refused tab whose place has freed
             # goes on to the app page, which admits it.
-            if self.url_reason == rec.ACTIVE_ELSEWHERE and not self._place_is_free(now):
+            if self.url_reason == rec.ACTIVE_ELSEWHERE and self._places_all_held():
                 return self._settle(rec.BLOCKED, rec.ACTIVE_ELSEWHERE)
             return self._navigate(self.next_path)
-        reason = self.url_reason if self.url_reason in rec.END_REASONS else None
+        reason = self._url_end_reason(session)
         if reason is None and isinstance(session, rec.EndedSession) and self.memory.token == session.token:
             # This tab was in that session (refused, on its way here) when it ended: it ends
             # with it, as every tab of the session does (rule 7).
@@ -252,6 +255,30 @@ class TabSession:
             commands.append(cmd.ReplaceUrl(urls.login_url(reason, next_path)))
         state = rec.EXPIRED if reason in (rec.IDLE, rec.REASON_EXPIRED) else rec.SIGNED_OUT
         return commands + self._settle(state, reason)
+
+    def _places_all_held(self):
+        """Whether ``active-elsewhere`` is true of this login page: other tabs hold every place.
+
+        Only places really held count here, not a sign-in on its way to the app page
+        (``_place_is_free``): a link to ``/login?reason=active-elsewhere`` opened just after
+        the tab that signed in was closed would otherwise say "already active in another tab"
+        with none open. Without the reason such a page goes on to the app page, which decides
+        with the slot locks; with it the page must decide the same.
+        """
+        return not snapshots.place_free(self.snapshot, self.settings.max_tabs, None, None, self.tab_id)
+
+    def _url_end_reason(self, session):
+        """The URL's end reason (signed-out, idle, expired) when storage says a session ended
+        so, else None. ``session`` is not live here. The stored record keeps why the last
+        session ended: idle and expired must be that reason; signed-out only needs a session to
+        have ended (a tab whose session was replaced, or ended by a forged record of another
+        token, follows as plainly signed out: ``_session_gone``). With no record, no session
+        ever ended here, so no link may say one did. (A tab that was in the ended session knows
+        its reason from its memory: see ``_decide_login``.)"""
+        reason = self.url_reason
+        if reason not in rec.END_REASONS or not isinstance(session, rec.EndedSession):
+            return None
+        return reason if reason in (session.reason, rec.REASON_SIGNED_OUT) else None
 
     def _place_is_free(self, now):
         """Whether a place is free for this tab. A sign-in still on its way to the app page holds

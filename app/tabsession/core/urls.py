@@ -2,8 +2,10 @@
 
 MicroPython has no ``urllib.parse``, so the little that is needed lives here. The rule for
 ``next`` is an allow-list: a same-origin absolute path made of plain URL characters, never
-``//host``, never a backslash, never a scheme, never the login page itself (that would loop).
-Anything else becomes ``/``.
+``//host``, never a backslash, never a scheme, never the login page itself (that would loop),
+and never a path the browser would rewrite before going there (dot segments, ``%2e`` forms
+included): ``/.//evil.example`` looks like a path but lands on ``//evil.example``. What is
+accepted is where the browser goes. Anything else becomes ``/``.
 """
 
 APP_PATH = "/"
@@ -92,13 +94,43 @@ def safe_next(candidate):
             return APP_PATH
     path = candidate.split("?", 1)[0]
     decoded = percent_decode(path)
-    if decoded is None or decoded.startswith("//") or "\\" in decoded or decoded == LOGIN_PATH \
-            or decoded.startswith(LOGIN_PATH + "/") or "/../" in decoded + "/" or path == LOGIN_PATH:
+    # Both as written and decoded once: whatever decodes the path next (the browser, a server,
+    # a proxy) must find no dot segment, no backslash and no second leading slash in it.
+    if decoded is None or resolved_path(path) != path or resolved_path(decoded) != decoded \
+            or decoded.startswith("//") or decoded == LOGIN_PATH \
+            or decoded.startswith(LOGIN_PATH + "/") or path == LOGIN_PATH:
         return APP_PATH
     for char in decoded:
         if ord(char) < 33 or ord(char) == 127:
             return APP_PATH
     return candidate
+
+
+def resolved_path(path):
+    """The path a browser goes to for the absolute path ``path``, as the URL standard resolves it
+    for http(s): a backslash is a slash, a ``.`` segment goes, a ``..`` segment takes the one
+    before it with it, ``%2e`` (either case) counting as a dot."""
+    segments = path.replace("\\", "/").split("/")[1:]
+    kept = []
+    last = len(segments) - 1
+    for index in range(len(segments)):
+        segment = segments[index]
+        dots = _dots(segment)
+        if dots == 2 and kept:
+            kept.pop()
+        if dots == 0:
+            kept.append(segment)
+        elif index == last:
+            kept.append("")  # "/a/." and "/a/.." end with a slash
+    return "/" + "/".join(kept)
+
+
+def _dots(segment):
+    """2 for a double-dot segment, 1 for a single dot, else 0 (``%2e`` is a dot)."""
+    if len(segment) > 6:
+        return 0
+    rest = segment.lower().replace("%2e", ".")
+    return len(rest) if rest in (".", "..") else 0
 
 
 def login_url(reason=None, next_path=None):
