@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tabsession.core import records
+
 # Pyodide twins on Chromium only: test_engines.py runs the core scenarios on Pyodide in every
 # engine; here Firefox would repeat interpreter coverage at seconds a case (CI time).
 pytestmark = pytest.mark.pyodide_engines("chromium")
@@ -217,8 +219,12 @@ def test_idle_warning_and_idle_expiry(context, new_tab, timed, wait_state):
     assert "username" == focused_id(page)
 
 
-def test_expired_session_says_how_long_it_may_last(open_tab, wait_state):
-    """The absolute timeout's landing page names the maximum length and offers sign-in."""
+def test_expired_session_says_how_long_it_may_last(context, open_tab, wait_state):
+    """The absolute timeout's landing page names the maximum length and offers sign-in. The
+    stored record says the session expired: the link alone no longer shows it (issue 16)."""
+    ended = records.EndedSession("e" * 32, records.REASON_EXPIRED, 1700000000.0).encode()
+    context.add_init_script(script="if (location.protocol.startsWith('http')) localStorage.setItem(%s, %s)"
+                            % (json.dumps(records.SESSION_KEY), json.dumps(ended)))  # not about:blank
     page = open_tab("/login?reason=expired")
 
     wait_state(page, "expired")
