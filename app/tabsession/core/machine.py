@@ -53,6 +53,7 @@ M10. With a server as the authority (``settings.authority``), the server's word 
 
 from tabsession.core import commands as cmd
 from tabsession.core import events as ev
+from tabsession.core import names
 from tabsession.core import records as rec
 from tabsession.core import snapshots
 from tabsession.core import urls
@@ -725,16 +726,9 @@ def _query_of(here):
 
 
 def username_of(text):
-    """The name to sign in as (trimmed), or None when it is not one (``USERNAME_ERROR``)."""
-    name = text.strip() if isinstance(text, str) else ""
-    return name if rec.is_user(name) and _printable(name) else None
-
-
-def _printable(text):
-    for char in text:
-        if ord(char) < 32 or 127 <= ord(char) < 160:
-            return False
-    return True
+    """The name to sign in as (trimmed), or None when it is not one (``USERNAME_ERROR``).
+    ``names.py`` decides, with its own table: ``str.strip`` differs between the runtimes."""
+    return names.name_of(text)
 
 
 # ------------------------------------------------------------------ the tables

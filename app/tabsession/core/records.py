@@ -18,6 +18,7 @@ anything that is not exactly a valid record (wrong JSON, types, ranges, versions
 
 import json
 
+from tabsession.core import names
 from tabsession.core.values import Value
 
 VERSION = 1
@@ -33,7 +34,7 @@ TAB_MEMORY_KEY = PREFIX + "tab"
 
 # A record larger than this is not ours: refuse to parse it (storage can hold 5 MB of junk).
 MAX_RECORD_CHARS = 2048
-MAX_USER_CHARS = 64
+MAX_USER_CHARS = names.MAX_CHARS
 ID_CHARS = 32  # 128 bits as lowercase hex
 # Timestamps are seconds since the epoch; anything outside this range is tampering.
 MAX_TIME = 1.0e11
@@ -86,7 +87,7 @@ def is_time(value):
 
 
 def is_user(value):
-    return isinstance(value, str) and 0 < len(value) <= MAX_USER_CHARS and value.strip() == value
+    return names.is_name(value)  # the same rule as a sign-in (names.py), not str.strip's
 
 
 class Session(Value):
