@@ -135,6 +135,17 @@ def test_authenticate_decides_who_may_sign_in():
     assert (403, "refused", 200) == (refused.status_code, refused.json()["reason"], accepted.status_code)
 
 
+def test_a_name_the_hook_answers_untrimmed_is_refused_not_stored():
+    """A hook answering " alice\u3000" would store a name every browser refuses as a record
+    (core/names.py): the sign-in is refused instead."""
+    api = TabsessionAPI(authenticate=lambda name: " " + name + "\u3000")
+    client = TestClient(Starlette(routes=[Mount("/api", app=api.app)]))
+
+    refused = client.post("/api/session", json={"user": "alice"}, headers=HEADERS)
+
+    assert (403, "refused") == (refused.status_code, refused.json()["reason"])
+
+
 # ------------------------------------------------------------------ S2
 def test_me_answers_only_a_live_session_with_an_active_tabs_credentials(profiles):
     client = profiles()

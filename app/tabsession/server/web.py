@@ -460,7 +460,9 @@ class TabsessionAPI:
         accepted = self.authenticate(name)
         if asyncio.iscoroutine(accepted):
             accepted = await accepted
-        if not isinstance(accepted, str) or username_of(accepted) is None:
+        if not isinstance(accepted, str) or username_of(accepted) != accepted:
+            # (a hook's answer must be a name as a sign-in trims it: the browser refuses a
+            # stored " bob " as a record that is not a session, rule 10)
             return reason(403, "refused", message="This name may not sign in here.")
         session, notices = await self.authority.sign_in(accepted)
         await self.deliver(notices)
