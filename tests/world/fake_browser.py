@@ -42,6 +42,7 @@ from tabsession.core import events as ev
 from tabsession.core import records as rec
 from tabsession.core import urls
 from tabsession.core import wire
+from tabsession.core.clock import ForwardClock
 from tabsession.core.machine import slot_lock_name, tab_lock_name
 from tabsession.core.settings import DEFAULTS, Settings
 
@@ -257,12 +258,15 @@ class FakeTimer:
             function()
 
 
-class FakeClock:
-    def __init__(self, world):
-        self.world = world
+class FakeClock(ForwardClock):
+    """The page's clock as compose.py builds it (core/clock.py) over the world's: ``World.now``
+    is the time that passes (the monotonic clock), the wall clock is ``World.now`` moved by
+    ``World.move_wall_clock`` (a system clock set back or forward)."""
 
-    def now(self):
-        return self.world.now
+    def __init__(self, world):
+        ForwardClock.__init__(self, lambda: world.now + getattr(world, "wall_offset", 0.0),
+                              lambda: world.now)
+        self.world = world
 
 
 class FakeIds:
@@ -645,6 +649,11 @@ class World:
         """Time passes (asleep or not); then every tab's timer fires once."""
         self.now += seconds
         self.tick(settle)
+
+    def move_wall_clock(self, seconds):
+        """The system clock is set ``seconds`` forward (negative: back) for every tab; the time
+        that passes (``now``, the monotonic clock) goes on unchanged."""
+        self.wall_offset = getattr(self, "wall_offset", 0.0) + seconds
 
     def freeze(self, tab):
         """The tab stops running (a frozen or deeply throttled background tab): no timers, and

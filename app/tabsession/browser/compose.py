@@ -26,6 +26,7 @@ from tabsession.browser.interop import RUNTIME, callback, document, helpers, is_
 from tabsession.browser.leases import LEASE_PREFIX, StorageLeases
 from tabsession.browser.locks import WebLocks, available as locks_available
 from tabsession.browser.server import ServerPlaces, SyncedClock
+from tabsession.core.clock import ForwardClock
 from tabsession.core.machine import slot_lock_name
 from tabsession.core.settings import SERVER, Settings
 
@@ -43,9 +44,18 @@ def read_settings():
 
 
 class Clock:
+    """The system's clock, as every tab of the profile reads it alike: leases compare the times
+    other tabs wrote with it. The session's deadlines use ``page_clock()`` instead."""
+
     def now(self):
         # Python's clock, not Date.now(): epoch milliseconds do not fit MicroPython's 32 bits.
         return time.time()
+
+
+def page_clock():
+    """The clock of the session's deadlines in browser mode: the system's, except that it never
+    goes back (core/clock.py); the driver tells it the latest time in the shared records."""
+    return ForwardClock(time.time, lambda: float(helpers.monotonic()))
 
 
 class Ids:
@@ -199,7 +209,7 @@ def build(page, view, settings, locks=None, wakeups=None):
     else:
         lock_adapter = StorageLeases(storage.LocalStore(LEASE_PREFIX), Clock(), Ids(), Soon())
     server = None
-    clock = Clock()
+    clock = page_clock()
     http = Http()
     if settings.authority == SERVER:
         # The server's time keeps the deadlines (S5): every answer of the API sets the clock.

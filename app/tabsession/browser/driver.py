@@ -107,7 +107,7 @@ class Driver:
         self.started = True
         try:
             memory_raw = self.storage.read_memory()
-            snapshot = self.storage.read_snapshot(self.wakeups.live_ids, self.wakeups.held_slots)
+            snapshot = self._clocked(self.storage.read_snapshot(self.wakeups.live_ids, self.wakeups.held_slots))
         except StorageError as error:
             self._storage_failed(str(error.args[0]))
             return
@@ -233,10 +233,18 @@ class Driver:
         if self.failed:
             return None
         try:
-            return self.storage.read_snapshot(self.wakeups.live_ids, self.wakeups.held_slots)
+            return self._clocked(self.storage.read_snapshot(self.wakeups.live_ids, self.wakeups.held_slots))
         except StorageError as error:
             self._storage_failed(str(error.args[0]))
             return None
+
+    def _clocked(self, snapshot):
+        """``snapshot``, once the clock has seen the latest time in it (core/clock.py): time never
+        goes back for the session. (A clock without ``saw``, the server's, is the judge itself.)"""
+        saw = getattr(self.clock, "saw", None)
+        if saw is not None:
+            saw(records.latest_time(snapshot))
+        return snapshot
 
     def _storage_failed(self, name):
         self.feed(ev.StorageFailed(name))

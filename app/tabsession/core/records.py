@@ -260,3 +260,35 @@ def decode_tab_memory(raw):
             and type(data["use_here"]) is bool):
         return None
     return TabMemory(data["id"], token, data["slot"], data["use_here"], signed_in)
+
+
+def latest_time(snapshot):
+    """The latest time (epoch seconds) written in the shared records of ``snapshot`` (an
+    ``events.Snapshot``), or None when they hold none: the floor of a page's clock
+    (``clock.ForwardClock.saw``), so that a clock set back in one tab, or before a page loads,
+    never makes the session younger than any tab has seen it.
+
+    The session's own times count (when it began, or ended), the activity's, and the records of
+    the tabs whose lock is held: a record of a tab that holds none may be forged (or left by a
+    tab long gone), and a time far ahead in it would end the session for nothing. With no answer
+    from the lock manager (``live_ids`` None) no tab record counts.
+    """
+    if snapshot is None:
+        return None
+    times = []
+    session = decode_session(snapshot.session_raw)
+    if isinstance(session, Session):
+        times.append(session.signed_in_at)
+    elif isinstance(session, EndedSession):
+        times.append(session.at)
+    activity = decode_activity(snapshot.activity_raw)
+    if activity is not None:
+        times.append(activity.at)
+    live = snapshot.live_ids
+    if live is not None:
+        for tab_id in snapshot.tab_raws:
+            if tab_id in live:
+                record = decode_tab_record(snapshot.tab_raws[tab_id])
+                if record is not None and record.tab_id == tab_id:
+                    times.append(max(record.opened, record.last_active, record.since, record.seen))
+    return max(times) if times else None

@@ -1,0 +1,56 @@
+"""A page's clock for the deadlines of rule 8: time only moves forward for the session.
+
+The system clock (``time.time``, ``Date``) is whatever the user or the network last set it to:
+set back an hour, it would give an idle session an hour more in every tab that trusts it, and a
+page loaded then would find an expired session live. So a page keeps time with ``ForwardClock``:
+
+- between two readings it counts at least the time its monotonic clock (``performance.now``)
+  counted, which no change of the system's time moves: a wall clock set back is ignored, and
+  the page's time goes on from where it was;
+- a wall clock set forward is followed (a computer that slept, whose monotonic clock may have
+  stopped meanwhile, comes back with its wall clock right): deadlines then pass, as they must;
+- ``saw(time)`` raises a floor: the driver tells it the latest time found in the shared records
+  (``records.latest_time``), which tabs wrote by their own clocks of this kind. A page loaded
+  after the clock went back starts from there, never earlier, and a tab whose clock lags
+  another's catches up whenever that one writes.
+
+What it cannot know is time that passed while no page ran at all and the wall clock was set back
+meanwhile: nothing counted it. With the server as the authority its clock is the judge
+(``browser/server.py``'s ``SyncedClock``), and this one is not used.
+
+Pure: the wall and monotonic clocks are functions given to it (epoch seconds, and seconds from
+any origin), so the same code runs on CPython, MicroPython and Pyodide, and under test.
+"""
+
+
+def _is_number(value):
+    return type(value) is int or type(value) is float
+
+
+class ForwardClock:
+    def __init__(self, wall, monotonic):
+        self._wall = wall
+        self._monotonic = monotonic
+        self._last = None  # (the time last given, the monotonic reading then)
+
+    def now(self):
+        """Epoch seconds: the wall clock's time, or later when it went back (see the module)."""
+        wall = self._wall()
+        reading = self._monotonic()
+        if self._last is None:
+            now = wall
+        else:
+            last_now, last_reading = self._last
+            # max(0, ...): a monotonic clock that goes back (a bug, a fake) stops time, no more
+            now = max(wall, last_now + max(0.0, reading - last_reading))
+        self._last = (now, reading)
+        return now
+
+    def saw(self, time):
+        """``time`` (epoch seconds) was found in the shared records: never give an earlier one
+        from now on. Anything that is not a number is ignored (None: nothing was found)."""
+        if not _is_number(time):
+            return
+        now = self.now()
+        if time > now:
+            self._last = (float(time), self._last[1])
