@@ -109,6 +109,16 @@ _PLANT = """([local, session]) => {
   };
   for (const [key, value] of Object.entries(local)) localStorage.setItem(key, make(value));
   for (const [key, value] of Object.entries(session)) sessionStorage.setItem(key, make(value));
+  // Planted tab records are indexed as a tab's own are (browser/tabindex.py): the forger who
+  // knows the layout, so that the tabs do read them. (An unindexed record is never read.)
+  const planted = Object.keys(local).filter((key) => key.startsWith("tabsession:tab:"))
+    .map((key) => key.slice("tabsession:tab:".length));
+  if (planted.length > 0) {
+    let ids = [];
+    try { ids = JSON.parse(localStorage.getItem("tabsession:tabs")).ids || []; } catch (error) { ids = []; }
+    for (const id of planted) if (!ids.includes(id)) ids.push(id);
+    localStorage.setItem("tabsession:tabs", JSON.stringify({v: 1, ids: ids}));
+  }
 }"""
 
 _READ = """() => {

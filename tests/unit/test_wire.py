@@ -83,3 +83,36 @@ def test_decode_never_raises(raw):
     actual = wire.decode(raw)
 
     assert actual is None or actual == TAB_ID or (len(actual) == 32 and actual == actual.lower())
+
+
+def batch(texts=(), more=0, junk=0, events=0):
+    counted = [list(text) if isinstance(text, tuple) else [text, 1] for text in texts]
+    return json.dumps({"texts": counted, "more": more, "junk": junk, "events": events})
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (batch([wire.changed("a" * 32)]), (True, 0)),
+    (batch(["junk", wire.changed("a" * 32), "{}"], junk=2), (True, 4)),  # 2 bad texts + 2 non-strings
+    (batch(["junk"], junk=1), (False, 2)),  # nothing valid: dropped, no look
+    (batch([("junk", 5), (wire.changed("a" * 32), 300)]), (True, 5)),  # each time it came
+    (json.dumps({"texts": [["junk", 0], "junk", ["junk", "2"], 7]}), (False, 0)),  # not entries
+    (batch(events=3), (True, 0)),  # storage events of the library's keys
+    (batch(more=40), (True, 0)),  # strings past the batch's texts: merged unchecked
+    (batch(more=-5, junk="7", events=None), (False, 0)),
+    ("not json", (True, 0)),  # the page's own JS sent something odd: look (harmless), drop nothing
+    (None, (True, 0)),
+    ("x" * (wire.MAX_BATCH_CHARS + 1), (True, 0)),
+])
+def test_a_batch_of_wake_ups_wakes_once_and_counts_what_it_drops(raw, expected):
+    assert expected == wire.read_batch(raw)
+
+
+def test_a_batch_checks_at_most_its_texts():
+    texts = ["junk %d" % number for number in range(wire.MAX_BATCH_TEXTS + 20)]
+    assert (False, wire.MAX_BATCH_TEXTS) == wire.read_batch(batch(texts))
+
+
+@given(st.text(max_size=400))
+def test_read_batch_never_raises(raw):
+    woken, dropped = wire.read_batch(raw)
+    assert isinstance(woken, bool) and dropped >= 0

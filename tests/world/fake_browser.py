@@ -35,7 +35,7 @@ What is faked, and how faithfully:
 
 import itertools
 
-from tabsession.browser import leases
+from tabsession.browser import leases, tabindex
 from tabsession.browser.driver import Driver
 from tabsession.core import commands as cmd
 from tabsession.core import events as ev
@@ -114,11 +114,28 @@ class LockManager:
         return sorted(self.holders)
 
 
-class FakeStorage:
-    """Both storage areas as the driver reads and writes them; never fails."""
+class FakeLocalArea:
+    """The world's localStorage as the page's index of records (``tabindex.py``) uses it."""
 
     def __init__(self, page):
         self.page = page
+
+    def read_many(self, keys):
+        return [self.page.world.local.get(key) for key in keys]
+
+    def write(self, key, value):
+        self.page.world.write_local(key, value, self.page)
+        return None
+
+
+class FakeStorage:
+    """Both storage areas as the driver reads and writes them; never fails. localStorage's
+    records are read by name through the browser's own index (``tabindex.IndexedLocal``), as a
+    page does."""
+
+    def __init__(self, page):
+        self.page = page
+        self.local = tabindex.IndexedLocal(FakeLocalArea(page))
 
     def problem(self):
         return None
@@ -127,13 +144,16 @@ class FakeStorage:
         return self.page.tab.session_storage.get(rec.TAB_MEMORY_KEY)
 
     def read_snapshot(self, live_ids, held_slots):
-        return self.page.world.read(live_ids, held_slots)
+        session_raw, activity_raw, tab_raws = self.local.read()
+        return ev.Snapshot(session_raw, activity_raw, tab_raws, live_ids, held_slots)
+
+    def read_local(self, key):
+        return self.page.world.local.get(key)
 
     def write(self, area, key, value):
         if area == cmd.LOCAL:
-            self.page.world.write_local(key, value, self.page)
-        else:
-            self.page.tab.write_session(key, value)
+            return self.local.write(key, value)
+        self.page.tab.write_session(key, value)
         return None
 
 
@@ -151,7 +171,14 @@ class FakeLeaseStore:
         return None
 
     def keys(self):
-        return list(self.page.world.local)
+        """The leases that can exist, by name, as browser/storage.py's ``LocalStore`` names them."""
+        page = self.page
+        names = [slot_lock_name(slot) for slot in page.world.settings.slots()]
+        local = page.storage.local
+        for tab_id in local.indexed_ids() + local.own:
+            if tab_lock_name(tab_id) not in names:
+                names.append(tab_lock_name(tab_id))
+        return [leases.lease_key(name) for name in names]
 
 
 class FakeLocks:
@@ -326,7 +353,8 @@ class Page:
                                               FakeIds(self.world), self.later)
         self.channel = FakeChannel(self)
         self.timer = FakeTimer(self)
-        self.driver = Driver(self.kind, self.world.settings, self, FakeStorage(self), self.locks,
+        self.storage = FakeStorage(self)
+        self.driver = Driver(self.kind, self.world.settings, self, self.storage, self.locks,
                              self.channel, FakeClock(self.world), self.timer, FakeIds(self.world),
                              FakeLocation(self),
                              self, "cpython")
@@ -561,6 +589,14 @@ class World:
                 tab_raws[tab_id] = value
         return ev.Snapshot(self.local.get(rec.SESSION_KEY), self.local.get(rec.ACTIVITY_KEY), tab_raws,
                            live_ids, held_slots)
+
+    def forge_tab_record(self, tab_id, raw):
+        """A tab record written by another page of the site, and indexed as a tab's own record
+        is (``tabindex.py``): the forger who knows the layout, so that the tabs do read it."""
+        self.write_local(rec.tab_key(tab_id), raw, None)
+        ids = tabindex.decode(self.local.get(tabindex.INDEX_KEY))
+        if tab_id not in ids:
+            self.write_local(tabindex.INDEX_KEY, tabindex.encode(ids + [tab_id]), None)
 
     def write_local(self, key, value, writer):
         if self.local.get(key) == value:

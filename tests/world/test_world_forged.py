@@ -37,7 +37,7 @@ def test_forged_active_records_take_no_place(seen_offset):
     """Records of tabs that do not exist, claiming slot 0 (dated now, far ahead or far back): the
     real tab stays active, a new tab is refused by it alone and takes its place with Use here."""
     world, first = signed_in_world()
-    world.write_local(rec.tab_key(FORGED_ID), forged_record(seen_offset=seen_offset, now=world.now), None)
+    world.forge_tab_record(FORGED_ID, forged_record(seen_offset=seen_offset, now=world.now))
     world.settle()
 
     second = world.open("/")
@@ -54,7 +54,7 @@ def test_forged_records_of_dead_tabs_are_pruned(seen_offset):
     """With Web Locks a record whose tab holds no lock is deleted once its grace is over, even
     when it claims to have been written in the future (it would otherwise stay for ever)."""
     world, first = signed_in_world()
-    world.write_local(rec.tab_key(FORGED_ID), forged_record(seen_offset=seen_offset, now=world.now), None)
+    world.forge_tab_record(FORGED_ID, forged_record(seen_offset=seen_offset, now=world.now))
 
     world.advance(STALE_RECORD_SECONDS + 1)
 
@@ -65,7 +65,7 @@ def test_forged_records_never_sign_in_a_signed_out_profile():
     """Active-looking records and activity with no session: every tab stays signed out."""
     world = World()
     first = world.open("/login")
-    world.write_local(rec.tab_key(FORGED_ID), forged_record(now=world.now), None)
+    world.forge_tab_record(FORGED_ID, forged_record(now=world.now))
     world.write_local(rec.ACTIVITY_KEY, rec.Activity(FORGED_TOKEN, world.now).encode(), None)
     world.settle()
 

@@ -1,14 +1,19 @@
 """Wake-ups between tabs: BroadcastChannel when present (or chosen), storage events always.
 
-Both only say "look again"; the driver re-reads storage and the core decides. Messages that
-are not text, or do not decode, are dropped and counted (``dropped``; the driver has the view
-show the count on ``<html data-dropped-messages>`` so that tests and curious users can see
-forged traffic). With storage events alone a tab is woken only by a write that changes a
-value in another tab; ``publish`` then does nothing.
+Both only say "look again"; the driver re-reads storage and the core decides. They are merged in
+the page's JS before they cross into Python (core/wakeups.py, rule 6): one batch at a time, at
+most one per ``GAP_SECONDS``, and storage events only for keys under the library's prefix, so a
+flood of messages or another script rewriting its own keys costs the tab next to nothing.
+Messages that are not text, or do not decode, are dropped and counted (``dropped``; the driver
+has the view show the count on ``<html data-dropped-messages>`` so that tests and curious users
+can see forged traffic); under a flood of more distinct texts than a batch carries, the extra
+ones are merged unchecked, so the count is exact only below that. With storage events alone a
+tab is woken only by a write that changes a value in another tab; ``publish`` then does nothing.
 """
 
-from tabsession.browser.interop import callback, helpers, is_none, listen, text
+from tabsession.browser.interop import callback, helpers
 from tabsession.core import records, wire
+from tabsession.core.wakeups import GAP_SECONDS
 
 BROADCAST_CHANNEL = "broadcast-channel"
 STORAGE_EVENTS = "storage-events"
@@ -27,40 +32,29 @@ class Channel:
         self.on_wake = None
         self.on_dropped = None
         self.dropped = 0
+        self.batches = 0  # batches heard (each one at most one look)
         self.mechanism = BROADCAST_CHANNEL if broadcast else STORAGE_EVENTS
-        self._channel = None
+        self._gate = None
 
     def connect(self, on_wake, on_dropped):
         self.on_wake = on_wake
         self.on_dropped = on_dropped
-        if self.mechanism == BROADCAST_CHANNEL:
-            channel = helpers.openChannel(wire.CHANNEL_NAME, callback(self._on_message),
-                                          callback(self._on_junk))
-            if is_none(channel):
-                self.mechanism = STORAGE_EVENTS
-            else:
-                self._channel = channel
-        listen("window", "storage", self._on_storage)
+        name = wire.CHANNEL_NAME if self.mechanism == BROADCAST_CHANNEL else ""
+        self._gate = helpers.openWakeUps(name, records.PREFIX, int(GAP_SECONDS * 1000),
+                                         wire.MAX_MESSAGE_CHARS + 1, wire.MAX_BATCH_TEXTS,
+                                         callback(self._on_batch))
+        if not self._gate.broadcast:
+            self.mechanism = STORAGE_EVENTS
 
     def publish(self, message):
-        if self._channel is not None:
-            self._channel.post(message)
+        if self._gate is not None and self.mechanism == BROADCAST_CHANNEL:
+            self._gate.post(message)
 
-    def _on_junk(self):
-        self._drop()
-
-    def _on_message(self, message):
-        if wire.decode(text(message)) is None:
-            self._drop()
-            return
-        self.on_wake()
-
-    def _drop(self):
-        self.dropped += 1
-        self.on_dropped(self.dropped)
-
-    def _on_storage(self, event):
-        key = text(event.key)
-        # key is null when another tab called clear(): everything may have changed.
-        if key is None or key.startswith(records.PREFIX):
+    def _on_batch(self, raw):
+        self.batches += 1
+        woken, dropped = wire.read_batch(raw if isinstance(raw, str) else None)
+        if dropped:
+            self.dropped += dropped
+            self.on_dropped(self.dropped)
+        if woken:
             self.on_wake()

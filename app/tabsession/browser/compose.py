@@ -23,11 +23,11 @@ from tabsession.browser.channel import MECHANISMS, STORAGE_EVENTS, Channel
 from tabsession.browser.channel import available as channel_available
 from tabsession.browser.driver import Driver
 from tabsession.browser.interop import RUNTIME, callback, document, helpers, is_none, listen, random_id, window
-from tabsession.browser.leases import LEASE_PREFIX, StorageLeases
+from tabsession.browser.leases import StorageLeases
 from tabsession.browser.locks import WebLocks, available as locks_available
 from tabsession.browser.server import ServerPlaces, SyncedClock
 from tabsession.core.clock import ForwardClock
-from tabsession.core.machine import slot_lock_name
+from tabsession.core.machine import slot_lock_name, tab_lock_name
 from tabsession.core.settings import SERVER, Settings
 
 WEB_LOCKS = "web-locks"
@@ -204,10 +204,13 @@ def build(page, view, settings, locks=None, wakeups=None):
         raise ValueError("locks must be one of " + repr(LOCK_MODES))
     if wakeups is not None and wakeups not in MECHANISMS:
         raise ValueError("wakeups must be one of " + repr(MECHANISMS))
+    store = storage.Storage()
+    slot_names = [slot_lock_name(slot) for slot in settings.slots()]
     if locks != STORAGE_LEASES and locks_available():
         lock_adapter = WebLocks()
     else:
-        lock_adapter = StorageLeases(storage.LocalStore(LEASE_PREFIX), Clock(), Ids(), Soon())
+        lock_adapter = StorageLeases(storage.LocalStore(store, slot_names, tab_lock_name), Clock(),
+                                     Ids(), Soon())
     server = None
     clock = page_clock()
     http = Http()
@@ -215,10 +218,9 @@ def build(page, view, settings, locks=None, wakeups=None):
         # The server's time keeps the deadlines (S5): every answer of the API sets the clock.
         clock = SyncedClock(lambda: float(helpers.monotonic()), time.time)
         http = Http(clock.sync)
-        slot_names = [slot_lock_name(slot) for slot in settings.slots()]
         server = lock_adapter = ServerPlaces(lock_adapter, http, Push(), slot_names)
     broadcast = wakeups != STORAGE_EVENTS and channel_available()
-    return Driver(page, settings, view, storage, lock_adapter, Channel(broadcast), clock,
+    return Driver(page, settings, view, store, lock_adapter, Channel(broadcast), clock,
                   Timer(), Ids(), Location(), PageEvents(), RUNTIME, server, http)
 
 

@@ -57,20 +57,18 @@ return {
       return { error: errorName(error), value: null };
     }
   },
-  readPrefixed(prefix, maxChars) {
-    // Every localStorage item whose key starts with prefix: [key, value, key, value, ...].
+  readItems(areaName, keysJson, maxChars) {
+    // The values of the keys named in keysJson, in order, as one JSON array (null: no item).
+    // By name only: walking every key costs time in proportion to what other code stores.
     try {
-      const area = window.localStorage;
-      const items = [];
-      for (let index = 0; index < area.length; index++) {
-        const key = area.key(index);
-        if (key === null || !key.startsWith(prefix)) continue;
+      const area = areaOf(areaName);
+      const values = JSON.parse(keysJson).map((key) => {
         const value = area.getItem(key);
-        if (value !== null) items.push(key, String(value).slice(0, maxChars));
-      }
-      return { error: null, items: items };
+        return value === null ? null : String(value).slice(0, maxChars);
+      });
+      return { error: null, values: JSON.stringify(values) };
     } catch (error) {
-      return { error: errorName(error), items: [] };
+      return { error: errorName(error), values: "[]" };
     }
   },
   write(areaName, key, value) {
@@ -199,13 +197,57 @@ return {
     }
     return { close() { closed = true; if (socket) socket.close(); } };
   },
-  openChannel(name, onText, onJunk) {
-    if (typeof window.BroadcastChannel !== "function") return null;
-    const channel = new BroadcastChannel(name);
-    channel.addEventListener("message", (event) => {
-      if (typeof event.data === "string") onText(event.data); else onJunk();
+  openWakeUps(channelName, prefix, gapMs, maxChars, maxTexts, onBatch) {
+    // BroadcastChannel messages (when channelName is given) and storage events for keys under
+    // prefix, merged: Python hears one batch at a time, at most one per gapMs, however many
+    // arrive (each crossing into Python costs far more than an event here). A batch is JSON:
+    // the distinct message texts (at most maxTexts, each cut to maxChars), how many more
+    // strings came, how many non-strings, and how many storage events. Each text comes with
+    // how many times it came.
+    // <html data-wake-signals> (messages and storage events heard) and data-wake-batches (the
+    // batches handed to Python) show the merging to tests and the curious, updated per batch.
+    let texts = [], more = 0, junk = 0, events = 0, scheduled = false, resting = false;
+    let signals = 0, batches = 0;
+    const pending = () => texts.length > 0 || more > 0 || junk > 0 || events > 0;
+    const kick = () => {
+      if (!scheduled && !resting && pending()) { scheduled = true; setTimeout(deliver, 0); }
+    };
+    const deliver = () => {
+      scheduled = false;
+      if (!pending()) return;
+      const batch = JSON.stringify({ texts, more, junk, events });
+      texts = []; more = 0; junk = 0; events = 0;
+      resting = true;
+      setTimeout(() => { resting = false; kick(); }, gapMs);
+      batches++;
+      const dataset = document.documentElement.dataset;
+      dataset.wakeSignals = String(signals);
+      dataset.wakeBatches = String(batches);
+      onBatch(batch);
+    };
+    let channel = null;
+    if (channelName && typeof window.BroadcastChannel === "function") {
+      channel = new BroadcastChannel(channelName);
+      channel.addEventListener("message", (event) => {
+        signals++;
+        const data = event.data;
+        if (typeof data !== "string") junk++;
+        else {
+          const cut = data.slice(0, maxChars);
+          const seen = texts.find((entry) => entry[0] === cut);
+          if (seen) seen[1]++;  // the same text again: checked once, counted each time
+          else if (texts.length < maxTexts) texts.push([cut, 1]);
+          else more++;
+        }
+        kick();
+      });
+    }
+    window.addEventListener("storage", (event) => {
+      // key is null when another page called clear(): everything may have changed. Keys of
+      // other code never reach Python.
+      if (event.key === null || String(event.key).startsWith(prefix)) { signals++; events++; kick(); }
     });
-    return { post(text) { channel.postMessage(text); } };
+    return { broadcast: channel !== null, post(text) { if (channel) channel.postMessage(text); } };
   },
 };
 """

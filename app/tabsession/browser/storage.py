@@ -3,11 +3,17 @@
 Every access goes through the JS helper: ``setItem`` can throw ``QuotaExceededError`` and any
 access can throw ``SecurityError`` (storage blocked, or revoked after start), and MicroPython
 cannot catch an exception thrown inside a JS call. A read that fails raises ``StorageError``.
-The module itself is the driver's ``storage`` adapter (see driver.py).
+localStorage is read only by name (the keys' index is tabindex.py), never walked: other code of
+the site may keep any number of keys there. ``Storage`` is the driver's ``storage`` adapter (see
+driver.py); ``LocalStore`` is the lease adapter's.
 """
 
-from tabsession.browser.driver import StorageError  # noqa: F401  (the adapter's read error)
+import json
+
+from tabsession.browser.driver import StorageError
 from tabsession.browser.interop import helpers, text
+from tabsession.browser.leases import lease_key
+from tabsession.browser.tabindex import IndexedLocal
 from tabsession.core import records
 from tabsession.core.events import Snapshot
 
@@ -28,46 +34,73 @@ def _checked(result):
     return result
 
 
-def read_memory():
-    return text(_checked(helpers.readItem("session", records.TAB_MEMORY_KEY, MAX_READ_CHARS)).value)
-
-
-def read_snapshot(live_ids, held_slots=None):
-    items = _checked(helpers.readPrefixed(records.PREFIX, MAX_READ_CHARS)).items
-    session_raw = activity_raw = None
-    tab_raws = {}
-    for index in range(0, int(items.length) - 1, 2):
-        key = text(items[index])
-        value = text(items[index + 1])
-        if key == records.SESSION_KEY:
-            session_raw = value
-        elif key == records.ACTIVITY_KEY:
-            activity_raw = value
-        else:
-            tab_id = records.tab_id_from_key(key)
-            if tab_id is not None:
-                tab_raws[tab_id] = value
-    return Snapshot(session_raw, activity_raw, tab_raws, live_ids, held_slots)
-
-
-def read_local(key):
-    """One localStorage value, or None (also when the read fails: the caller's next full read
-    reports that)."""
-    result = helpers.readItem("local", key, MAX_READ_CHARS)
-    return None if text(result.error) is not None else text(result.value)
+def read_items(area, keys):
+    """The values of ``keys`` in ``area`` ("local" or "session"), in order (None: no item)."""
+    raw = text(_checked(helpers.readItems(area, json.dumps(keys), MAX_READ_CHARS)).values)
+    try:
+        values = json.loads(raw)
+    except Exception:
+        values = None
+    if not isinstance(values, list) or len(values) != len(keys):
+        # (a value JSON could not carry back, say a lone surrogate: read those one at a time)
+        values = [text(_checked(helpers.readItem(area, key, MAX_READ_CHARS)).value) for key in keys]
+    return [value if isinstance(value, str) else None for value in values]
 
 
 def write(area, key, value):
-    """Carry out a core ``Store``; returns None, or the error's name when the write failed."""
+    """Write one item (None: remove it); returns None, or the error's name."""
     return text(helpers.write(area, key, value))
+
+
+class _LocalArea:
+    """localStorage as tabindex.py reads and writes it."""
+
+    def read_many(self, keys):
+        return read_items("local", keys)
+
+    def write(self, key, value):
+        return write("local", key, value)
+
+
+class Storage:
+    """The driver's ``storage`` adapter: both areas, localStorage's shared records by name."""
+
+    def __init__(self):
+        self.local = IndexedLocal(_LocalArea())
+
+    def problem(self):
+        return problem()
+
+    def read_memory(self):
+        return read_items("session", [records.TAB_MEMORY_KEY])[0]
+
+    def read_snapshot(self, live_ids, held_slots=None):
+        session_raw, activity_raw, tab_raws = self.local.read()
+        return Snapshot(session_raw, activity_raw, tab_raws, live_ids, held_slots)
+
+    def read_local(self, key):
+        """One localStorage value, or None (also when the read fails: the caller's next full
+        read reports that)."""
+        result = helpers.readItem("local", key, MAX_READ_CHARS)
+        return None if text(result.error) is not None else text(result.value)
+
+    def write(self, area, key, value):
+        """Carry out a core ``Store``; returns None, or the error's name when the write failed."""
+        if area == "local":
+            return self.local.write(key, value)
+        return write(area, key, value)
 
 
 class LocalStore:
     """localStorage as ``leases.StorageLeases`` uses it. A read that fails reads as nothing (a
-    lease then looks free, and the driver's own next read reports the failure)."""
+    lease then looks free, and the driver's own next read reports the failure). ``keys()`` names
+    the leases that can exist: the slots' and those of the indexed tabs (a tab takes its lease
+    before it writes its record, and its record is indexed as it is written)."""
 
-    def __init__(self, prefix):
-        self.prefix = prefix
+    def __init__(self, storage, lock_names, tab_lock_name):
+        self.storage = storage
+        self.lock_names = list(lock_names)
+        self.tab_lock_name = tab_lock_name
 
     def read(self, key):
         result = helpers.readItem("local", key, MAX_READ_CHARS)
@@ -77,8 +110,9 @@ class LocalStore:
         return write("local", key, value)
 
     def keys(self):
-        result = helpers.readPrefixed(self.prefix, MAX_READ_CHARS)
-        if text(result.error) is not None:
-            return []
-        items = result.items
-        return [text(items[index]) for index in range(0, int(items.length) - 1, 2)]
+        names = self.lock_names + [self.tab_lock_name(tab_id) for tab_id in self.storage.local.indexed_ids()]
+        for tab_id in self.storage.local.own:
+            name = self.tab_lock_name(tab_id)
+            if name not in names:
+                names.append(name)
+        return [lease_key(name) for name in names]

@@ -21,9 +21,20 @@ browser process. These rules keep the level-triggered design and do the least wo
    asks for it (time itself may have passed a deadline) or the machine moved on since.
 5. Once the tab is leaving (navigation requested) nothing is read any more (``machine.py``
    ignores it anyway).
+6. Wake-ups are merged before they reach Python: however many messages and storage events
+   arrive (another page of the site may send a thousand a second, or rewrite its own keys as
+   fast as it can), the page hears at most one batch per ``GAP_SECONDS``, the first at once,
+   and storage events for keys this library does not own never reach it (browser/channel.py).
+   A look covers every change made before it, so a merged wake-up is never a lost one, and the
+   tab never falls behind: each look reads what storage holds now.
 
 Pure: no browser, no clock. The browser driver and the fake browser of tests/world both use it.
 """
+
+
+# The shortest time between two batches of wake-ups (rule 6): a sign-out under a flood reaches
+# the tab at most this much later; at most 1 / GAP_SECONDS looks a second come from wake-ups.
+GAP_SECONDS = 0.05
 
 
 class WakeUps:
