@@ -9,6 +9,8 @@ Keys (all under the ``tabsession:`` prefix):
   any tab, which the idle deadline counts from.
 - localStorage ``tabsession:tab:<id>``: one record per open tab (one key per tab, because
   localStorage has no locking and a shared list loses concurrent writes).
+- localStorage ``tabsession:tabs``: ``{"v": 1, "ids": [...]}``, the ids of the tabs that have a
+  record, so that no page ever walks every key of the origin (browser/tabindex.py keeps it).
 - sessionStorage ``tabsession:tab``: this tab's own memory (id, the session token it was
   admitted with, its slot). Browsers copy it into duplicated tabs, so it is a hint, never proof.
 
