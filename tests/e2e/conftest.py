@@ -109,8 +109,8 @@ def pytest_terminal_summary(terminalreporter, config):
     twins = config.stash.get(_DROPPED_TWINS, 0)
     if twins:
         terminalreporter.write_line(
-            f"{twins} Pyodide cases left out on engines their test is not marked for "
-            "(pyodide_engines marker: heavy files run Pyodide on Chromium only)")
+            f"{twins} cases left out on engines their test is not marked for "
+            "(pyodide_engines, micropython_engines markers: heavy files run in full on Chromium only)")
     left_out = engines.missing()
     if left_out:
         terminalreporter.section("browser engines left out")
@@ -127,7 +127,7 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.e2e)
             if only_webkit and "browser_name" in getattr(item, "fixturenames", ()):
                 item.add_marker(pytest.mark.skip(reason="TABSESSION_ENGINES=webkit: Playwright engines not selected"))
-            if _pyodide_twin_elsewhere(item):
+            if _pyodide_twin_elsewhere(item) or _micropython_case_elsewhere(item):
                 dropped.append(item)
                 continue
         kept.append(item)
@@ -151,6 +151,22 @@ def _pyodide_twin_elsewhere(item):
         return False
     return (params.params.get("runtime") == "pyodide"
             and params.params.get("browser_name") not in marker.args)
+
+
+def _micropython_case_elsewhere(item):
+    """True for a MicroPython case of a test marked `micropython_engines(*engines, keep=...)` on
+    an engine not named, unless its id names one of `keep`.
+
+    For long tables whose risk lies in Python (the core's decoders), not in the engine: the whole
+    table runs on the named engines, and elsewhere only the cases where the engine matters (a
+    lone surrogate crossing from storage into Python)."""
+    marker = item.get_closest_marker("micropython_engines")
+    params = getattr(item, "callspec", None)
+    if marker is None or params is None or params.params.get("runtime") != "micropython":
+        return False
+    if params.params.get("browser_name") in marker.args:
+        return False
+    return not any(name in params.id for name in marker.kwargs.get("keep", ()))
 
 
 # --- the browser ----------------------------------------------------------------------------
