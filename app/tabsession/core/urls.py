@@ -107,9 +107,10 @@ def safe_next(candidate):
 
 
 def resolved_path(path):
-    """The path a browser goes to for the absolute path ``path``, as the URL standard resolves it
-    for http(s): a backslash is a slash, a ``.`` segment goes, a ``..`` segment takes the one
-    before it with it, ``%2e`` (either case) counting as a dot."""
+    """The path a browser goes to for ``path`` (which starts with "/"), as the URL standard
+    resolves it for http(s): a backslash is a slash, a ``.`` segment goes, a ``..`` segment takes
+    the one before it with it, ``%2e`` (either case) counting as a dot. A result that starts with
+    "//" names another host to the browser (``/\\evil`` is ``//evil`` before any resolving)."""
     segments = path.replace("\\", "/").split("/")[1:]
     kept = []
     last = len(segments) - 1
