@@ -173,3 +173,62 @@ def test_synced_clock_has_no_floor_from_the_records():
     """The driver tells only clocks that take one (``saw``): records written by tabs may be
     ahead of the server, whose deadlines a page must not anticipate (S5)."""
     assert False is hasattr(SyncedClock(lambda: 0.0, lambda: T0), "saw")
+
+
+# ------------------------------------------------------ the tab's memory of its time
+class Memory:
+    """The tab's sessionStorage item, as compose.ClockMemory reads and writes it."""
+
+    def __init__(self, text=None):
+        self.text = text
+        self.writes = 0
+
+    def read(self):
+        return self.text
+
+    def write(self, text):
+        self.text = text
+        self.writes += 1
+
+
+def test_the_next_page_of_the_tab_starts_from_the_time_kept(clocks):
+    """A reload after the clock went back starts where the previous page was, not an hour back."""
+    memory = Memory()
+    before = ForwardClock(lambda: clocks.wall, lambda: clocks.monotonic, memory)
+    before.now()
+    clocks.advance(40)
+    before.now()
+    clocks.wall -= HOUR
+
+    after = ForwardClock(lambda: clocks.wall, lambda: clocks.monotonic, memory)
+
+    assert T0 + 40 == after.now()
+
+
+def test_the_time_is_kept_at_most_once_a_second(clocks):
+    """Many readings within a second write once (a reload loses at most that second)."""
+    memory = Memory()
+    clock = ForwardClock(lambda: clocks.wall, lambda: clocks.monotonic, memory)
+    for _ in range(10):
+        clock.now()
+        clocks.advance(0.25)
+
+    assert (3, T0 + 2.0) == (memory.writes, float(memory.text))
+
+
+def test_a_raised_floor_is_kept_at_once(clocks):
+    memory = Memory()
+    clock = ForwardClock(lambda: clocks.wall, lambda: clocks.monotonic, memory)
+    clock.now()
+
+    clock.saw(T0 + 0.5)
+
+    assert T0 + 0.5 == float(memory.text)
+
+
+@pytest.mark.parametrize("text", [None, "", "junk", "true", '"1800000000"', "[1800000000]", "-5", "1e12"])
+def test_junk_in_the_memory_is_no_time(clocks, text):
+    """Nothing kept, or anything but a time in range: the wall clock."""
+    clock = ForwardClock(lambda: clocks.wall, lambda: clocks.monotonic, Memory(text))
+
+    assert T0 == clock.now()

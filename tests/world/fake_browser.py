@@ -42,7 +42,7 @@ from tabsession.core import events as ev
 from tabsession.core import records as rec
 from tabsession.core import urls
 from tabsession.core import wire
-from tabsession.core.clock import ForwardClock
+from tabsession.core.clock import MEMORY_KEY, ForwardClock
 from tabsession.core.machine import slot_lock_name, tab_lock_name
 from tabsession.core.settings import DEFAULTS, Settings
 
@@ -288,12 +288,29 @@ class FakeTimer:
 class FakeClock(ForwardClock):
     """The page's clock as compose.py builds it (core/clock.py) over the world's: ``World.now``
     is the time that passes (the monotonic clock), the wall clock is ``World.now`` moved by
-    ``World.move_wall_clock`` (a system clock set back or forward)."""
+    ``World.move_wall_clock`` (a system clock set back or forward). It is its own memory: the
+    sessionStorage of the tab whose page's driver has it (the lease adapter's clock has none)."""
 
     def __init__(self, world):
         ForwardClock.__init__(self, lambda: world.now + getattr(world, "wall_offset", 0.0),
-                              lambda: world.now)
+                              lambda: world.now, self)
         self.world = world
+
+    def _session_storage(self):
+        for tab in self.world.tabs:
+            if tab.page is not None and getattr(tab.page, "driver", None) is not None \
+                    and tab.page.driver.clock is self:
+                return tab.session_storage
+        return None
+
+    def read(self):
+        area = self._session_storage()
+        return None if area is None else area.get(MEMORY_KEY)
+
+    def write(self, value):
+        area = self._session_storage()
+        if area is not None:
+            area[MEMORY_KEY] = value
 
 
 class FakeIds:

@@ -141,3 +141,18 @@ def test_a_clock_set_back_after_a_jump_forward_keeps_the_later_time():
     world.advance(IDLE - 40)
 
     assert ([rec.ACTIVE] * 2, [(rec.EXPIRED, rec.IDLE)] * 2) == ((alive,) + outcome(world)[:1])
+
+
+def test_a_lone_tab_reloaded_again_and_again_after_the_clock_went_back_still_expires():
+    """Each reload starts from the time the tab's last page kept (its sessionStorage), not from
+    the last record it wrote: reloads within the idle time never carry the session past the
+    absolute timeout."""
+    world, (tab,) = signed_in_world()
+    world.move_wall_clock(-HOUR)
+    for _ in range(ABSOLUTE // 50):
+        world.advance(50)
+        world.reload(tab)
+
+    world.advance(50)
+
+    assert ([(rec.EXPIRED, rec.REASON_EXPIRED)], []) == outcome(world)

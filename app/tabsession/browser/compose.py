@@ -26,7 +26,7 @@ from tabsession.browser.interop import RUNTIME, callback, document, helpers, is_
 from tabsession.browser.leases import StorageLeases
 from tabsession.browser.locks import WebLocks, available as locks_available
 from tabsession.browser.server import ServerPlaces, SyncedClock
-from tabsession.core.clock import ForwardClock
+from tabsession.core.clock import MEMORY_KEY, ForwardClock
 from tabsession.core.machine import slot_lock_name, tab_lock_name
 from tabsession.core.settings import SERVER, Settings
 
@@ -52,10 +52,24 @@ class Clock:
         return time.time()
 
 
+class ClockMemory:
+    """Where a page keeps its clock's time for the next page of its tab (core/clock.py):
+    sessionStorage, through the JS helper (MicroPython cannot catch what a JS call throws). A
+    failure keeps or recalls nothing; storage errors are the driver's to report."""
+
+    def read(self):
+        result = helpers.readItem("session", MEMORY_KEY, 64)
+        value = result.value
+        return None if is_none(value) or not isinstance(value, str) else value
+
+    def write(self, value):
+        helpers.write("session", MEMORY_KEY, value)
+
+
 def page_clock():
     """The clock of the session's deadlines in browser mode: the system's, except that it never
     goes back (core/clock.py); the driver tells it the latest time in the shared records."""
-    return ForwardClock(time.time, lambda: float(helpers.monotonic()))
+    return ForwardClock(time.time, lambda: float(helpers.monotonic()), ClockMemory())
 
 
 class Ids:
