@@ -11,9 +11,11 @@ STATE_MESSAGES = {
               "bring the session back: the other tab will be paused instead."),
     "signed-out": ("You are signed out.", "Sign in to continue."),
     "expired": ("Your session has ended.", "Sign in again to continue."),
+    # An error whose storage error is not known (see storage_error_message for the known ones).
     "error": ("This page cannot keep a session.",
-              "The browser does not let this site use storage (private browsing, or site data "
-              "blocked in the settings). Allow site data for this site, then reload the page."),
+              "Reading or writing this site's storage in the browser failed, so this tab cannot "
+              "keep a session. Reload the page; if it happens again, clear this site's data in "
+              "the browser's settings."),
 }
 
 # The message instead, for an error whose reason says more than the state does.
@@ -22,6 +24,64 @@ ERROR_MESSAGES = {
                            "This tab cannot get a decision from the server, so it shows nothing "
                            "protected. Reload the page once the server is back: nothing is lost."),
 }
+
+# Storage failures (rule 11 in docs/rules.md), by the name of the error the browser threw: each
+# needs its own advice. A full area is not a blocked one: telling a user whose storage is full
+# to leave private browsing sends them looking for a setting that is not the problem.
+QUOTA_FULL = "quota-full"
+ACCESS_DENIED = "access-denied"
+WRITE_FAILED = "write-failed"
+STORAGE_ERROR_KINDS = {
+    "QuotaExceededError": QUOTA_FULL,
+    "NS_ERROR_DOM_QUOTA_REACHED": QUOTA_FULL,  # Firefox's name for it before version 80
+    "SecurityError": ACCESS_DENIED,  # site data blocked in the settings, or no storage allowed
+}
+# The title stays the state's ("This page cannot keep a session."); the detail says which
+# failure it was and what helps. {name}: the error's name.
+STORAGE_DETAILS = {
+    QUOTA_FULL: "This site's storage in the browser is full (the browser keeps a limited amount "
+                "for each site), so this tab cannot keep a session. Free space by clearing this "
+                "site's data in the browser's settings, then reload the page.",
+    ACCESS_DENIED: "The browser does not let this site use storage: it is blocked by the "
+                   "browser's settings (site data or cookies blocked) or by a private mode that "
+                   "allows none. Allow site data for this site, then reload the page.",
+    WRITE_FAILED: "Reading or writing this site's storage failed ({name}), so this tab cannot "
+                  "keep a session. Reload the page; if it happens again, clear this site's data "
+                  "in the browser's settings.",
+}
+LOG_STORAGE = {
+    QUOTA_FULL: "This site's storage is full: this tab cannot keep a session.",
+    ACCESS_DENIED: "The browser blocks this site's storage: this tab cannot keep a session.",
+    WRITE_FAILED: "Storage failed ({name}): this tab cannot keep a session.",
+}
+MAX_ERROR_NAME_CHARS = 60  # a name is the browser's word, but a thrown value can be any text
+
+
+def storage_error_kind(name):
+    """QUOTA_FULL, ACCESS_DENIED, or WRITE_FAILED for any other error (None: no name known)."""
+    if not name:
+        return None
+    return STORAGE_ERROR_KINDS.get(name, WRITE_FAILED)
+
+
+def storage_error_message(name):
+    """(title, detail) for a storage failure whose error is called ``name``; the general error
+    message when no name is known."""
+    kind = storage_error_kind(name)
+    if kind is None:
+        return STATE_MESSAGES["error"]
+    return STATE_MESSAGES["error"][0], _named(STORAGE_DETAILS[kind], name)
+
+
+def storage_error_log(name):
+    """The line of the event log for a storage failure whose error is called ``name``."""
+    kind = storage_error_kind(name)
+    return LOG_STATE["error"] if kind is None else _named(LOG_STORAGE[kind], name)
+
+
+def _named(words, name):
+    return words.replace("{name}", str(name)[:MAX_ERROR_NAME_CHARS])
+
 
 # The detail instead, in a blocked or moved tab, once the other tab has gone.
 PLACE_FREE_DETAIL = ("The other tab was closed, so a place is free: choose Use here to continue "
@@ -56,7 +116,7 @@ LOG_STATE = {
     "moved": "The session moved to another tab; this tab is paused.",
     "signed-out": "This tab is signed out.",
     "expired": "The session has ended.",
-    "error": "Storage is unavailable: this tab cannot keep a session.",
+    "error": "This tab cannot keep a session.",  # storage_error_log says which failure
 }
 LOG_REASON = {
     "signed-out": "Signed out.",

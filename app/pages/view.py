@@ -187,6 +187,10 @@ class DemoView:
             self.announce(title + " " + detail)
         if change.previous == state:  # only session.place_free changed
             self.log(texts.LOG_PLACE_FREE if session.place_free else texts.LOG_PLACE_TAKEN)
+        elif state == "error" and change.reason in texts.ERROR_MESSAGES:
+            self.log(title)  # "The server cannot be reached."
+        elif state == "error":
+            self.log(texts.storage_error_log(session.storage_error))  # which failure it was
         else:
             self.log(self.log_line(state, change.reason))
 
@@ -194,6 +198,9 @@ class DemoView:
         title, detail = texts.STATE_MESSAGES.get(state, ("", ""))
         if state == "error" and reason in texts.ERROR_MESSAGES:
             title, detail = texts.ERROR_MESSAGES[reason]
+        elif state == "error":
+            # Which storage failure it was decides what helps (a full area, a blocked one...).
+            title, detail = texts.storage_error_message(self.session.storage_error)
         if state in ("blocked", "moved") and self.session.place_free:
             detail = texts.PLACE_FREE_DETAIL
         settings = self.session.settings

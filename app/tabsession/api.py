@@ -91,7 +91,9 @@ class Session:
     """Tab-level session control for one page. Build it with ``create``.
 
     Read (always current): ``state``, ``reason``, ``tab_id``, ``user``, ``place_free`` (in a
-    blocked or moved tab: a place is free, so ``use_here()`` displaces no one), ``tabs``,
+    blocked or moved tab: a place is free, so ``use_here()`` displaces no one),
+    ``storage_error`` (in the error state with reason ``storage-unavailable``: the name of the
+    error storage threw, ``QuotaExceededError``, ``SecurityError``, ...; else None), ``tabs``,
     ``elsewhere`` (with the server as the authority: the user's active tabs in other profiles),
     ``idle_deadline``, ``absolute_deadline``, ``warning``, ``settings`` (a dict),
     ``runtime``, ``coordination``, ``problems``, ``started``.
@@ -118,6 +120,7 @@ class Session:
         self.absolute_deadline = None
         self.warning = False
         self.place_free = False
+        self.storage_error = None
         self.login_error = None
         self.started = False
         self._driver = None
@@ -171,7 +174,11 @@ class Session:
         self._need_driver().sign_out()
 
     def use_here(self):
-        """In a blocked or moved tab: continue here; the least recently active tab moves out."""
+        """In a blocked or moved tab: continue here; the least recently active tab moves out.
+
+        The place passes at once (this tab shows ``active`` only once it holds it); the tab
+        moved out shows ``moved`` once it is told, within 1 s (rule 4 in docs/rules.md), so for
+        that moment one page too many may still say ``active``."""
         self._need_driver().use_here()
 
     def stay_signed_in(self):
@@ -221,6 +228,7 @@ class Session:
         changed = (command.state, command.reason, command.tab_id, command.user, command.place_free) != \
             (self.state, self.reason, self.tab_id, self.user, self.place_free)
         self.place_free = bool(command.place_free)
+        self.storage_error = command.storage_error
         self.state = command.state
         self.reason = command.reason
         self.tab_id = command.tab_id or None
@@ -238,6 +246,10 @@ class Session:
             root.setAttribute("data-place-free", "")
         else:
             root.removeAttribute("data-place-free")
+        if self.storage_error:  # which storage failure (rule 11), for pages and tests to tell
+            root.setAttribute("data-storage-error", self.storage_error)
+        else:
+            root.removeAttribute("data-storage-error")
         self._protect(command.state != "active")
         if changed:
             self._emit(STATE, state=self.state, reason=self.reason, previous=previous)

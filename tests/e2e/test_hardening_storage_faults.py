@@ -1,5 +1,6 @@
 """Hardening (issue 5): storage unavailable or full, from the start or mid-session: the error
-state (rule 11 in docs/rules.md), and no session left behind.
+state (rule 11 in docs/rules.md), and no session left behind; each failure with its own message
+(issue 16: a full area is not blocked storage).
 
 Shared set-up and helpers: hardening.py.
 """
@@ -61,16 +62,29 @@ STORAGE_FAULTS = {
     "session-denied": _DENY_AREA % "sessionStorage",
     "setitem-quota": "(%s)('')" % _QUOTA_ON_SET,
 }
+# What the page must say for each kind of failure (issue 16): the error's name in
+# data-storage-error and words of its message (#error). A full area is not blocked storage: its
+# message must not send the user to private browsing or the settings that block storage.
+QUOTA = ("QuotaExceededError", ("storage in the browser is full", "clearing this site's data"))
+DENIED = ("SecurityError", ("does not let this site use storage", "Allow site data"))
+FAULT_ERRORS = {"local-denied": DENIED, "session-denied": DENIED, "setitem-quota": QUOTA,
+                "getitem-throws": DENIED}
 
 
-def assert_error_state(page):
+def assert_error_state(page, expected):
     """Rule 11 in docs/rules.md: #error with a readable message, error / storage-unavailable, no
-    #app."""
+    #app; the message is the one for ``expected`` (QUOTA, DENIED)."""
+    name, words = expected
     state = data(page)
-    assert ("error", "storage-unavailable") == (state.get("tabState"), state.get("reason"))
+    assert ("error", "storage-unavailable", name) == (
+        state.get("tabState"), state.get("reason"), state.get("storageError"))
     error = page.locator("#error")
     assert error.is_visible()
-    assert re.search(r"storage", error.inner_text(), re.IGNORECASE), error.inner_text()
+    text = error.inner_text()
+    assert re.search(r"storage", text, re.IGNORECASE), text
+    assert all(word in text for word in words), text
+    if expected is QUOTA:
+        assert "private" not in text.lower(), text
     assert not page.locator("#app").is_visible()
 
 
@@ -98,7 +112,7 @@ def test_storage_unusable_from_the_start_is_the_error_state(serve, runtime, faul
     page.goto(server(path))
     wait_state(page, "error")
 
-    assert_error_state(page)
+    assert_error_state(page, FAULT_ERRORS[name])
     assert path == path_of(page)
     settle(page, navigations)
     assert 1 == len(navigations), navigations
@@ -123,7 +137,7 @@ def test_full_local_storage_is_the_error_state(serve, runtime, context, wait_sta
     late = context.new_page()
     late.goto(server("/"))
     wait_state(late, "error")
-    assert_error_state(late)
+    assert_error_state(late, QUOTA)
 
     page.click("#logout")  # removals fit in a full area
     wait_state(login, "signed-out")
@@ -131,7 +145,7 @@ def test_full_local_storage_is_the_error_state(serve, runtime, context, wait_sta
     login.fill("#login-form input[name=username]", "alice")
     login.click("#login-form button[type=submit]")
     wait_state(login, "error")
-    assert_error_state(login)
+    assert_error_state(login, QUOTA)
     session = stored(helper)["local"].get(SESSION_KEY)
     assert session is None or records.decode_session(session).__class__ is not records.Session
 
@@ -152,7 +166,7 @@ def test_sign_in_that_cannot_be_stored_is_the_error_state_and_leaves_no_session(
     page.click("#login-form button[type=submit]")
     wait_state(page, "error")
 
-    assert_error_state(page)
+    assert_error_state(page, QUOTA)
     assert not page.locator("#login-form").is_visible()
     settle(page, navigations)
     assert [] == navigations
@@ -181,7 +195,7 @@ def test_storage_failing_mid_session_ends_in_the_error_state_and_frees_the_place
         page.evaluate("() => { %s }" % (_DENY_AREA % "localStorage"))
 
     wait_state(page, "error", 5000)
-    assert_error_state(page)
+    assert_error_state(page, FAULT_ERRORS[fault])
 
     second = context.new_page()
     second.goto(server("/"))

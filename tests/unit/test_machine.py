@@ -921,7 +921,8 @@ def test_storage_failure_while_active_gives_up_the_slot_and_the_record():
 
     commands = tab.handle(ev.StorageFailed("QuotaExceededError"))
 
-    assert [cmd.Show(rec.ERROR, rec.STORAGE_UNAVAILABLE, TAB_A, None), cmd.ReleaseSlot(0),
+    assert [cmd.Show(rec.ERROR, rec.STORAGE_UNAVAILABLE, TAB_A, None, storage_error="QuotaExceededError"),
+            cmd.ReleaseSlot(0),
             cmd.Store(cmd.LOCAL, rec.tab_key(TAB_A), None), cmd.Publish(wire.changed(TAB_A))] == commands
     assert (rec.ERROR, None) == (tab.state, tab.slot)
 

@@ -62,10 +62,12 @@ class Show(Value):
     """The tab's state changed: show it (``data-tab-state``, ``data-reason``, the view).
 
     ``place_free``: in a blocked or moved tab, a place is free, so ``use_here`` would take it
-    without displacing anyone."""
+    without displacing anyone. ``storage_error``: in the error state with reason
+    ``storage-unavailable``, the name of the error storage threw (``QuotaExceededError``,
+    ``SecurityError``, ...), so the page can say which failure it was and what helps."""
 
-    FIELDS = ("state", "reason", "tab_id", "user", "place_free")
-    DEFAULTS = {"place_free": False}
+    FIELDS = ("state", "reason", "tab_id", "user", "place_free", "storage_error")
+    DEFAULTS = {"place_free": False, "storage_error": None}
 
 
 class ShowTabs(Value):
