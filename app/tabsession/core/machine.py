@@ -18,9 +18,11 @@ M1. Everything that changes a tab's state lives in this file. ``handle()`` check
 M2. Identity. A tab's id lives in sessionStorage, which browsers copy into duplicated tabs. At
     start the tab claims a lock named after the remembered id in one request: held elsewhere
     means this tab is a copy and takes a fresh id; a reload released it first and keeps its id.
-M3. Places. ``max_tabs`` slots; a tab is ``active`` exactly while it holds one. The slots are
+M3. Places. ``max_tabs`` slots; a tab becomes ``active`` only once it holds one, and a tab
+    whose slot was taken becomes ``moved`` once it is told (``SlotLost``; rule 4 in
+    docs/rules.md: a displaced page may say ``active`` for that moment). The slots are
     locks (``tabsession:slot:<n>``) of whatever lock adapter the shell has: with Web Locks the
-    browser guarantees that no more than ``max_tabs`` tabs are active even when tabs open in the
+    browser guarantees that no more than ``max_tabs`` tabs hold a slot even when tabs open in the
     same instant, and closing or crashing a tab frees its slot; without them the shell's leases
     in storage keep the same face with a weaker guarantee (``browser/leases.py``). The machine
     never asks which one it has.
@@ -601,7 +603,9 @@ class TabSession:
         self.reason = rec.SERVER_UNAVAILABLE if detail == rec.SERVER_UNAVAILABLE else rec.STORAGE_UNAVAILABLE
         self.place_free = False
         self.phase = LEAVING  # nothing more can be decided without storage
-        commands = [self._show()]
+        # The error's name goes to the page: a full area and a blocked one need different advice.
+        storage_error = None if self.reason == rec.SERVER_UNAVAILABLE else detail
+        commands = [cmd.Show(self.state, self.reason, self.tab_id or "", None, False, storage_error)]
         if self.slot is not None:
             commands.append(cmd.ReleaseSlot(self.slot))
             self.slot = None
