@@ -427,7 +427,8 @@ class Page:
         self.coordination = coordination
 
     def show(self, command):
-        self.state, self.reason, self.shown_tab_id, self.user, self.place_free = command.values()
+        (self.state, self.reason, self.shown_tab_id, self.user, self.place_free,
+         self.storage_error) = command.values()
 
     def show_tabs(self, tabs):
         self.tabs = list(tabs)
