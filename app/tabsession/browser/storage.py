@@ -47,6 +47,13 @@ def read_items(area, keys):
     return [value if isinstance(value, str) else None for value in values]
 
 
+def read_local(key):
+    """One localStorage value, or None (also when the read fails: the caller's next full read
+    reports that)."""
+    result = helpers.readItem("local", key, MAX_READ_CHARS)
+    return None if text(result.error) is not None else text(result.value)
+
+
 def write(area, key, value):
     """Write one item (None: remove it); returns None, or the error's name."""
     return text(helpers.write(area, key, value))
@@ -79,10 +86,7 @@ class Storage:
         return Snapshot(session_raw, activity_raw, tab_raws, live_ids, held_slots)
 
     def read_local(self, key):
-        """One localStorage value, or None (also when the read fails: the caller's next full
-        read reports that)."""
-        result = helpers.readItem("local", key, MAX_READ_CHARS)
-        return None if text(result.error) is not None else text(result.value)
+        return read_local(key)
 
     def write(self, area, key, value):
         """Carry out a core ``Store``; returns None, or the error's name when the write failed."""
@@ -103,8 +107,7 @@ class LocalStore:
         self.tab_lock_name = tab_lock_name
 
     def read(self, key):
-        result = helpers.readItem("local", key, MAX_READ_CHARS)
-        return None if text(result.error) is not None else text(result.value)
+        return read_local(key)
 
     def write(self, key, value):
         return write("local", key, value)
