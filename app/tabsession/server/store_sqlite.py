@@ -9,6 +9,10 @@ write has answered, so a process killed at any moment loses nothing (S7).
   (a plain ``BEGIN`` reads under a shared lock and fails, or lets both win, when it upgrades).
 - A busy timeout bounds the wait for another process's lock; past it (a file held locked by
   someone else) the operation is ``StoreUnavailable`` and the API answers 503 within S8's 5 s.
+  The waiting is ours, not SQLite's: SQLite's own busy handler sleeps ever longer (up to 100 ms
+  a try), so a process with a queue of writes kept the lock between its transactions while the
+  other slept, and ran out of time (seen as "database is locked" in CI with two clients of fifty
+  writes each). We try again every 1-4 ms at random until the busy timeout has passed.
 - sqlite3 blocks, so each process talks to the file from one thread of its own (one connection,
   no sharing across threads); an operation whose caller has already given up is skipped rather
   than run late.
@@ -21,6 +25,7 @@ Tables: ``users(name, record JSON, due)``, ``sids(sid, user)``, ``notices(id, at
 import asyncio
 import concurrent.futures
 import os
+import random
 import sqlite3
 import time
 from typing import Awaitable, Callable
@@ -29,6 +34,7 @@ from tabsession.server.store import (Result, StoreUnavailable, UserChange, decod
                                      sid_changes)
 
 BUSY_TIMEOUT_SECONDS = 2.0
+RETRY_SECONDS = (0.001, 0.004)  # the pause between two tries for a lock another process holds
 OPERATION_SECONDS = 4.0  # an operation not started by then is skipped: its caller answered 503
 POLL_SECONDS = 0.05
 KEEP_NOTICES_SECONDS = 120.0
@@ -59,10 +65,9 @@ class SQLiteStore:
         folder = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(folder):
             raise StoreUnavailable(f"no folder {folder}")
-        connection = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
-                                     check_same_thread=False)
+        connection = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
         try:
-            connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            connection.execute("PRAGMA busy_timeout = 0")  # _run waits, fairly (see above)
             mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode.lower() != "wal":
                 raise StoreUnavailable(f"{self.path} cannot use WAL mode (journal_mode is {mode})")
@@ -84,11 +89,17 @@ class SQLiteStore:
         def run():
             if time.monotonic() > give_up:
                 raise StoreUnavailable("skipped: its caller gave up waiting")
-            try:
-                self._connect()
-                return work(self._connection)
-            except sqlite3.Error as error:
-                raise StoreUnavailable(f"sqlite: {error}") from None
+            busy_until = time.monotonic() + self.busy_timeout
+            while True:
+                try:
+                    self._connect()
+                    return work(self._connection)
+                except sqlite3.OperationalError as error:
+                    if not _is_busy(error) or time.monotonic() >= busy_until:
+                        raise StoreUnavailable(f"sqlite: {error}") from None
+                except sqlite3.Error as error:
+                    raise StoreUnavailable(f"sqlite: {error}") from None
+                time.sleep(random.uniform(*RETRY_SECONDS))  # nothing was written: work rolled back
 
         return await asyncio.get_running_loop().run_in_executor(self._thread, run)
 
@@ -153,6 +164,14 @@ class SQLiteStore:
 
     def bus(self) -> "SQLiteBus":
         return SQLiteBus(self)
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY or SQLITE_LOCKED: another connection holds the lock, so trying again may work."""
+    code = getattr(error, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(error) or "busy" in str(error)
 
 
 class SQLiteBus:
