@@ -34,7 +34,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVE_PY = ROOT / "serve.py"
 
 START_TIMEOUT_S = 15
-STOP_TIMEOUT_S = 5
+# serve.py's own bound is uvicorn's graceful shutdown (3 s for open answers and push connections)
+# plus closing its store; 5 s was once too short for that on a loaded CI machine (killed, -9).
+STOP_TIMEOUT_S = 12
 _URL = re.compile(r"https?://[^\s/]+")
 _POLL_S = 0.02
 
