@@ -110,7 +110,8 @@ def pytest_terminal_summary(terminalreporter, config):
     if twins:
         terminalreporter.write_line(
             f"{twins} cases left out on engines their test is not marked for "
-            "(pyodide_engines, micropython_engines markers: heavy files run in full on Chromium only)")
+            "(pyodide_engines, micropython_engines, no_pyodide_twin markers: heavy files run in full "
+            "on Chromium only, and some tests on MicroPython only)")
     left_out = engines.missing()
     if left_out:
         terminalreporter.section("browser engines left out")
@@ -141,16 +142,22 @@ _DROPPED_TWINS = pytest.StashKey()
 
 
 def _pyodide_twin_elsewhere(item):
-    """True for a Pyodide case of a test marked `pyodide_engines(...)` on an engine not named.
+    """True for a Pyodide case of a test marked `no_pyodide_twin(why)`, or marked
+    `pyodide_engines(...)` on an engine not named.
 
     The heavy files run in full on one engine; their Pyodide twins elsewhere would only repeat
-    interpreter coverage the other files already give on every engine, at seconds a case."""
-    marker = item.get_closest_marker("pyodide_engines")
+    interpreter coverage the other files already give on every engine, at seconds a case. A test
+    whose every step goes through page code the other Pyodide cases already run (the same storage,
+    lock, channel and server calls, in another order) has no Pyodide twin at all: what it checks
+    is decided by the pure core, which tests/world runs under every mechanism, and its engine
+    paths by its MicroPython cases."""
     params = getattr(item, "callspec", None)
-    if marker is None or params is None:
+    if params is None or params.params.get("runtime") != "pyodide":
         return False
-    return (params.params.get("runtime") == "pyodide"
-            and params.params.get("browser_name") not in marker.args)
+    if item.get_closest_marker("no_pyodide_twin") is not None:
+        return True
+    marker = item.get_closest_marker("pyodide_engines")
+    return marker is not None and params.params.get("browser_name") not in marker.args
 
 
 def _micropython_case_elsewhere(item):

@@ -167,6 +167,7 @@ def test_walk_through_every_session_state(open_tab, context, wait_state, runtime
         assert "You signed out." in announced(page)
 
 
+@pytest.mark.no_pyodide_twin("the same opening as test_engines' window_open_copy_gets_its_own_id")
 def test_open_another_tab_does_not_copy_the_session_storage(open_tab, context, wait_state):
     """The "Open another tab" link opens `/` without an opener, so sessionStorage is not copied."""
     first = open_tab("/")
@@ -193,6 +194,7 @@ def timed(serve, runtime):
     return serve(runtime, authority="browser", idle_timeout=IDLE, warn_before=WARN, absolute_timeout=600)
 
 
+@pytest.mark.no_pyodide_twin("the same warning and expiry as test_time's Pyodide twins")
 def test_idle_warning_and_idle_expiry(context, new_tab, timed, wait_state):
     """The warning takes the focus and is announced; Enter keeps the session; idle time ends it."""
     context.clock.install()
@@ -219,6 +221,7 @@ def test_idle_warning_and_idle_expiry(context, new_tab, timed, wait_state):
     assert "username" == focused_id(page)
 
 
+@pytest.mark.no_pyodide_twin("the same expiry path as test_idle_warning_and_idle_expiry")
 def test_expired_session_says_how_long_it_may_last(context, open_tab, wait_state):
     """The absolute timeout's landing page names the maximum length and offers sign-in. The
     stored record says the session expired: the link alone no longer shows it (issue 16)."""
@@ -276,6 +279,7 @@ def test_starting_indicator_while_python_boots(app_server, page):
         assert not page.locator(hidden).is_visible()
 
 
+@pytest.mark.no_pyodide_twin("layout is the stylesheet's")
 def test_phone_sized_window_has_no_sideways_scrolling(new_context, app_server, new_tab, wait_state):
     """At 360 px wide every page fits: nothing is wider than the window."""
     context = new_context(viewport={"width": 360, "height": 740})
@@ -324,6 +328,7 @@ def settle(page, wait_state, url_pattern, state):
     page.wait_for_timeout(300)  # let the tab list and log catch up before scanning
 
 
+@pytest.mark.no_pyodide_twin("the markup is the same whichever interpreter draws it")
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_axe_finds_no_serious_violations_in_any_state(new_context, app_server, new_tab, wait_state,
                                                       scheme, record_property):
@@ -368,6 +373,7 @@ def test_axe_finds_no_serious_violations_in_any_state(new_context, app_server, n
     print(f"\naxe ({scheme}):", json.dumps(summary))
 
 
+@pytest.mark.no_pyodide_twin("a check of the scanner")
 def test_axe_scan_does_report_a_violation(open_tab):
     """The scan is live: an image without a text alternative on the page is reported."""
     page = open_tab("/login")

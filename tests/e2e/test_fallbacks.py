@@ -47,6 +47,8 @@ def test_without_web_locks_the_page_says_so_and_blocks_a_second_tab(insecure_con
     assert "active" == html_data(first)["tabState"]
 
 
+@pytest.mark.no_pyodide_twin(
+    "the same lease path as test_without_web_locks_the_page_says_so_and_blocks_a_second_tab")
 def test_without_web_locks_use_here_moves_the_other_tab(insecure_context, insecure_server, insecure_url,
                                                         wait_state, wait_booted):
     """Storage-only mode: #use-here claims the place and the other tab steps down within 1 s."""
@@ -60,6 +62,8 @@ def test_without_web_locks_use_here_moves_the_other_tab(insecure_context, insecu
     wait_state(first, "moved", WITHIN_MS * 2)
 
 
+@pytest.mark.no_pyodide_twin(
+    "the same lease path as test_without_web_locks_the_page_says_so_and_blocks_a_second_tab")
 def test_without_web_locks_a_duplicate_gets_its_own_id(insecure_context, insecure_server, insecure_url,
                                                        wait_state, wait_booted):
     """Storage-only mode: a window.open copy sees the original's fresh record and takes a new id."""
@@ -73,6 +77,8 @@ def test_without_web_locks_a_duplicate_gets_its_own_id(insecure_context, insecur
     assert "active" == html_data(first)["tabState"]
 
 
+@pytest.mark.no_pyodide_twin(
+    "the same lease path as test_without_web_locks_the_page_says_so_and_blocks_a_second_tab")
 def test_without_web_locks_sign_out_reaches_every_tab(insecure_context, insecure_server, insecure_url,
                                                       wait_state, wait_booted):
     """Storage-only mode: sign-out everywhere still reaches every tab."""
@@ -117,6 +123,8 @@ def test_without_broadcast_channel_storage_events_carry_sign_out(no_channel, app
         wait_state(page, "signed-out")
 
 
+@pytest.mark.no_pyodide_twin(
+    "the same storage-event path as test_without_broadcast_channel_storage_events_carry_sign_out")
 def test_without_broadcast_channel_use_here_still_moves_within_a_second(no_channel, app_server, new_tab,
                                                                         wait_state):
     """No BroadcastChannel: a take-over still reaches the displaced tab within 1 s (lock manager)."""

@@ -58,6 +58,8 @@ def test_served_page_starts_booting_with_app_hidden(app_server, page):
     assert not page.locator("#app").is_visible()  # the stylesheet hides it too, whatever JS does
 
 
+@pytest.mark.no_pyodide_twin(
+    "names are judged by core/names.py; test_hardening_names runs its table on Pyodide")
 @pytest.mark.parametrize("name", ["", "   ", "x" * 65])
 def test_login_rejects_bad_names_on_the_page(open_tab, name):
     """Rule 2: a blank or over-long name shows #login-error and stays on /login."""
@@ -72,6 +74,7 @@ def test_login_rejects_bad_names_on_the_page(open_tab, name):
     assert "signed-out" == state_of(page)
 
 
+@pytest.mark.no_pyodide_twin("the same drawing of a name as test_hardening_injection's Pyodide twin")
 def test_sign_in_shows_the_name_as_text(open_tab, wait_state):
     """Rule 2: a name that looks like HTML is shown as text and runs nothing."""
     name = '<img src=x onerror="window.__pwned=1">'
@@ -122,6 +125,7 @@ def test_micropython_imports_the_app_as_bundles_and_pyodide_as_sources(app_serve
         assert ([], True) == (bundles, len(sources) >= 10)
 
 
+@pytest.mark.no_pyodide_twin("the same steps as test_engines' second_tab_is_blocked on Pyodide")
 def test_second_tab_is_blocked_and_first_stays_active(signed_in, open_tab, wait_state):
     """Rule 4 (block, max 1): a second tab is refused with the classic message."""
     second = open_tab("/")
@@ -136,6 +140,7 @@ def test_second_tab_is_blocked_and_first_stays_active(signed_in, open_tab, wait_
     assert html_data(signed_in)["tabId"] != html_data(second)["tabId"]
 
 
+@pytest.mark.no_pyodide_twin("the same steps as test_engines' use_here_moves_the_session on Pyodide")
 def test_use_here_moves_the_session_to_the_blocked_tab(signed_in, open_tab, wait_state):
     """Rule 4: #use-here in the blocked tab makes it active and moves the first within 1 s."""
     second = open_tab("/")
@@ -151,6 +156,8 @@ def test_use_here_moves_the_session_to_the_blocked_tab(signed_in, open_tab, wait
     assert "/" == path_of(second)
 
 
+@pytest.mark.no_pyodide_twin(
+    "the same sign-out as test_cross_tab's test_logout_reaches_every_tab_and_none_signs_back_in")
 def test_logout_signs_out_every_tab(signed_in, open_tab, wait_state):
     """Rule 7: #logout in one tab sends every tab to /login?reason=signed-out."""
     second = open_tab("/")
@@ -165,6 +172,7 @@ def test_logout_signs_out_every_tab(signed_in, open_tab, wait_state):
         assert page.locator("#login-form").is_visible()
 
 
+@pytest.mark.no_pyodide_twin("the same reload path as test_sign_in_makes_the_tab_active_and_reload_keeps_it")
 def test_signed_out_tab_does_not_sign_back_in_on_reload(signed_in, wait_state):
     """After sign-out, reloading or opening `/` again lands on the login page."""
     signed_in.click("#logout")

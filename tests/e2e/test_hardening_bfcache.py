@@ -159,6 +159,8 @@ def test_page_held_in_the_cache_while_the_session_ends_is_signed_out_when_restor
     assert [] == found["leaks"]
 
 
+@pytest.mark.no_pyodide_twin(
+    "the same pageshow path as test_page_held_in_the_cache_while_the_session_ends_is_signed_out_when_restored")
 @pytest.mark.parametrize("runtime", selected_runtimes())
 def test_back_to_a_cached_page_after_another_tab_signed_out_is_signed_out(
         serve, runtime, bfcache_context, wait_state):
@@ -184,6 +186,8 @@ def test_back_to_a_cached_page_after_another_tab_signed_out_is_signed_out(
     assert [] == probes(page)["leaks"]
 
 
+@pytest.mark.no_pyodide_twin(
+    "the same pageshow path as test_page_held_in_the_cache_while_the_session_ends_is_signed_out_when_restored")
 @AUTHORITIES
 @pytest.mark.parametrize("runtime", selected_runtimes())
 def test_page_restored_from_the_cache_while_signed_in_is_active_again(serve, runtime, bfcache_context,

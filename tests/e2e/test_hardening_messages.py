@@ -116,6 +116,8 @@ def forged_record(tab_id, state="active", seen_offset=0.0):
                        "last_active": now, "since": now, "seen": now + seen_offset})
 
 
+@pytest.mark.no_pyodide_twin(
+    "decoding is the core's; the Pyodide twin of forged input is test_forged_channel_messages_are_dropped_counted_and_harmless")
 @pytest.mark.parametrize("runtime", selected_runtimes())
 def test_forged_tab_records_never_sign_in_or_take_a_place(serve, runtime, context, wait_state):
     """Storage events from another page: tab records of tabs that do not exist, claiming to be
@@ -145,6 +147,8 @@ def test_forged_tab_records_never_sign_in_or_take_a_place(serve, runtime, contex
     assert "active" == data(page)["tabState"]
 
 
+@pytest.mark.no_pyodide_twin(
+    "decoding is the core's; the Pyodide twin of forged input is test_forged_channel_messages_are_dropped_counted_and_harmless")
 @pytest.mark.parametrize("runtime", selected_runtimes())
 def test_forged_ended_session_signs_out_cleanly_and_signs_nobody_in(serve, runtime, context, wait_state):
     """Another page replaces the live session with an ended record of a different token: the

@@ -56,6 +56,8 @@ def on_origin(server, urls):
     return [url for url in urls if not url.startswith(server.url + "/")]
 
 
+@pytest.mark.no_pyodide_twin(
+    "next is judged by core/urls.py (tests/unit); test_safe_next_is_followed is the Pyodide twin")
 @pytest.mark.parametrize("runtime, name", cases(list(BAD_NEXT), PYODIDE_BAD_NEXT))
 def test_unsafe_next_ends_on_the_app_page(serve, runtime, name, context, wait_state):
     """Rule 2: `next` must be a same-origin path; each unsafe form ends on `/` after signing in,
@@ -105,6 +107,8 @@ LOOP_CHECKS = [
 ]
 
 
+@pytest.mark.no_pyodide_twin(
+    "redirects are decided by the core (tests/world); test_safe_next_is_followed is the Pyodide twin")
 @pytest.mark.parametrize("runtime", selected_runtimes())
 def test_redirects_between_the_pages_never_loop(serve, runtime, context, wait_state):
     """Rule 10: loads that redirect between `/` and `/login` (stale reasons, next naming the login

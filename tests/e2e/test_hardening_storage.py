@@ -201,6 +201,8 @@ def test_corrupt_values_signed_in(serve, runtime, corruption, context, wait_stat
     assert 0 == page.locator("#app").count()
 
 
+@pytest.mark.no_pyodide_twin(
+    "the same decoders as test_corrupt_values_signed_out_are_no_session_and_get_repaired")
 @pytest.mark.parametrize("runtime", selected_runtimes())
 def test_every_corrupt_tab_record_at_once_is_pruned_and_never_listed(serve, runtime, context, wait_state):
     """Rule 10 for `tabsession:tab:<id>`: one record per corruption, each under its own id, seen

@@ -196,6 +196,8 @@ def sign_in_first_tab(context, server, new_tab, wait_state):
     return first
 
 
+@pytest.mark.no_pyodide_twin(
+    "the same refusal as test_readme_example_runs_sign_in_takeover_use_here_and_sign_out")
 def test_readme_example_refuses_a_second_tab_with_use_here_not_the_form(example, context, new_tab, wait_state):
     """Policy "block": a second tab lands refused on the sign-in page, which offers Use here and
     no form; Use here makes it active and the first tab moved, whose Use here brings it back."""
@@ -272,6 +274,7 @@ def test_readme_example_says_why_when_storage_is_blocked(example, context, wait_
         page.close()
 
 
+@pytest.mark.no_pyodide_twin("the same lease path as test_fallbacks' Pyodide twin")
 def test_readme_example_forcing_storage_leases_still_refuses_and_moves(leases_example, context, new_tab,
                                                                        wait_state):
     """create(..., locks="storage") runs the storage-lease adapter even where Web Locks exist, and

@@ -12,6 +12,8 @@ pytestmark = pytest.mark.pyodide_engines("chromium")
 WITHIN_MS = 1000
 REFUSED = "/login?reason=active-elsewhere"
 
+@pytest.mark.no_pyodide_twin(
+    "the same wake-up path as test_reloading_a_refused_tab_after_the_active_one_closed_makes_it_active")
 def test_sign_in_page_stops_offering_the_form_when_another_tab_signs_in(open_tab, wait_state, app_server):
     """Two sign-in pages; bob signs in in A: within 1 s B stops offering the form and is decided
     as a tab opened to / would be (refused), and the session stays bob's."""
@@ -46,6 +48,8 @@ for (const target of [window, BroadcastChannel.prototype]) {
 """
 
 
+@pytest.mark.no_pyodide_twin(
+    "the same sign-in path as test_reloading_a_refused_tab_after_the_active_one_closed_makes_it_active")
 def test_a_sign_in_sent_after_another_tab_signed_in_does_not_replace_it(
         context, open_tab, wait_state, app_server):
     """B sends carol after bob signed in in A, before B was woken: bob's session is kept, and
@@ -95,6 +99,8 @@ def test_reloading_a_refused_tab_after_the_active_one_closed_makes_it_active(ope
     assert "/" == path_of(second)
 
 
+@pytest.mark.no_pyodide_twin(
+    "the same path as test_reloading_a_refused_tab_after_the_active_one_closed_makes_it_active")
 def test_reloading_a_refused_tab_while_the_other_is_active_keeps_it_refused(open_tab, wait_state):
     """No place is free: the reload stays refused (no detour, no loop)."""
     first = sign_in(open_tab("/"))

@@ -24,6 +24,8 @@ def profiles(new_context):
     return new_context
 
 
+@pytest.mark.no_pyodide_twin(
+    "HttpOnly is the browser's and the server's, whichever interpreter runs the page")
 def test_the_session_cookie_is_invisible_to_scripts_and_storage(context, new_tab, server):
     """S1: HttpOnly; no storage area of the page holds its value."""
     tab = sign_in(new_tab(context, server, "/"))
@@ -46,6 +48,8 @@ def test_the_user_shown_comes_from_the_server(context, new_tab, server, wait_sta
     assert ("active", 403) == (state_of(tab), status)  # without the tab's credentials: refused
 
 
+@pytest.mark.no_pyodide_twin(
+    "the server decides (S3); the page's part is the same claim as test_use_here_in_another_profile_moves_the_first")
 def test_a_second_profile_is_refused_when_the_user_has_no_place_left(profiles, new_tab, server, wait_state):
     """S3 block: one user, max 1: the second profile's tab is blocked with Use here."""
     first = sign_in(new_tab(profiles(), server, "/"), name="bob")
@@ -71,6 +75,8 @@ def test_use_here_in_another_profile_moves_the_first(profiles, new_tab, server, 
     assert "taken-over" == first.get_attribute("html", "data-reason")
 
 
+@pytest.mark.no_pyodide_twin(
+    "the server decides; the page's part is the same claim as test_use_here_in_another_profile_moves_the_first")
 def test_other_users_are_not_limited_by_each_other(profiles, new_tab, server):
     bob = sign_in(new_tab(profiles(), server, "/"), name="bob")
     carol = sign_in(new_tab(profiles(), server, "/"), name="carol")
@@ -78,6 +84,8 @@ def test_other_users_are_not_limited_by_each_other(profiles, new_tab, server):
     assert ("active", "active") == (state_of(bob), state_of(carol))
 
 
+@pytest.mark.no_pyodide_twin(
+    "the server decides (S2); the page's part is the same claim as test_use_here_in_another_profile_moves_the_first")
 def test_a_cleared_localstorage_in_a_blocked_tab_gets_no_place(profiles, new_tab, server, wait_state):
     """The browser's records are not the authority: a refused tab that wipes them is a profile
     whose origin never recorded a session, so its sign-in page asks the server, follows the
@@ -93,6 +101,8 @@ def test_a_cleared_localstorage_in_a_blocked_tab_gets_no_place(profiles, new_tab
                                           second.get_attribute("html", "data-reason"))
 
 
+@pytest.mark.no_pyodide_twin(
+    "the server decides (S2); the page's part is the same claim as test_use_here_in_another_profile_moves_the_first")
 def test_a_forged_record_in_a_blocked_tab_gets_no_place(profiles, new_tab, server, wait_state):
     """A refused profile that rewrites its records (no other tab holds a place, as far as the
     browser can tell) and opens the app again is refused again: the server holds the place."""
@@ -130,6 +140,8 @@ def test_signing_out_ends_the_session_on_the_server_only_for_that_profile(profil
     assert (401, "active") == (status, state_of(other))
 
 
+@pytest.mark.no_pyodide_twin(
+    "the list comes from the server; the page's part is the same request as test_the_user_shown_comes_from_the_server")
 def test_the_tab_list_shows_the_users_tabs_in_other_profiles(profiles, new_tab, serve, runtime, wait_state):
     """Rule 9 across profiles: #tabs stays this profile's; #tabs-elsewhere lists the user's
     active tabs in other profiles, and follows one closing within the rule's second (plus the

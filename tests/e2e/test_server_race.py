@@ -61,8 +61,8 @@ def plan(runtime, browser_name, limit):
     if runtime == "pyodide":
         return 1, 3
     if browser_name == "firefox":
-        return (2, 6) if limit == 1 else (1, 6)
-    return (5, 6) if limit == 1 else (2, 6)
+        return 1, 6
+    return (2, 6) if limit == 1 else (1, 6)
 
 
 @pytest.mark.parametrize("limit", [1, 2])

@@ -73,6 +73,8 @@ def test_idle_timeout_expires_every_tab(clocked, timed, new_tab, wait_state):
         expect_landed(page, wait_state, "idle")
 
 
+@pytest.mark.no_pyodide_twin(
+    "the same activity key as test_warning_shows_everywhere_and_stay_signed_in_hides_it_everywhere")
 def test_activity_in_one_tab_keeps_the_others_alive(clocked, timed, new_tab, wait_state):
     """Activity in tab B moves the shared idle deadline for tab A too."""
     one, two = open_tabs(clocked, timed, new_tab, wait_state, 2)
@@ -107,6 +109,8 @@ def test_warning_shows_everywhere_and_stay_signed_in_hides_it_everywhere(clocked
     assert "active" == one.evaluate("() => document.documentElement.dataset.tabState")
 
 
+@pytest.mark.no_pyodide_twin(
+    "deadlines are the core's; the Pyodide twin of expiry is test_idle_timeout_expires_every_tab")
 def test_absolute_timeout_ends_the_session_despite_activity(clocked, timed, new_tab, wait_state):
     """Activity every 30 s (before each warning) does not keep the session past the absolute timeout."""
     one, two = open_tabs(clocked, timed, new_tab, wait_state, 2)
@@ -142,6 +146,8 @@ new MutationObserver(() => {
 """
 
 
+@pytest.mark.no_pyodide_twin(
+    "deadlines are the core's; the Pyodide twin of expiry is test_idle_timeout_expires_every_tab")
 def test_tab_reloaded_after_the_deadline_is_expired_without_ever_being_active(clocked, timed, new_tab,
                                                                               wait_state):
     """A reload after the deadline goes straight to /login?reason=idle and is never active."""
