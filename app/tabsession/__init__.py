@@ -19,7 +19,8 @@ Importing this package imports nothing else, so the core's tests run in plain CP
 ``create`` loads the browser half on first use.
 """
 
-VERSION = "0.1.0"
+__version__ = "0.1.0"
+VERSION = __version__  # the older name, kept for code that read it
 
 
 def create(page="app", protect="app", **settings):
