@@ -370,12 +370,15 @@ def create(page="app", protect="app", locks=None, wakeups=None, **settings):
 
     ``page``: "app" for a protected page, at any path of the site (signed out, it sends the
     user to ``/login?next=`` that path, and the sign-in returns there; a sign-in page reached
-    without ``next`` returns to ``/``), "login" for the sign-in page (it must be at ``/login``).
+    without ``next`` returns to ``/``), "login" for the sign-in page (at ``login_path``).
     ``protect``: the id of the element that holds the protected content; it is hidden unless
     the tab is active (None: hide nothing).
     ``settings``: ``max_tabs``, ``policy``, ``idle_timeout``, ``warn_before``,
-    ``absolute_timeout``, ``authority`` (see the README); they override what the page embeds. A bad value
-    raises ``ValueError`` (your code's mistake), an unknown name ``TypeError``.
+    ``absolute_timeout``, ``authority``, ``login_path`` (see the README); they override what the
+    page embeds. ``login_path`` is where the sign-in page is: ``/login`` (the default, as
+    serve.py serves it), or ``/login.html`` or ``/login/`` on a plain static server; give every
+    page of the site the same one. A bad value raises ``ValueError`` (your code's mistake), an
+    unknown name ``TypeError``.
     ``locks`` ("web-locks" or "storage") and ``wakeups`` ("broadcast-channel" or
     "storage-events") force a coordination mechanism instead of the best the browser has (to try
     the fallbacks); one the browser lacks is not used. ``session.coordination`` says what runs.

@@ -16,12 +16,28 @@ def settings_dict(**changes):
 def test_defaults_match_the_contract():
     """The defaults are the contract's: one tab, block, 900 s idle, 60 s warning, 8 h absolute;
     a page given no settings has no server to ask, so the browser decides (serve.py, whose
-    default is the server, says "server" in every page it serves)."""
+    default is the server, says "server" in every page it serves); the sign-in page is /login."""
 
     actual = Settings.default().to_dict()
 
     assert {"runtime": "micropython", "max_tabs": 1, "policy": "block", "idle_timeout": 900,
-            "warn_before": 60, "absolute_timeout": 28800, "authority": "browser"} == actual
+            "warn_before": 60, "absolute_timeout": 28800, "authority": "browser",
+            "login_path": "/login"} == actual
+
+
+@pytest.mark.parametrize("path", ["/login", "/login.html", "/login/", "/account/sign-in", "/a_b~c.html"])
+def test_a_login_path_a_static_host_can_serve_is_kept(path):
+    """Issue 17: a plain static server has no /login for login.html; the page says where it is."""
+    settings = Settings.from_json({"login_path": path})
+    assert (path, []) == (settings.login_path, settings.problems)
+
+
+@pytest.mark.parametrize("path", ["login", "//evil.example", "/", "/login?x=1", "/a/../login", "/%2e%2e/x",
+                                  "/log in", "https://evil.example/login", "/x\\y", "", None, 5, "/" + "x" * 100])
+def test_a_login_path_that_is_not_a_plain_absolute_path_falls_back_to_login(path):
+    settings = Settings.from_json({"login_path": path})
+    assert "/login" == settings.login_path
+    assert ["login_path"] == [problem.split()[1].rstrip(":") for problem in settings.problems]
 
 
 def test_an_unknown_authority_falls_back_to_the_browser():
@@ -44,7 +60,7 @@ def test_default_slots():
 def test_from_json_reads_every_field():
     """Valid page JSON is taken as it is, with no problems."""
     chosen = {"runtime": "pyodide", "max_tabs": 3, "policy": TAKEOVER, "idle_timeout": 120,
-              "warn_before": 30, "absolute_timeout": 600, "authority": "server"}
+              "warn_before": 30, "absolute_timeout": 600, "authority": "server", "login_path": "/login.html"}
 
     settings = Settings.from_json(json.dumps(chosen))
 

@@ -346,3 +346,30 @@ def test_login_url_round_trips_through_parse_query(next_path, reason):
     if reason:
         expected["reason"] = reason
     assert expected == actual
+
+
+# ---------------------------------------------------------------- another sign-in page (issue 17)
+@pytest.mark.parametrize("login_path, reason, next_path, expected", [
+    ("/login.html", "idle", "/notes", "/login.html?reason=idle&next=%2Fnotes"),
+    ("/login/", None, "/", "/login/?next=%2F"),
+    ("/account/sign-in", "signed-out", None, "/account/sign-in?reason=signed-out"),
+])
+def test_login_url_goes_to_the_page_the_settings_name(login_path, reason, next_path, expected):
+    assert expected == urls.login_url(reason, next_path, login_path)
+
+
+@pytest.mark.parametrize("login_path, candidate", [
+    ("/login.html", "/login.html"), ("/login.html", "/login.html?reason=idle"),
+    ("/login/", "/login/"), ("/login/", "/login"), ("/login/", "/login/x"),
+    ("/login", "/login/"), ("/account/sign-in", "/account/sign-in"), ("/account/sign-in", "/account/sign-in/"),
+])
+def test_next_never_names_the_sign_in_page_the_settings_name(login_path, candidate):
+    """Going back to the sign-in page after signing in would loop, whichever path it has."""
+    assert "/" == urls.safe_next(candidate, login_path)
+
+
+@pytest.mark.parametrize("login_path, candidate", [
+    ("/login.html", "/login"), ("/login.html", "/notes"), ("/login/", "/login-help"), ("/account/sign-in", "/account"),
+])
+def test_next_may_name_a_page_beside_the_sign_in_page(login_path, candidate):
+    assert candidate == urls.safe_next(candidate, login_path)

@@ -378,7 +378,7 @@ class Page:
 
     @property
     def kind(self):
-        return "login" if self.path.split("?", 1)[0] == urls.LOGIN_PATH else "app"
+        return "login" if self.path.split("?", 1)[0] == self.world.settings.login_path else "app"
 
     @property
     def machine(self):

@@ -27,3 +27,22 @@ def test_a_refused_tab_away_from_the_root_keeps_its_path():
 
     assert ("/login?reason=active-elsewhere&next=%2Freports", "/reports", rec.ACTIVE, rec.MOVED) == \
         (refused_at, second.path, second.state, first.state)
+
+
+def test_a_sign_in_page_at_login_html_works_as_at_login():
+    """Issue 17: on a plain static server the sign-in page is /login.html (login_path). Signed out,
+    a protected page goes there with next; the sign-in returns; a refused tab lands there with its
+    reason, and its Use here works."""
+    world = World(login_path="/login.html")
+    first = world.open("/notes")
+    at_login = first.path
+    world.sign_in(first, "alice")
+    signed_in_at = first.path
+    second = world.open("/")
+    refused_at = second.path
+
+    world.click_use_here(second)
+
+    assert ("/login.html?next=%2Fnotes", "/notes", "/login.html?reason=active-elsewhere") == \
+        (at_login, signed_in_at, refused_at)
+    assert (rec.ACTIVE, rec.MOVED) == (second.state, first.state)

@@ -186,10 +186,10 @@ class TabSession:
         self.last_active = event.now
         self.since = event.now
         if self.page == APP:
-            self.next_path = urls.safe_next(event.here)
+            self.next_path = urls.safe_next(event.here, self.settings.login_path)
         else:
             query = urls.parse_query(_query_of(event.here))
-            self.next_path = urls.safe_next(query.get("next"))
+            self.next_path = urls.safe_next(query.get("next"), self.settings.login_path)
             # As written, even when it is no reason of ours: data-reason must equal the URL's
             # reason, so an unknown one is removed from the URL (see _decide_login).
             self.url_reason = query.get("reason")
@@ -255,7 +255,7 @@ class TabSession:
             # The URL claims a reason that no longer applies: keep data-reason equal to the URL.
             # The same URL a tab that follows the end gets (see _leave_for_login).
             next_path = self.next_path if reason is None else self._next_if_not_home()
-            commands.append(cmd.ReplaceUrl(urls.login_url(reason, next_path)))
+            commands.append(cmd.ReplaceUrl(self._login_url(reason, next_path)))
         state = rec.EXPIRED if reason in (rec.IDLE, rec.REASON_EXPIRED) else rec.SIGNED_OUT
         return commands + self._settle(state, reason)
 
@@ -361,7 +361,7 @@ class TabSession:
         self.memory = rec.TabMemory(self.tab_id, self.session.token, None, False)
         commands = [self._store_memory()]
         commands += self._settle(rec.BLOCKED, rec.ACTIVE_ELSEWHERE)
-        return commands + self._navigate(urls.login_url(rec.ACTIVE_ELSEWHERE, self._next_if_not_home()))
+        return commands + self._navigate(self._login_url(rec.ACTIVE_ELSEWHERE, self._next_if_not_home()))
 
     def _become_active(self, slot, now):
         self.slot = slot
@@ -453,7 +453,7 @@ class TabSession:
             if self.settings.policy == TAKEOVER or self._place_is_free(now):
                 return self._navigate(self.next_path)
             # (The memory keeps no token: this tab was not refused by an app page of the session.)
-            commands = [cmd.ReplaceUrl(urls.login_url(rec.ACTIVE_ELSEWHERE, self._next_if_not_home()))]
+            commands = [cmd.ReplaceUrl(self._login_url(rec.ACTIVE_ELSEWHERE, self._next_if_not_home()))]
             self.url_reason = rec.ACTIVE_ELSEWHERE
             return commands + self._settle(rec.BLOCKED, rec.ACTIVE_ELSEWHERE)
         return []
@@ -583,9 +583,9 @@ class TabSession:
         commands += self._settle(state, reason, announce, list_tabs=False)
         self.quiet = not announce
         if reason is None:
-            url = urls.login_url(None, self.next_path)
+            url = self._login_url(None, self.next_path)
         else:
-            url = urls.login_url(reason, self._next_if_not_home())
+            url = self._login_url(reason, self._next_if_not_home())
         return commands + self._navigate(url)
 
     # ------------------------------------------------------------------ errors
@@ -655,6 +655,9 @@ class TabSession:
 
     def _next_if_not_home(self):
         return None if self.next_path == urls.APP_PATH else self.next_path
+
+    def _login_url(self, reason, next_path):
+        return urls.login_url(reason, next_path, self.settings.login_path)
 
     def _store_memory(self):
         return cmd.Store(cmd.SESSION, rec.TAB_MEMORY_KEY, self.memory.encode())

@@ -9,6 +9,7 @@ Constructing ``Settings`` directly with bad values is a programming error and ra
 
 import json
 
+from tabsession.core.urls import LOGIN_PATH, valid_login_path
 from tabsession.core.values import Value
 
 BLOCK = "block"
@@ -29,6 +30,7 @@ DEFAULTS = {
     "warn_before": 60,
     "absolute_timeout": 28800,
     "authority": BROWSER,
+    "login_path": LOGIN_PATH,
 }
 
 # Upper bounds keep a tampered page from asking for absurd values (31 days, 1000 tabs).
@@ -42,8 +44,8 @@ def _is_int(value):
 
 class Settings(Value):
     FIELDS = ("runtime", "max_tabs", "policy", "idle_timeout", "warn_before", "absolute_timeout",
-              "authority")
-    DEFAULTS = {"authority": BROWSER}
+              "authority", "login_path")
+    DEFAULTS = {"authority": BROWSER, "login_path": LOGIN_PATH}
 
     def __init__(self, *args, **kwargs):
         Value.__init__(self, *args, **kwargs)
@@ -111,6 +113,8 @@ def _check_field(name, value):
         return name + " must be an integer from 1 to " + str(MAX_SECONDS)
     if name == "warn_before" and (not _is_int(value) or not 0 <= value <= MAX_SECONDS):
         return "warn_before must be an integer from 0 to " + str(MAX_SECONDS)
+    if name == "login_path" and not valid_login_path(value):
+        return "login_path must be a plain absolute path such as /login, /login.html or /login/"
     return None
 
 

@@ -9,7 +9,8 @@ accepted is where the browser goes. Anything else becomes ``/``.
 """
 
 APP_PATH = "/"
-LOGIN_PATH = "/login"
+LOGIN_PATH = "/login"  # the default; a page may name another (Settings.login_path)
+MAX_LOGIN_PATH_CHARS = 100
 
 _UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
 _PATH_CHARS = _UNRESERVED + "/?=&%+"
@@ -83,8 +84,29 @@ def parse_query(search):
     return params
 
 
-def safe_next(candidate):
-    """``candidate`` when it is a safe same-origin path to go to after login, else ``/``."""
+def valid_login_path(path):
+    """True for a sign-in page's path a setting may name: absolute, plain URL characters, no
+    query, nothing the browser would rewrite (``/login``, ``/login.html``, ``/login/``)."""
+    if not isinstance(path, str) or not 0 < len(path) <= MAX_LOGIN_PATH_CHARS:
+        return False
+    if not path.startswith("/") or path.startswith("//") or path == APP_PATH:
+        return False
+    for char in path:
+        if char not in _UNRESERVED and char != "/":
+            return False
+    return resolved_path(path) == path
+
+
+def is_login_path(path, login_path=LOGIN_PATH):
+    """True when ``path`` is the sign-in page, or under it: ``/login/`` also answers as ``/login``
+    (a static server redirects one to the other), and ``/login`` as ``/login/``."""
+    base = login_path.rstrip("/")
+    return path in (login_path, base, base + "/") or path.startswith(base + "/")
+
+
+def safe_next(candidate, login_path=LOGIN_PATH):
+    """``candidate`` when it is a safe same-origin path to go to after login, else ``/``.
+    ``login_path``: the sign-in page, which is never a place to go back to (it would loop)."""
     if not isinstance(candidate, str) or not 0 < len(candidate) <= MAX_NEXT_CHARS:
         return APP_PATH
     if not candidate.startswith("/") or candidate.startswith("//"):
@@ -97,8 +119,7 @@ def safe_next(candidate):
     # Both as written and decoded once: whatever decodes the path next (the browser, a server,
     # a proxy) must find no dot segment, no backslash and no second leading slash in it.
     if decoded is None or resolved_path(path) != path or resolved_path(decoded) != decoded \
-            or decoded.startswith("//") or decoded == LOGIN_PATH \
-            or decoded.startswith(LOGIN_PATH + "/") or path == LOGIN_PATH:
+            or decoded.startswith("//") or is_login_path(decoded, login_path) or is_login_path(path, login_path):
         return APP_PATH
     for char in decoded:
         if ord(char) < 33 or ord(char) == 127:
@@ -134,11 +155,11 @@ def _dots(segment):
     return len(rest) if rest in (".", "..") else 0
 
 
-def login_url(reason=None, next_path=None):
+def login_url(reason=None, next_path=None, login_path=LOGIN_PATH):
     """The login page's URL with an optional reason and next path (next defaults to none)."""
     params = []
     if reason:
         params.append("reason=" + percent_encode(reason))
     if next_path is not None:
-        params.append("next=" + percent_encode(safe_next(next_path)))
-    return LOGIN_PATH + ("?" + "&".join(params) if params else "")
+        params.append("next=" + percent_encode(safe_next(next_path, login_path)))
+    return login_path + ("?" + "&".join(params) if params else "")
