@@ -179,7 +179,7 @@ def _unwire(item) -> Moved | Ended | PlaceFree | None:
 
 
 class TabsessionAPI:
-    """The API app (``.app``) and what a user's own routes need (``require_tab``).
+    """The API app (``app``) and what a user's own routes need (``require_tab``).
 
     ``authenticate(name) -> name or None`` (sync or async) decides who may sign in: the
     demo's accepts any name. ``store`` defaults to this process's memory; give a shared one
