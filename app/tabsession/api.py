@@ -160,6 +160,7 @@ class Session:
         if self.started:
             raise RuntimeError("start() was already called")
         self.started = True
+        self._protect(True)  # until this tab is known to be active, whatever the page's markup said
         locks, wakeups = self._force
         self._driver = _compose.start(self.page, _DriverView(self), self._settings, locks, wakeups)
         return self
@@ -307,11 +308,22 @@ class Session:
         self._emit(TICK, now=now)
 
     def _protect(self, hidden):
+        """Hide or show the protected element. ``hidden`` alone loses to any stylesheet rule that
+        gives the element a display, so the library also sets an inline ``display: none
+        !important`` (which beats every author rule, and which a Content-Security-Policy allows:
+        it is set through the CSSOM, not written in the markup). A page needs no rule of its own;
+        it should still write ``hidden`` on the element, which covers the moment before Python
+        has booted."""
         if not self.protect:
             return
         element = document.getElementById(self.protect)
-        if not is_none(element):
-            element.hidden = hidden
+        if is_none(element):
+            return
+        element.hidden = hidden
+        if hidden:
+            element.style.setProperty("display", "none", "important")
+        else:
+            element.style.removeProperty("display")
 
 
 class _DriverView:
