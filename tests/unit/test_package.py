@@ -96,3 +96,23 @@ def test_the_wheel_installs_and_imports_in_a_fresh_environment(dist, tmp_path):
     found = subprocess.run([str(python), "-c", probe], check=True, capture_output=True, text=True,
                            cwd=tmp_path).stdout.split()
     assert [tabsession.__version__, "/login?reason=idle"] == found
+
+
+def test_the_server_side_needs_only_starlette_from_its_extra():
+    """`tabsession[server]` installs Starlette alone: the API and the memory and SQLite stores
+    import with every other third-party package refused (redis only with a Redis store)."""
+    refuse = ("redis", "uvicorn", "websockets", "httpx", "fastapi", "webserver", "hypothesis", "pytest")
+    probe = f"""
+import importlib.abc, sys
+class Refuse(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {refuse!r}:
+            raise ImportError("not in tabsession[server]: " + name)
+sys.meta_path.insert(0, Refuse())
+from tabsession.server.web import TabsessionAPI
+from tabsession.server.store_sqlite import SQLiteStore
+print(sorted(name for name in sys.modules if name.split(".")[0] in {{"starlette", "anyio"}})[:1])
+"""
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                           cwd=ROOT, env={"PYTHONPATH": str(ROOT / "app"), "PATH": "/usr/bin:/bin"})
+    assert (0, "['anyio']") == (found.returncode, found.stdout.strip()), found.stderr[-2000:]
