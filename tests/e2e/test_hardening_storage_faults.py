@@ -119,13 +119,18 @@ def test_storage_unusable_from_the_start_is_the_error_state(serve, runtime, faul
     assert {} == shared_keys(context, server)
 
 
-def settle(page, wait_state, url_pattern, state):
+def settle_at(page, wait_state, url_pattern, state):
     """Wait for `page`'s last document: at a URL matching `url_pattern`, loaded, showing `state`."""
     page.wait_for_url(re.compile(url_pattern))
     page.wait_for_load_state("load")
     wait_state(page, state)
 
 
+# Chromium only: twice in CI (not here), Firefox let the late tab write its record into an area
+# another process had just filled (its per-process storage snapshots account for quota lazily),
+# and the tab was then rightly `blocked`, not in error. Firefox's quota failure is still tested,
+# with the error thrown into setItem (test_sign_in_that_cannot_be_stored_..., setitem-quota).
+@pytest.mark.micropython_engines("chromium")
 @pytest.mark.parametrize("runtime", micropython_only())
 def test_full_local_storage_is_the_error_state(serve, runtime, context, wait_state):
     """Rule 11 with a really full area: a signed-in profile's new tab cannot keep the session
@@ -139,7 +144,7 @@ def test_full_local_storage_is_the_error_state(serve, runtime, context, wait_sta
     login.goto(server("/login?next=%2F"))  # signed in: goes on to `/`, where it is blocked
     # Fill only once its last page has booted: a page it leaves later frees its record's bytes,
     # and the late tab then had room (CI saw it blocked instead of in error).
-    settle(login, wait_state, r"/login\?reason=active-elsewhere$", "blocked")
+    settle_at(login, wait_state, r"/login\?reason=active-elsewhere$", "blocked")
     helper = open_helper(context, server)
     assert helper.evaluate(_FILL_LOCAL) > 0
 
@@ -149,7 +154,7 @@ def test_full_local_storage_is_the_error_state(serve, runtime, context, wait_sta
     assert_error_state(late, QUOTA)
 
     page.click("#logout")  # removals fit in a full area
-    settle(login, wait_state, r"/login\?reason=signed-out$", "signed-out")
+    settle_at(login, wait_state, r"/login\?reason=signed-out$", "signed-out")
     helper.evaluate(_FILL_LOCAL)  # what the removals freed
     login.fill("#login-form input[name=username]", "alice")
     login.click("#login-form button[type=submit]")
