@@ -23,9 +23,17 @@ def test_sign_in_page_stops_offering_the_form_when_another_tab_signs_in(open_tab
 
     sign_in(first, "bob")
 
-    wait_state(second, "blocked", WITHIN_MS + app_server.boot_timeout_ms)
-    assert (REFUSED, False, True, "active") == (path_of(second), second.locator("#login-form").is_visible(),
-                                                second.locator("#use-here").is_visible(), state_of(first))
+    # B wakes and goes on to `/` while A's own `/` page (sign-in's `next`) is still booting. Mostly
+    # A's page claims the place first and B is refused; in about 1 run in 4 here B's page claimed
+    # it first, and A's page, which signed in, then took it over: B ends `moved` on `/`. Either
+    # way B offers Use here and not the form, and the session and the place are A's. (Issue 15's
+    # sign-in in place removes the navigation that opens this window.)
+    second.locator('html[data-tab-state="blocked"], html[data-tab-state="moved"]').wait_for(
+        state="attached", timeout=WITHIN_MS + app_server.boot_timeout_ms * 2)
+    wait_state(first, "active")
+    where = {"blocked": REFUSED, "moved": "/"}[state_of(second)]
+    assert (where, False, True, "active") == (path_of(second), second.locator("#login-form").is_visible(),
+                                              second.locator("#use-here").is_visible(), state_of(first))
     first.reload()
     wait_state(first, "active")
     # (with the server as the authority, #user is filled from /api/me a moment after `active`)
