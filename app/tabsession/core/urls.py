@@ -101,7 +101,7 @@ def is_login_path(path, login_path=LOGIN_PATH):
     """True when ``path`` is the sign-in page, or under it: ``/login/`` also answers as ``/login``
     (a static server redirects one to the other), and ``/login`` as ``/login/``."""
     base = login_path.rstrip("/")
-    return path in (login_path, base, base + "/") or path.startswith(base + "/")
+    return path == base or path.startswith(base + "/")
 
 
 def safe_next(candidate, login_path=LOGIN_PATH):
