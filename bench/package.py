@@ -26,24 +26,22 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
-
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT / "tests" / "support") not in sys.path:
+    sys.path.insert(0, str(ROOT / "tests" / "support"))
+
+import static_site  # noqa: E402  (tests/support/: the README's static site, laid out and served)
+from static_site import INTERPRETERS  # noqa: E402
+
 LIBRARY = ROOT / "app" / "tabsession"
-EXAMPLE = ROOT / "examples" / "static"
 VENDOR = ROOT / "vendor"
 CHROMIUM = os.environ.get("TABSESSION_BROWSER", "/usr/bin/chromium")
-INTERPRETERS = {"micropython": "/vendor/micropython-1.27.0/micropython.mjs",
-                "pyodide": "/vendor/pyodide-314.0.7/pyodide.mjs"}
 MODES = {"micropython": ("wheel", "sources", "bundle"), "pyodide": ("wheel", "sources")}
 
 STAMP_DECISION = """
@@ -87,14 +85,7 @@ def config_for(runtime, mode, wheel):
 
 
 def lay_out(folder, runtime, mode, wheel):
-    folder.mkdir(parents=True)
-    for name in ("index.html", "login.html"):
-        text = (EXAMPLE / name).read_text(encoding="utf-8")
-        if runtime == "pyodide":
-            text = text.replace('<script type="mpy"', '<script type="py"')
-        (folder / name).write_text(text, encoding="utf-8")
-    (folder / "pyscript.toml").write_text(config_for(runtime, mode, wheel), encoding="utf-8")
-    (folder / "favicon.ico").write_bytes(b"")
+    static_site.lay_out(folder, runtime, config=config_for(runtime, mode, wheel))
     if mode == "wheel":
         shutil.copy(wheel, folder / wheel.name)
     elif mode == "sources":
@@ -104,28 +95,6 @@ def lay_out(folder, runtime, mode, wheel):
         if not bundles:
             raise SystemExit("no MicroPython bundle: run .venv/bin/python tools/precompile.py first")
         shutil.copy(bundles[-1], folder / "tabsession.mpy")
-    (folder / "vendor").mkdir()
-    for part in ("pyscript-0.7.31", INTERPRETERS[runtime].split("/")[2]):
-        (folder / "vendor" / part).symlink_to(VENDOR / part)
-
-
-def serve(folder):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
-                               cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    origin = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            with urllib.request.urlopen(origin + "/pyscript.toml", timeout=2):
-                return process, origin
-        except OSError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise SystemExit(f"http.server did not start in {folder}")
-            time.sleep(0.1)
 
 
 def decided(page, timeout_s):
@@ -168,18 +137,19 @@ def main(argv=None):
         scratch = Path(scratch)
         wheel = build_wheel(scratch / "dist")
         results["wheel_bytes"] = wheel.stat().st_size
+        from playwright.sync_api import sync_playwright  # only to run it: its helpers need none
+
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--disable-dev-shm-usage"])
             for runtime in options.runtimes:
                 for mode in MODES[runtime]:
                     folder = scratch / f"{runtime}-{mode}"
                     lay_out(folder, runtime, mode, wheel)
-                    process, origin = serve(folder)
+                    process, origin = static_site.serve(folder)
                     try:
                         found = measure(browser, origin, options.loads, 60 if runtime == "pyodide" else 20)
                     finally:
-                        process.terminate()
-                        process.wait(timeout=10)
+                        static_site.stop(process)
                     row = {"runtime": runtime, "mode": mode, **found}
                     results["runs"].append(row)
                     print(f"{runtime:12} {mode:8} cold median {statistics.median(found['cold_ms']):7.0f} ms, "

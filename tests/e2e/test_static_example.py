@@ -8,19 +8,16 @@ interpreter under vendor/) and serves it with `python -m http.server`, stopped b
 end. The browser decides (no server authority). For Pyodide the pages say `type="py"` and the
 interpreter line names Pyodide: the two changes the README tells a Pyodide user to make.
 
-The site gets an empty favicon.ico: the example's pages name no icon, so the browser asks for
-/favicon.ico, and a 404 would be logged as a console error, which every test here counts.
+tests/support/static_site.py lays the site out and serves it (bench/package.py uses it too).
 """
 
 import re
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+import static_site  # tests/support/
 import tabsession
 from app_servers import BOOT_TIMEOUT_MS
 from browser_watch import watch_context
@@ -30,13 +27,10 @@ pytestmark = pytest.mark.pyodide_engines("chromium")
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "static"
-VENDOR = ROOT / "vendor"
 README = ROOT / "README.md"
 SECTION = "### On a static host, with the wheel"
 EXAMPLE_MARKER = re.compile(r"<!-- example: (\S+) -->\n```[a-z]*\n(.*?)\n```", re.DOTALL)
 WHEEL = f"tabsession-{tabsession.__version__}-py3-none-any.whl"
-INTERPRETERS = {"micropython": "/vendor/micropython-1.27.0/micropython.mjs",
-                "pyodide": "/vendor/pyodide-314.0.7/pyodide.mjs"}
 WITHIN_MS = 1000
 # A user's stylesheet that gives the protected element a display of its own (issue 17).
 STYLED = "<style>#app { display: block; }</style>\n</head>"
@@ -72,67 +66,29 @@ def wheel(tmp_path_factory):
     return out / WHEEL
 
 
-def lay_out_site(folder, runtime, wheel):
-    """The README's layout: the example's files, the wheel, vendor/ with PyScript and the interpreter."""
-    folder.mkdir()
-    for name in ("index.html", "login.html", "pyscript.toml"):
-        text = (EXAMPLE / name).read_text(encoding="utf-8")
-        if runtime == "pyodide":
-            if name.endswith(".html"):
-                assert text.count('<script type="mpy"') == 1
-                text = text.replace('<script type="mpy"', '<script type="py"')
-            else:
-                assert INTERPRETERS["micropython"] in text
-                text = text.replace(INTERPRETERS["micropython"], INTERPRETERS["pyodide"])
-        (folder / name).write_text(text, encoding="utf-8")
-    index = (folder / "index.html").read_text(encoding="utf-8")
-    (folder / "styled.html").write_text(index.replace("</head>", STYLED, 1), encoding="utf-8")
-    (folder / WHEEL).write_bytes(wheel.read_bytes())
-    (folder / "favicon.ico").write_bytes(b"")
-    (folder / "vendor").mkdir()
-    for part in ("pyscript-0.7.31", INTERPRETERS[runtime].split("/")[2]):
-        (folder / "vendor" / part).symlink_to(VENDOR / part)
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def static_sites(tmp_path_factory, wheel):
     """static_sites(runtime) -> the site's origin, served by `python -m http.server` (one per
-    runtime, started on first use, stopped by PID at the end of the session)."""
+    runtime, started on first use, stopped by PID at the end of the session). Beside the
+    README's files: the wheel, and styled.html (index.html with a stylesheet of the page's own)."""
     started = {}
 
     def site(runtime):
         if runtime not in started:
             folder = tmp_path_factory.mktemp("static") / runtime
-            lay_out_site(folder, runtime, wheel)
-            port = free_port()
-            process = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
-                                       cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            origin = f"http://127.0.0.1:{port}"
-            started[runtime] = (process, origin)
-            deadline = time.monotonic() + 15
-            while True:
-                try:
-                    with urllib.request.urlopen(origin + "/pyscript.toml", timeout=2):
-                        break
-                except OSError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        pytest.fail(f"python -m http.server did not start on port {port}", pytrace=False)
-                    time.sleep(0.1)
+            static_site.lay_out(folder, runtime)
+            (folder / WHEEL).write_bytes(wheel.read_bytes())
+            index = (folder / "index.html").read_text(encoding="utf-8")
+            (folder / "styled.html").write_text(index.replace("</head>", STYLED, 1), encoding="utf-8")
+            try:
+                started[runtime] = static_site.serve(folder)
+            except RuntimeError as error:
+                pytest.fail(str(error), pytrace=False)
         return started[runtime][1]
 
     yield site
     for process, _ in started.values():
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        static_site.stop(process)
 
 
 @pytest.fixture
