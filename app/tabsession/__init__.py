@@ -20,7 +20,6 @@ Importing this package imports nothing else, so the core's tests run in plain CP
 """
 
 __version__ = "0.1.0"
-VERSION = __version__  # the older name, kept for code that read it
 
 
 def create(page="app", protect="app", **settings):
