@@ -47,7 +47,9 @@ _THROW_ON_GET = """() => {
     throw new DOMException("The operation is insecure.", "SecurityError");
   };
 }"""
-_FILL_LOCAL = """() => {
+# Fills localStorage but for `slack` characters: see SLACK.
+_FILL_LOCAL = """(slack) => {
+  localStorage.setItem("filler:slack", "x".repeat(slack));
   let count = 0;
   for (let size = 1 << 20; size >= 1; size >>= 1) {
     const chunk = "x".repeat(size);
@@ -55,8 +57,16 @@ _FILL_LOCAL = """() => {
       try { localStorage.setItem("filler:" + count, chunk); count++; } catch (error) { break; }
     }
   }
+  localStorage.removeItem("filler:slack");
   return count;
 }"""
+# Room left in a "full" area, in characters of keys and values. With none at all, a tab already
+# in the area fails as soon as it rewrites its record a few characters longer (a time whose
+# shortest form has one more digit), and rightly goes into the error state too: CI once saw the
+# signed-in tab in error before the test could click its sign-out. A rewrite grows by a few
+# characters; the writes the test means to fail are far larger (measured: activity 98, session
+# 124, a tab's record 264; a new tab adds 36 to the index first, which fits).
+SLACK = 64
 STORAGE_FAULTS = {
     "local-denied": _DENY_AREA % "localStorage",
     "session-denied": _DENY_AREA % "sessionStorage",
@@ -146,7 +156,7 @@ def test_full_local_storage_is_the_error_state(serve, runtime, context, wait_sta
     # and the late tab then had room (CI saw it blocked instead of in error).
     settle_at(login, wait_state, r"/login\?reason=active-elsewhere$", "blocked")
     helper = open_helper(context, server)
-    assert helper.evaluate(_FILL_LOCAL) > 0
+    assert helper.evaluate(_FILL_LOCAL, SLACK) > 0
 
     late = context.new_page()
     late.goto(server("/"))
@@ -155,7 +165,7 @@ def test_full_local_storage_is_the_error_state(serve, runtime, context, wait_sta
 
     page.click("#logout")  # removals fit in a full area
     settle_at(login, wait_state, r"/login\?reason=signed-out$", "signed-out")
-    helper.evaluate(_FILL_LOCAL)  # what the removals freed
+    helper.evaluate(_FILL_LOCAL, SLACK)  # what the removals freed
     login.fill("#login-form input[name=username]", "alice")
     login.click("#login-form button[type=submit]")
     wait_state(login, "error")
