@@ -47,9 +47,9 @@ _THROW_ON_GET = """() => {
     throw new DOMException("The operation is insecure.", "SecurityError");
   };
 }"""
-# Fills localStorage but for `slack` characters: see SLACK.
-_FILL_LOCAL = """(slack) => {
-  localStorage.setItem("filler:slack", "x".repeat(slack));
+# Fills localStorage to within a character: chunks, then the shortest keys with empty values
+# (a failed "filler:N" write can leave as much room as its key).
+_FILL_LOCAL = """() => {
   let count = 0;
   for (let size = 1 << 20; size >= 1; size >>= 1) {
     const chunk = "x".repeat(size);
@@ -57,16 +57,13 @@ _FILL_LOCAL = """(slack) => {
       try { localStorage.setItem("filler:" + count, chunk); count++; } catch (error) { break; }
     }
   }
-  localStorage.removeItem("filler:slack");
+  for (let i = 0; i < 1296; i++) {
+    const key = "~" + i.toString(36);
+    if (localStorage.getItem(key) !== null) continue;  // an earlier fill's
+    try { localStorage.setItem(key, ""); count++; } catch (error) { break; }
+  }
   return count;
 }"""
-# Room left in a "full" area, in characters of keys and values. With none at all, a tab already
-# in the area fails as soon as it rewrites its record a few characters longer (a time whose
-# shortest form has one more digit), and rightly goes into the error state too: CI once saw the
-# signed-in tab in error before the test could click its sign-out. A rewrite grows by a few
-# characters; the writes the test means to fail are far larger (measured: activity 98, session
-# 124, a tab's record 264; a new tab adds 36 to the index first, which fits).
-SLACK = 64
 STORAGE_FAULTS = {
     "local-denied": _DENY_AREA % "localStorage",
     "session-denied": _DENY_AREA % "sessionStorage",
@@ -156,16 +153,25 @@ def test_full_local_storage_is_the_error_state(serve, runtime, context, wait_sta
     # and the late tab then had room (CI saw it blocked instead of in error).
     settle_at(login, wait_state, r"/login\?reason=active-elsewhere$", "blocked")
     helper = open_helper(context, server)
-    assert helper.evaluate(_FILL_LOCAL, SLACK) > 0
+    assert helper.evaluate(_FILL_LOCAL) > 0
 
     late = context.new_page()
     late.goto(server("/"))
     wait_state(late, "error")
     assert_error_state(late, QUOTA)
 
-    page.click("#logout")  # removals fit in a full area
+    # The signed-in tab keeps its place through activity: each rewrite of its record and of
+    # the activity fits where the last one was (records.padded). Before, a time one digit
+    # longer made a rewrite that the full area refused, and this tab ended in error too.
+    page.bring_to_front()
+    for step in range(8):
+        page.mouse.move(20 + 9 * step, 20 + 5 * step)
+        page.wait_for_timeout(400)
+    assert "active" == data(page).get("tabState")
+
+    page.click("#logout")  # the ended session fits where the live one was; the rest are removals
     settle_at(login, wait_state, r"/login\?reason=signed-out$", "signed-out")
-    helper.evaluate(_FILL_LOCAL, SLACK)  # what the removals freed
+    helper.evaluate(_FILL_LOCAL)  # what the removals freed
     login.fill("#login-form input[name=username]", "alice")
     login.click("#login-form button[type=submit]")
     wait_state(login, "error")

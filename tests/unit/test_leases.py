@@ -2,7 +2,8 @@
 
 import pytest
 
-from tabsession.browser.leases import RENEW_SECONDS, TTL_SECONDS, StorageLeases, decode, encode, lease_key
+from tabsession.browser.leases import (
+    LEASE_CHARS, RENEW_SECONDS, TTL_SECONDS, StorageLeases, decode, encode, lease_key)
 
 T0 = 1700000000.0
 
@@ -219,3 +220,11 @@ def test_a_write_that_fails_takes_nothing(profile):
     profile.run()
 
     assert ([("acquired", -1)], "QuotaExceededError") == (page.answers, page.leases.failed)
+
+
+@pytest.mark.parametrize("until", [0, 1.5, 1796587066.9771667, 1796587069.048454, 99999999999.99998, 1e-07])
+def test_a_lease_is_as_long_whatever_its_time(until):
+    """A renewal rewrites the lease where it was: it must fit in a storage area that is full."""
+    text = encode("f" * 32, until)
+
+    assert (LEASE_CHARS, ("f" * 32, float(until))) == (len(text), decode(text))

@@ -6,24 +6,16 @@ tests/e2e/test_hardening_names.py. Here CPython answers each case, then the vend
 """
 
 import json
-import shutil
-import subprocess
 import unicodedata
-from pathlib import Path
 
 import name_cases  # tests/support/, on pytest's pythonpath
 import pytest
+from micropython_node import run_in_micropython  # tests/support/
 
 from tabsession.core import names
 from tabsession.core import records as rec
 from tabsession.core.machine import username_of
 
-ROOT = Path(__file__).resolve().parents[2]
-CORE = ROOT / "app" / "tabsession" / "core"
-MICROPYTHON_MODULES = (
-    ROOT / "vendor" / "micropython-1.27.0" / "micropython.mjs",
-    ROOT / "node_modules" / "@micropython" / "micropython-webassembly-pyscript" / "micropython.mjs",
-)
 CASES = [pytest.param(text, kept, id=case_id) for case_id, text, kept in name_cases.CASES]
 
 
@@ -124,20 +116,6 @@ def test_records_and_names_agree_on_the_length():
 
 # --- the same cases in MicroPython -----------------------------------------------------------
 
-RUN_IN_MICROPYTHON = """
-import { loadMicroPython } from %(module)s;
-const out = [];
-const mp = await loadMicroPython({ stdout: (line) => out.push(line), stderr: (line) => out.push(line) });
-for (const folder of ["/tabsession", "/tabsession/core"]) mp.FS.mkdir(folder);
-for (const [path, text] of Object.entries(%(files)s)) mp.FS.writeFile(path, text);
-try {
-  mp.runPython(%(python)s);
-} catch (error) {
-  out.push("error: " + error.message);
-}
-console.log(JSON.stringify(out));
-"""
-
 # Texts travel as code points both ways: nothing on the way can change them.
 ANSWER_EVERY_CASE = """
 import json
@@ -150,33 +128,10 @@ print(json.dumps(answers))
 """
 
 
-def micropython_module():
-    if shutil.which("node") is None:
-        pytest.skip("no node on PATH: the MicroPython half of the name rule needs Node to run it")
-    for module in MICROPYTHON_MODULES:
-        if module.is_file():
-            return module
-    pytest.fail("no MicroPython to run: neither " + " nor ".join(map(str, MICROPYTHON_MODULES))
-                + " exists (run ./dev setup, or npm ci)", pytrace=False)
-
-
 def answers_of_micropython(texts):
     """What the vendored MicroPython's names.name_of makes of each text (code point lists)."""
-    module = micropython_module()
-    files = {
-        "/tabsession/__init__.py": "",
-        "/tabsession/core/__init__.py": (CORE / "__init__.py").read_text(encoding="utf-8"),
-        "/tabsession/core/names.py": (CORE / "names.py").read_text(encoding="utf-8"),
-    }
     python = f"CASES = {[name_cases.points(text) for text in texts]!r}\n" + ANSWER_EVERY_CASE
-    script = RUN_IN_MICROPYTHON % {"module": json.dumps(module.as_uri()), "files": json.dumps(files),
-                                   "python": json.dumps(python)}
-    done = subprocess.run(["node", "--input-type=module", "-e", script], capture_output=True, text=True,
-                          timeout=60)
-    assert 0 == done.returncode, done.stderr
-    out = json.loads(done.stdout.strip().splitlines()[-1])
-    assert 1 == len(out) and not out[0].startswith("error"), "\n".join(out)
-    return json.loads(out[0])
+    return json.loads(run_in_micropython(["core/names.py"], python))
 
 
 def test_micropython_answers_every_case_as_cpython_does():

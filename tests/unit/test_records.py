@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from micropython_node import run_in_micropython  # tests/support/
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -403,3 +404,63 @@ def test_memoized_decoders_still_reject_what_is_not_a_record():
               rec.decode_tab_record(42)]
 
     assert [None, None, None, None] == actual
+
+
+# ------------------------------------------------------------------ fixed widths
+# A tab rewrites its record and the activity while it lives: each rewrite must fit where the
+# last one was, or a storage area that something else filled up refuses it and the tab ends in
+# the error state (CI saw this when a time's shortest form grew by a digit).
+TIMES = st.floats(min_value=0, max_value=rec.MAX_TIME, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(state=st.sampled_from(rec.STATES), page=st.sampled_from(["app", "login"]),
+       slot=st.one_of(st.none(), st.integers(0, 999)), times=st.lists(TIMES, min_size=4, max_size=4))
+def test_a_tab_record_is_as_long_whatever_its_state_slot_and_times(state, page, slot, times):
+    record = tab_record(state=state, page=page, slot=slot, opened=times[0], last_active=times[1],
+                        since=times[2], seen=times[3])
+
+    text = record.encode()
+
+    assert (rec.TAB_RECORD_CHARS, record) == (len(text), rec.decode_tab_record(text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(at=TIMES)
+def test_an_activity_is_as_long_whatever_its_time(at):
+    text = activity(at=at).encode()
+
+    assert (rec.ACTIVITY_CHARS, activity(at=at)) == (len(text), rec.decode_activity(text))
+
+
+# What the pages' own MicroPython writes for times of every length (its float repr is its own).
+WIDTHS_IN_MICROPYTHON = """
+import json
+from tabsession.core import records as rec
+times = [0, 1.5, 1796587066.9771667, 1796587069.048454, 1796587071.1, 99999999999.99998, 1e-07,
+         1.2345678901234567e-05, rec.MAX_TIME]
+widths = set()
+for t in times:
+    for state in rec.STATES:
+        text = rec.TabRecord("f" * 32, state, "login", 999, t, t, t, t).encode()
+        widths.add(("tab", len(text), rec.decode_tab_record(text) is not None))
+    text = rec.Activity("0" * 32, t).encode()
+    widths.add(("activity", len(text), rec.decode_activity(text) is not None))
+print(json.dumps(sorted(widths)))
+"""
+
+
+def test_micropython_writes_the_same_widths():
+    out = run_in_micropython(["core/names.py", "core/values.py", "core/records.py"], WIDTHS_IN_MICROPYTHON)
+
+    assert [["activity", rec.ACTIVITY_CHARS, True], ["tab", rec.TAB_RECORD_CHARS, True]] == json.loads(out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(user=st.text(min_size=1, max_size=rec.MAX_USER_CHARS), signed_in_at=TIMES,
+       reason=st.sampled_from(rec.END_REASONS), at=TIMES)
+def test_an_ended_session_fits_where_the_live_one_was(user, signed_in_at, reason, at):
+    """A sign-out (or an expiry) rewrites the session as ended: never longer than it was."""
+    live = session(user=user, signed_in_at=signed_in_at).encode()
+
+    assert len(ended(reason=reason, at=at).encode()) <= len(live)

@@ -37,8 +37,12 @@ def lease_key(name):
     return LEASE_PREFIX + name
 
 
+# Padded to a fixed width, as the tab records are (records.padded): a renewal never grows.
+LEASE_CHARS = 96
+
+
 def encode(holder, until):
-    return json.dumps({"v": records.VERSION, "holder": holder, "until": until})
+    return records.padded(json.dumps({"v": records.VERSION, "holder": holder, "until": until}), LEASE_CHARS)
 
 
 def decode(raw):

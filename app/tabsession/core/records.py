@@ -40,6 +40,22 @@ MAX_USER_CHARS = names.MAX_CHARS
 ID_CHARS = 32  # 128 bits as lowercase hex
 # Timestamps are seconds since the epoch; anything outside this range is tampering.
 MAX_TIME = 1.0e11
+# The records a tab rewrites while it lives (its own record, the activity; browser/leases.py's
+# lease) are padded with spaces (which JSON allows after a value) to a fixed width, at least
+# their longest form (tests/unit: slot 999, the longest state, every time 24 characters). A
+# rewrite then never needs more room than the record already holds: in a storage area that
+# something else filled up, a tab keeps its place through activity and changes of state,
+# instead of failing whenever a time's shortest form is a digit longer than the last one.
+TAB_RECORD_CHARS = 256
+ACTIVITY_CHARS = 96
+# A live session is padded to at least the longest ended one: a sign-out rewrites the session as
+# ended where it was, so it fits in a full area too (a one-letter name made a shorter session).
+SESSION_CHARS = 128
+
+
+def padded(text, width):
+    """``text`` followed by spaces up to ``width`` characters (unchanged when already as long)."""
+    return text + " " * (width - len(text)) if len(text) < width else text
 
 BOOTING = "booting"
 ACTIVE = "active"
@@ -98,8 +114,8 @@ class Session(Value):
     FIELDS = ("token", "user", "signed_in_at")
 
     def encode(self):
-        return json.dumps({"v": VERSION, "token": self.token, "user": self.user,
-                           "signed_in_at": self.signed_in_at})
+        return padded(json.dumps({"v": VERSION, "token": self.token, "user": self.user,
+                                  "signed_in_at": self.signed_in_at}), SESSION_CHARS)
 
 
 class EndedSession(Value):
@@ -115,7 +131,7 @@ class Activity(Value):
     FIELDS = ("token", "at")
 
     def encode(self):
-        return json.dumps({"v": VERSION, "token": self.token, "at": self.at})
+        return padded(json.dumps({"v": VERSION, "token": self.token, "at": self.at}), ACTIVITY_CHARS)
 
 
 class TabRecord(Value):
@@ -137,9 +153,10 @@ class TabRecord(Value):
             self.seen = self.last_active
 
     def encode(self):
-        return json.dumps({"v": VERSION, "id": self.tab_id, "state": self.state, "page": self.page,
-                           "slot": self.slot, "opened": self.opened, "last_active": self.last_active,
-                           "since": self.since, "seen": self.seen})
+        return padded(json.dumps({"v": VERSION, "id": self.tab_id, "state": self.state, "page": self.page,
+                                  "slot": self.slot, "opened": self.opened,
+                                  "last_active": self.last_active, "since": self.since,
+                                  "seen": self.seen}), TAB_RECORD_CHARS)
 
 
 class TabMemory(Value):
