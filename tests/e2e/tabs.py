@@ -34,8 +34,7 @@ def sign_in(page, name="alice", timeout_ms=SIGN_IN_TIMEOUT_MS):
     """From a signed-out login page, sign in as `name` and wait until the tab is active."""
     page.fill("#login-form input[name=username]", name)
     page.click("#login-form button[type=submit]")
-    page.locator('html[data-tab-state="active"]').wait_for(state="attached", timeout=timeout_ms)
-    return page
+    return wait_state(page, "active", timeout_ms)  # says where the tab stopped, if it does
 
 
 # --- waiting for a tab's state, opening and crashing tabs -----------------------------------

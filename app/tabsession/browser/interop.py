@@ -189,13 +189,21 @@ return {
     const close = () => { if (!closed) { closed = true; onClose(id); } };
     try { socket = new WebSocket(url.href); } catch (error) { setTimeout(close, 0); }
     if (socket) {
-      socket.addEventListener("open", () => { try { socket.send(hello); } catch (error) { close(); } });
+      socket.addEventListener("open", () => {
+        if (closed) { socket.close(); return; }  // given up while it was connecting
+        try { socket.send(hello); } catch (error) { close(); }
+      });
       socket.addEventListener("message", (event) => {
         if (!closed && typeof event.data === "string") onText(id, event.data.slice(0, 4096));
       });
       socket.addEventListener("close", close);
     }
-    return { close() { closed = true; if (socket) socket.close(); } };
+    // A socket still connecting is closed once open, not now: Firefox reports closing it
+    // mid-handshake as a page error ("can't establish a connection"), as if the server had failed.
+    return { close() {
+      closed = true;
+      if (socket && socket.readyState !== WebSocket.CONNECTING) socket.close();
+    } };
   },
   openWakeUps(channelName, prefix, gapMs, maxChars, maxTexts, onBatch) {
     // BroadcastChannel messages (when channelName is given) and storage events for keys under
