@@ -57,11 +57,8 @@ class Runtime(NamedTuple):
     script_type: str  # the `<script type="...">` PyScript runs with this interpreter
     interpreter: str  # pyscript.toml's `interpreter`, relative to pyscript.toml
     files: tuple[str, ...]  # what `./dev setup` must have put under the root for it to boot
-    # tools/precompile.py's folder of whole-package bundles for this interpreter (bundled_files)
+    # tools/precompile.py's folder of bytecode bundles (MicroPython only; see bundled_files)
     precompiled: str | None = None
-    # What a bundle is: ".mpy", bytecode that PyScript writes as the package's `__init__.mpy`
-    # (MicroPython); ".zip", the package's sources, which PyScript unpacks (Pyodide).
-    bundle: str = ".mpy"
 
 
 # The versions follow package.json; tools/vendor.py names the folders after them.
@@ -86,8 +83,6 @@ RUNTIMES = {
             "vendor/pyodide-314.0.7/python_stdlib.zip",
             "vendor/pyodide-314.0.7/pyodide-lock.json",  # a 404 on it is fatal to Pyodide
         ),
-        precompiled="vendor/zip-bundles",
-        bundle=".zip",
     ),
 }
 
@@ -391,28 +386,19 @@ def package_digits(folder: Path, versions: SourceVersions) -> str | None:
 
 
 def bundle_path(runtime: Runtime, package: str, digits: str) -> str:
-    return f"{runtime.precompiled}/{package}-{digits}{runtime.bundle}"
-
-
-def bundle_target(runtime: Runtime, package: str) -> str:
-    """Where the page's `[files]` puts a bundle: bytecode as the package's `__init__`, an
-    archive unpacked where the pages' Python runs (it holds the `package/` folder)."""
-    return f"./{package}/__init__.mpy" if runtime.bundle == ".mpy" else "./*"
+    return f"{runtime.precompiled}/{package}-{digits}.mpy"
 
 
 def bundled_files(files: dict, runtime: Runtime, root: Path, versions: SourceVersions) -> dict:
-    """`[files]` with each whole app package replaced by its bundle: one file to fetch instead of
-    a dozen or two.
+    """`[files]` with each whole app package replaced by its MicroPython bytecode bundle.
 
-    tools/precompile.py makes, for each package of `app/` and named after the package's digits:
-    - for MicroPython, one module whose `__init__` writes the package's other modules
-      (bytecode) into PyScript's file system, then runs the package's own `__init__`, so
-      MicroPython compiles nothing (issue 8: measured 85 ms less to a decision cold, 34 ms warm);
-    - for Pyodide, a zip of the package's sources, which PyScript unpacks (issue 17: the
-      library as one archive decided about 1.1 s sooner cold than as 33 files).
-    Neither holds `server/` (SKIPPED_SEGMENTS). A package is bundled only when the config lists
-    exactly its files, each at its own path, and a bundle for the package as it is now exists:
-    an edit since set-up gets the sources.
+    tools/precompile.py compiles each package of `app/` into one module, named after the
+    package's digits: its `__init__` writes the package's other modules (bytecode) into
+    PyScript's file system, then runs the package's own `__init__`. So a page fetches two
+    files instead of two dozen, and MicroPython compiles nothing (issue 8: measured 85 ms less
+    to a decision cold, 34 ms warm). A package is bundled only when the config lists exactly
+    its files, each at its own path, and a bundle for the package as it is now exists: an edit
+    since set-up, or another runtime, gets the sources.
     """
     if not runtime.precompiled:
         return files
@@ -431,7 +417,7 @@ def bundled_files(files: dict, runtime: Runtime, root: Path, versions: SourceVer
     for source, target in files.items():
         match = PACKAGE_ENTRY.fullmatch(source) if isinstance(source, str) else None
         if match and match.group(1) in bundles:
-            out[f"./{bundles[match.group(1)]}"] = bundle_target(runtime, match.group(1))
+            out[f"./{bundles[match.group(1)]}"] = f"./{match.group(1)}/__init__.mpy"
         else:
             out[source] = target
     return out

@@ -37,7 +37,6 @@ VARIANTS = {
     "bare-pyodide": ("pyodide", "browser", "bare PyScript + Pyodide"),
     "app-pyodide": ("pyodide", "browser", "tabsession, Pyodide, browser authority"),
     "appsrv-pyodide": ("pyodide", "server", "tabsession, Pyodide, server authority"),
-    "appsrc-pyodide": ("pyodide", "browser", "tabsession, Pyodide, sources instead of zip bundles"),
     # The app's page `/` and its real Python (core, browser adapter, demo view) on Pyodide loaded
     # directly, PyScript replaced by a small shim (bench/pages/snap.js); the same page booting
     # from a memory snapshot that already holds the core imported, and without one.

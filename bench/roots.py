@@ -51,9 +51,8 @@ def build_roots(folder):
     shutil.copy(ROOT / "static" / "favicon.svg", floor / "static" / "favicon.svg")
     (floor / "vendor").symlink_to(ROOT / "vendor")
     roots["floor"] = floor
-    # The app itself, without the bundles set-up built (tools/precompile.py): what MicroPython
-    # costs when it fetches and compiles every module on every load, and Pyodide when it fetches
-    # every source instead of one zip per package.
+    # The app itself, without the bytecode bundles set-up built (tools/precompile.py): what MicroPython
+    # costs when it fetches and compiles every module on every load.
     source = folder / "root-appsrc"
     (source / "vendor").mkdir(parents=True)
     for name in ("index.html", "login.html", "pyscript.toml"):
@@ -62,7 +61,7 @@ def build_roots(folder):
         (source / name).symlink_to(ROOT / name)
     for runtime in (ROOT / "vendor").iterdir():
         # Copies: serve.py refuses a file whose real path leaves its folder (a symlink out of it).
-        if runtime.name.startswith(("pyscript-", "micropython-", "pyodide-")):
+        if runtime.name.startswith(("pyscript-", "micropython-")):
             shutil.copytree(runtime, source / "vendor" / runtime.name)
     roots["appsrc"] = source
     roots.update(build_snap_roots(folder))

@@ -15,9 +15,8 @@ Chromium with Playwright, and measures side by side, several repetitions each:
      authority; `appsrv-mpy`, `appsrv-pyodide`: the same with the server as the authority
      (issue 13: the page claims its place with POST /api/places before it may be active; the
      bench records when each /api/ request was sent, when its answer's head and body arrived).
-   - `appsrc-mpy`, `appsrc-pyodide`: `app-*` served without the bundles set-up builds
-     (tools/precompile.py), so MicroPython fetches and compiles every source, and Pyodide
-     fetches every source instead of one zip per package.
+   - `appsrc-mpy`: the same, served without the bytecode bundles set-up builds
+     (tools/precompile.py), so MicroPython fetches and compiles every source.
    - `direct-pyodide`, `snap-pyodide`, `snapgz-pyodide` (the memory-snapshot experiment of
      issue 8): the same page `/` and its real Python (core, browser adapter, demo view) on
      Pyodide loaded directly, PyScript replaced by a small shim (bench/pages/snap.js): without

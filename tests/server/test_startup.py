@@ -169,27 +169,12 @@ def test_a_config_listing_part_of_a_package_gets_its_sources(tmp_path):
     assert 3 == len(files) and [] == [source for source in files if source.endswith(".mpy")]
 
 
-def test_pyodide_never_gets_a_bytecode_bundle(tmp_path):
-    """Only MicroPython's bundle exists: Pyodide gets the sources."""
+def test_pyodide_never_gets_a_bundle(tmp_path):
     root, _ = bundled_tree(tmp_path)
 
     files = files_for(root, runtime="pyodide")
 
-    assert 4 == len(files) and [] == [source for source in files if not source.startswith("./app/")]
-
-
-def test_pyodide_gets_a_whole_package_as_one_archive_unpacked_in_place(tmp_path):
-    """Pyodide's bundle is a zip of the package's sources, which PyScript unpacks ("./*")."""
-    root, _ = bundled_tree(tmp_path)
-    digits = serve.package_digits(root / "app/pkg", serve.SourceVersions())
-    archive = serve.bundle_path(serve.RUNTIMES["pyodide"], "pkg", digits)
-    write(root / archive, b"PK\x05\x06" + bytes(18))
-
-    files = files_for(root, runtime="pyodide")
-
-    assert ("vendor/zip-bundles/pkg-%s.zip" % digits, {
-        f"./{archive}": "./*",
-        f"./app/x.py?v={serve.SourceVersions()(root / 'app/x.py')}": "x.py"}) == (archive, files)
+    assert 4 == len(files) and [] == [source for source in files if source.endswith(".mpy")]
 
 
 def test_served_bundle_is_immutable_binary(tmp_path):
