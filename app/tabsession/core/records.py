@@ -42,7 +42,7 @@ ID_CHARS = 32  # 128 bits as lowercase hex
 MAX_TIME = 1.0e11
 # The records a tab rewrites while it lives (its own record, the activity; browser/leases.py's
 # lease) are padded with spaces (which JSON allows after a value) to a fixed width, at least
-# their longest form (tests/unit: slot 999, the longest state, every time 24 characters). A
+# their longest form (tests/unit/test_records.py: every state, any slot up to 999, any time). A
 # rewrite then never needs more room than the record already holds: in a storage area that
 # something else filled up, a tab keeps its place through activity and changes of state,
 # instead of failing whenever a time's shortest form is a digit longer than the last one.
