@@ -24,6 +24,7 @@ from tabsession.core.settings import Settings
 from tabsession.core.values import Value
 
 PAGES = ("app", "login")
+BOTH = "both"  # one document that shows either page: the tab goes between them in place
 STATES = records.STATES  # the words of data-tab-state
 REASONS = records.REASONS  # the words of data-reason
 
@@ -35,8 +36,9 @@ CLOCK = "clock"
 WARNING = "warning"
 TICK = "tick"
 LOGIN_ERROR = "login-error"
+PAGE = "page"
 LEAVING = "leaving"
-KINDS = (STATE, TABS, ELSEWHERE, CLOCK, WARNING, TICK, LOGIN_ERROR, LEAVING)
+KINDS = (STATE, TABS, ELSEWHERE, CLOCK, WARNING, TICK, LOGIN_ERROR, PAGE, LEAVING)
 
 
 class Tab(Value):
@@ -72,6 +74,9 @@ class Change:
     - ``"warning"``: ``warning`` (True: the idle warning is now due; False: it was dismissed).
     - ``"tick"``: ``now``; about once a second while the page runs, for countdowns.
     - ``"login-error"``: ``message`` (why a sign-in was refused; show it as text).
+    - ``"page"``: ``page`` ("app" or "login"), ``previous``: a page created with "both" is now
+      the other page, in place (the address bar already says so). Comes before the ``"state"``
+      change that goes with it.
     - ``"leaving"``: the page is navigating away or being hidden.
 
     ``session`` is the ``Session`` it came from, so one callback can serve several sessions.
@@ -103,9 +108,11 @@ class Session:
     """
 
     def __init__(self, page, settings, protect):
-        if page not in PAGES:
-            raise ValueError("page must be 'app' or 'login', not " + repr(page))
-        self.page = page
+        if page not in PAGES and page != BOTH:
+            raise ValueError("page must be 'app', 'login' or 'both', not " + repr(page))
+        # With "both", the page is the one the address names until the tab moves (start()).
+        self.in_place = page == BOTH
+        self.page = None if self.in_place else page
         self._settings = settings
         self.protect = protect
         self.runtime = RUNTIME
@@ -162,7 +169,11 @@ class Session:
         self.started = True
         self._protect(True)  # until this tab is known to be active, whatever the page's markup said
         locks, wakeups = self._force
-        self._driver = _compose.start(self.page, _DriverView(self), self._settings, locks, wakeups)
+        if self.in_place:
+            self.page = _compose.page_at(self._settings)
+            self._emit(PAGE, page=self.page, previous=None)
+        self._driver = _compose.start(self.page, _DriverView(self), self._settings, locks, wakeups,
+                                      self.in_place)
         return self
 
     def sign_in(self, name):
@@ -286,6 +297,11 @@ class Session:
         if self.warning != was_warning:
             self._emit(WARNING, warning=self.warning)
 
+    def _show_page(self, page):
+        previous = self.page
+        self.page = page
+        self._emit(PAGE, page=page, previous=previous)
+
     def _show_login_error(self, message):
         self.login_error = message
         self._emit(LOGIN_ERROR, message=message)
@@ -363,6 +379,9 @@ class _DriverView:
     def show_login_error(self, message):
         self.session._show_login_error(message)
 
+    def show_page(self, page):
+        self.session._show_page(page)
+
     def leaving(self):
         self.session._leaving()
 
@@ -382,7 +401,12 @@ def create(page="app", protect="app", locks=None, wakeups=None, **settings):
 
     ``page``: "app" for a protected page, at any path of the site (signed out, it sends the
     user to ``/login?next=`` that path, and the sign-in returns there; a sign-in page reached
-    without ``next`` returns to ``/``), "login" for the sign-in page (at ``login_path``).
+    without ``next`` returns to ``/``), "login" for the sign-in page (at ``login_path``), or
+    "both" for one document that holds the sign-in form and the protected content, served at
+    ``/`` and at ``login_path``: the tab then goes between the two in place (the History API
+    changes the address, Python boots once per tab), and ``session.page`` says which it is
+    (a ``"page"`` change tells). A ``next`` path the document does not show (neither ``/`` nor
+    the path it was opened at) is still loaded.
     ``protect``: the id of the element that holds the protected content; it is hidden unless
     the tab is active (None: hide nothing).
     ``settings``: ``max_tabs``, ``policy``, ``idle_timeout``, ``warn_before``,

@@ -14,9 +14,33 @@ import fake_browser
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "own_document_mode: the scenarios choose their document mode "
+                                       "themselves (World(document_mode=...))")
+    config.addinivalue_line("markers", "loads_only(reason): the scenario is about page loads; it does not "
+                                       "run with one document showing both pages")
     config.addinivalue_line("markers", "web_locks_only(reason, strict=True): the scenario cannot hold in the "
                                        "storage-leases mode (no Web Locks); its each_lock_mode case "
                                        "with leases is expected to fail, for that reason")
+
+
+def pytest_generate_tests(metafunc):
+    # Every scenario function runs in both document modes (the stateful machine draws its own).
+    if "each_document_mode" in metafunc.fixturenames \
+            and metafunc.definition.get_closest_marker("own_document_mode") is None:
+        metafunc.parametrize("each_document_mode", fake_browser.DOCUMENT_MODES, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def each_document_mode(request, monkeypatch):
+    """Every scenario runs twice: with the app and login pages as two documents (each change of
+    page a load), and with one document that shows both (each change in place, ``create("both")``).
+    A scenario about loads themselves says so with ``@pytest.mark.loads_only("reason")``."""
+    mode = getattr(request, "param", fake_browser.LOADS)
+    marker = request.node.get_closest_marker("loads_only")
+    if marker is not None and mode == fake_browser.IN_PLACE:
+        pytest.skip("in place there is no load: " + marker.args[0])
+    monkeypatch.setattr(fake_browser, "DEFAULT_DOCUMENT_MODE", mode)
+    return mode
 
 
 @pytest.fixture(params=fake_browser.MECHANISMS)

@@ -29,7 +29,11 @@ What is faked, and how faithfully:
   ``timers=DEADLINES`` only the tabs whose machine asked for a wake-up by now (``next_deadline()``)
   are woken, to test what the core itself promises.
 
-``DEFAULT_MECHANISM`` and ``DEFAULT_LOCK_MODE`` are what ``World()`` uses when not told
+- Documents (``document_mode``): ``LOADS``, the app page and the login page are two documents,
+  so going between them is a navigation (a new ``Page`` in the tab); ``IN_PLACE``, one document
+  shows both, so the page goes on and only its ``path`` changes (``ShowPage``).
+
+``DEFAULT_MECHANISM``, ``DEFAULT_LOCK_MODE`` and ``DEFAULT_DOCUMENT_MODE`` are what ``World()`` uses when not told
 (tests/world/conftest.py runs scenario files once per mechanism through them).
 """
 
@@ -60,6 +64,10 @@ STORAGE_LEASES = "storage"
 LOCK_MODES = (WEB_LOCKS, STORAGE_LEASES)
 DEFAULT_MECHANISM = BROADCAST_CHANNEL
 DEFAULT_LOCK_MODE = WEB_LOCKS
+LOADS = "loads"  # document modes: a page per document (a load between them) ...
+IN_PLACE = "in-place"  # ... or one document showing both pages (``create("both")``)
+DOCUMENT_MODES = (LOADS, IN_PLACE)
+DEFAULT_DOCUMENT_MODE = LOADS
 
 
 class WorldError(AssertionError):
@@ -334,6 +342,7 @@ class FakeLocation:
 
     def replace_url(self, url):
         self.page.path = url
+        self.page.tab.url_changes += 1
 
     def reload(self):
         page = self.page
@@ -354,6 +363,7 @@ class Page:
         self.state = rec.BOOTING
         self.reason = None
         self.shown_tab_id = None
+        self.shown_page = None  # the page shown in place (ShowPage), if the page changed
         self.user = None
         self.place_free = False
         self.clock = None
@@ -374,7 +384,7 @@ class Page:
         self.driver = Driver(self.kind, self.world.settings, self, self.storage, self.locks,
                              self.channel, FakeClock(self.world), self.timer, FakeIds(self.world),
                              FakeLocation(self),
-                             self, "cpython")
+                             self, "cpython", in_place=self.world.document_mode == IN_PLACE)
 
     @property
     def kind(self):
@@ -442,6 +452,9 @@ class Page:
     def show_login_error(self, message):
         self.login_error = message
 
+    def show_page(self, page):
+        self.shown_page = page
+
     def show_dropped(self, count):
         self.dropped = count
 
@@ -461,7 +474,8 @@ class FakeTab:
         self.session_storage = session_storage
         self.page = None
         self.open = True
-        self.navigations = 0
+        self.navigations = 0  # documents loaded by the page's own request (Navigate)
+        self.url_changes = 0  # addresses changed without a load (ReplaceUrl, ShowPage)
 
     def __repr__(self):
         page = self.page
@@ -511,10 +525,14 @@ class FakeTab:
 
 
 class World:
-    def __init__(self, timers=EVERY_TAB, lock_mode=None, mechanism=None, **settings):
+    def __init__(self, timers=EVERY_TAB, lock_mode=None, mechanism=None, document_mode=None, **settings):
         """``lock_mode=STORAGE_LEASES`` simulates a browser without Web Locks (insecure context);
-        ``mechanism=STORAGE_EVENTS`` one without BroadcastChannel (None: the defaults above)."""
+        ``mechanism=STORAGE_EVENTS`` one without BroadcastChannel; ``document_mode=IN_PLACE`` a
+        site whose one document shows both pages (None: the defaults above)."""
         self.timers = timers
+        self.document_mode = DEFAULT_DOCUMENT_MODE if document_mode is None else document_mode
+        if self.document_mode not in DOCUMENT_MODES:
+            raise ValueError("document_mode must be one of %r" % (DOCUMENT_MODES,))
         self.lock_mode = DEFAULT_LOCK_MODE if lock_mode is None else lock_mode
         self.mechanism = DEFAULT_MECHANISM if mechanism is None else mechanism
         if self.mechanism not in MECHANISMS:
@@ -770,6 +788,9 @@ class World:
         if None in ids or "" in ids or len(set(ids)) != len(ids):
             problems.append("tab ids not unique and set: %r" % self.tabs)
         for tab in self.tabs:
+            shown = tab.page.shown_page
+            if shown is not None and shown != tab.page.kind:
+                problems.append("shows the %s page at %s: %r" % (shown, tab.path, tab))
             if tab.tab_id != tab.machine.tab_id:
                 problems.append("shown id differs from the machine's: %r" % tab)
             if tab.state == rec.BOOTING or tab.machine.phase not in ("settled",):

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from fake_browser import World
+from fake_browser import DOCUMENT_MODES, World
 from tabsession.core import records as rec
 
 PATHS = st.sampled_from(["/", "/login", "/?report=7", "/login?reason=active-elsewhere",
@@ -21,10 +21,11 @@ class Tabs(RuleBasedStateMachine):
 
     @initialize(max_tabs=st.integers(min_value=0, max_value=3),
                 policy=st.sampled_from(["block", "takeover"]),
-                shuffled=st.booleans(), seed=st.integers(min_value=0, max_value=2 ** 16))
-    def make_world(self, max_tabs, policy, shuffled, seed):
+                shuffled=st.booleans(), seed=st.integers(min_value=0, max_value=2 ** 16),
+                document_mode=st.sampled_from(DOCUMENT_MODES))
+    def make_world(self, max_tabs, policy, shuffled, seed, document_mode):
         self.world = World(max_tabs=max_tabs, policy=policy, idle_timeout=900, warn_before=60,
-                           absolute_timeout=3600)
+                           absolute_timeout=3600, document_mode=document_mode)
         # Within each step, pending tasks run in order or shuffled (lock results, storage events
         # and messages of one step may arrive in any order).
         self.world.rng = random.Random(seed) if shuffled else None

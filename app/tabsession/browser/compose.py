@@ -29,6 +29,7 @@ from tabsession.browser.server import ServerPlaces, SyncedClock
 from tabsession.core.clock import MEMORY_KEY, ForwardClock
 from tabsession.core.machine import slot_lock_name, tab_lock_name
 from tabsession.core.settings import SERVER, Settings
+from tabsession.core.urls import is_login_path
 
 WEB_LOCKS = "web-locks"
 STORAGE_LEASES = "storage"
@@ -211,9 +212,16 @@ class PageEvents:
             raise ValueError("unknown page event " + repr(kind))
 
 
-def build(page, view, settings, locks=None, wakeups=None):
+def page_at(settings):
+    """The page ("app" or "login") this document's address names, for a document that shows
+    both: the sign-in page at ``login_path`` (or under it), the app page anywhere else."""
+    return "login" if is_login_path(str(window.location.pathname), settings.login_path) else "app"
+
+
+def build(page, view, settings, locks=None, wakeups=None, in_place=False):
     """The driver for ``page`` ("app" or "login") on this browser's adapters, not started.
-    ``locks`` / ``wakeups`` force a mechanism (see the module's docstring)."""
+    ``locks`` / ``wakeups`` force a mechanism (see the module's docstring); ``in_place``: the
+    document shows both pages (the tab goes between them without a load)."""
     if locks is not None and locks not in LOCK_MODES:
         raise ValueError("locks must be one of " + repr(LOCK_MODES))
     if wakeups is not None and wakeups not in MECHANISMS:
@@ -235,12 +243,12 @@ def build(page, view, settings, locks=None, wakeups=None):
         server = lock_adapter = ServerPlaces(lock_adapter, http, Push(), slot_names)
     broadcast = wakeups != STORAGE_EVENTS and channel_available()
     return Driver(page, settings, view, store, lock_adapter, Channel(broadcast), clock,
-                  Timer(), Ids(), Location(), PageEvents(), RUNTIME, server, http)
+                  Timer(), Ids(), Location(), PageEvents(), RUNTIME, server, http, in_place)
 
 
-def start(page, view, settings=None, locks=None, wakeups=None):
+def start(page, view, settings=None, locks=None, wakeups=None, in_place=False):
     """Build and start the driver for ``page`` showing through ``view``; returns the driver."""
-    driver = build(page, view, settings or read_settings(), locks, wakeups)
+    driver = build(page, view, settings or read_settings(), locks, wakeups, in_place)
     view.bind(driver)
     driver.start()
     return driver

@@ -24,7 +24,8 @@ so the same loop runs in a page and in the simulated browser of tests/world:
 - ``view``: what the page shows (api.py's ``_DriverView``): ``bind``, ``show_runtime``,
   ``show_coordination``, ``show``, ``show_tabs``, ``show_elsewhere`` (the user's active tabs
   in other profiles, when the server says), ``show_clock``, ``show_login_error``,
-  ``show_dropped``, ``leaving``, ``tick``.
+  ``show_dropped``, ``show_page`` (the tab is now the other page, in place), ``leaving``,
+  ``tick``.
 
 The driver owns the only timer, and keeps a few counters (``looks``, ``feeds``, ``queries``)
 that tests and the curious can read.
@@ -50,8 +51,10 @@ class StorageError(Exception):
 
 class Driver:
     def __init__(self, page, settings, view, storage, locks, channel, clock, timer, ids, location,
-                 page_events, runtime, server=None, http=None):
-        self.page = page
+                 page_events, runtime, server=None, http=None, in_place=False):
+        self.page = page  # "app" or "login": where the tab is now (in place, it changes)
+        # The document shows both pages: the core moves between them without a load.
+        self.in_place = in_place
         self.settings = settings
         self.view = view
         self.storage = storage
@@ -112,7 +115,7 @@ class Driver:
             self._storage_failed(str(error.args[0]))
             return
         self.feed(ev.Started(self.clock.now(), self.page, self.location.here(), memory_raw, snapshot,
-                             self.ids.random_id()))
+                             self.ids.random_id(), self.in_place))
         self._arm_timer()
         if self.server is not None and self.page == LOGIN and self._never_recorded(snapshot) \
                 and self.machine.session is None and not self.failed:
@@ -365,6 +368,10 @@ class Driver:
             self.location.navigate(command.url)
         elif kind is cmd.ReplaceUrl:
             self.location.replace_url(command.url)
+        elif kind is cmd.ShowPage:
+            self.page = command.page
+            self.location.replace_url(command.url)
+            self.view.show_page(command.page)
         elif kind is cmd.ClaimTabLock:
             self.locks.claim(tab_lock_name(command.tab_id))
         elif kind is cmd.HoldTabLock:

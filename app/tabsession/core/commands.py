@@ -91,7 +91,17 @@ class ShowLoginError(Value):
 
 
 class Navigate(Value):
+    """Load ``url`` in this tab, replacing the current history entry: this page decides nothing
+    more (the next one decides)."""
+
     FIELDS = ("url",)
+
+
+class ShowPage(Value):
+    """Become ``page`` ("app" or "login") in place, the address bar saying ``url`` (the History
+    API, replacing the entry, as ``Navigate`` would): no load, the page goes on deciding."""
+
+    FIELDS = ("page", "url")
 
 
 class ReplaceUrl(Value):

@@ -22,9 +22,12 @@ class Snapshot(Value):
 
 
 class Started(Value):
-    """The page loaded. ``page`` is "app" or "login"; ``here`` the page's own path and query."""
+    """The page loaded. ``page`` is "app" or "login"; ``here`` the page's own path and query.
+    ``in_place``: the document shows both pages, so the tab goes between them without a load
+    (``ShowPage``) for the rest of its life."""
 
-    FIELDS = ("now", "page", "here", "memory_raw", "snapshot", "fresh_id")
+    FIELDS = ("now", "page", "here", "memory_raw", "snapshot", "fresh_id", "in_place")
+    DEFAULTS = {"in_place": False}
 
 
 class TabLockClaimed(Value):

@@ -127,6 +127,8 @@ class TabSession:
         self.shown_clock = None
         self.signing_in = False
         self.quiet = False  # left following another tab's sign-out, without announcing it
+        self.in_place = False  # the document shows both pages: no load between them (M11)
+        self.app_paths = (urls.APP_PATH,)  # the app pages this document shows in place
 
     # ----------------------------------------------------------------- dispatch
     @property
@@ -180,6 +182,7 @@ class TabSession:
         if event.page not in (APP, LOGIN):
             raise UsageError("unknown page " + repr(event.page))
         self.page = event.page
+        self.in_place = bool(event.in_place)
         self.snapshot = event.snapshot
         self.fresh_id = event.fresh_id
         self.opened = event.now
@@ -187,6 +190,7 @@ class TabSession:
         self.since = event.now
         if self.page == APP:
             self.next_path = urls.safe_next(event.here, self.settings.login_path)
+            self.app_paths = (urls.APP_PATH, _path_of(self.next_path))
         else:
             query = urls.parse_query(_query_of(event.here))
             self.next_path = urls.safe_next(query.get("next"), self.settings.login_path)
@@ -244,7 +248,7 @@ class TabSession:
             # goes on to the app page, which admits it.
             if self.url_reason == rec.ACTIVE_ELSEWHERE and self._places_all_held():
                 return self._settle(rec.BLOCKED, rec.ACTIVE_ELSEWHERE)
-            return self._navigate(self.next_path)
+            return self._go_next(now)
         reason = self._url_end_reason(session)
         if reason is None and isinstance(session, rec.EndedSession) and self.memory.token == session.token:
             # This tab was in that session (refused, on its way here) when it ended: it ends
@@ -321,7 +325,7 @@ class TabSession:
             return [cmd.StealSlot(slot)]
         if self.page == LOGIN:
             self.memory = rec.TabMemory(self.tab_id, self.session.token, None, True)
-            return [self._store_memory()] + self._navigate(self.next_path)
+            return [self._store_memory()] + self._go_next(now)
         return self._become_active(None, now)
 
     def _on_slot_granted(self, event):
@@ -332,9 +336,12 @@ class TabSession:
             return commands + self._session_gone(session, event.now)
         self.session = session
         if self.page == LOGIN:
-            # "Use here" from the login page: the other tab is moved now; the app page we go
-            # to takes the slot again (locks do not survive navigation).
+            # "Use here" from the login page: the other tab is moved now. In place this tab
+            # keeps the slot it holds; an app page we load takes it again (locks do not survive
+            # navigation).
             self.memory = rec.TabMemory(self.tab_id, self.session.token, event.slot, True)
+            if self._shows_next():
+                return self._show_page(APP, self.next_path) + self._become_active(event.slot, event.now)
             return [self._store_memory()] + self._navigate(self.next_path)
         return self._become_active(event.slot, event.now)
 
@@ -360,13 +367,20 @@ class TabSession:
         # decides, the tab still knows it was in the session (see _decide_login).
         self.memory = rec.TabMemory(self.tab_id, self.session.token, None, False)
         commands = [self._store_memory()]
+        url = self._login_url(rec.ACTIVE_ELSEWHERE, self._next_if_not_home())
+        if self.in_place:
+            # The login page, shown here, is refused as it would be after a load (M11).
+            commands += self._show_page(LOGIN, url)
+            commands += self._settle(rec.BLOCKED, rec.ACTIVE_ELSEWHERE)
+            return commands
         commands += self._settle(rec.BLOCKED, rec.ACTIVE_ELSEWHERE)
-        return commands + self._navigate(self._login_url(rec.ACTIVE_ELSEWHERE, self._next_if_not_home()))
+        return commands + self._navigate(url)
 
     def _become_active(self, slot, now):
         self.slot = slot
         self.last_active = now
         self.place_free = False
+        self.signing_in = False  # the sign-in, if any, is seen through
         self.memory = rec.TabMemory(self.tab_id, self.session.token, slot, False)
         commands = [self._store_memory()]
         commands += self._settle(rec.ACTIVE, None)
@@ -451,7 +465,7 @@ class TabSession:
             # would race the signing tab for the place.
             self.session = session
             if self.settings.policy == TAKEOVER or self._place_is_free(now):
-                return self._navigate(self.next_path)
+                return self._go_next(now)
             # (The memory keeps no token: this tab was not refused by an app page of the session.)
             commands = [cmd.ReplaceUrl(self._login_url(rec.ACTIVE_ELSEWHERE, self._next_if_not_home()))]
             self.url_reason = rec.ACTIVE_ELSEWHERE
@@ -471,7 +485,14 @@ class TabSession:
         if isinstance(session, rec.EndedSession) and self.session is not None \
                 and session.token == self.session.token:
             reason = session.reason
-        return self._leave_for_login(reason, now, announce=False)
+        commands = self._leave_for_login(reason, now, announce=False)
+        if self.in_place and isinstance(session, rec.Session) \
+                and not self._deadline_passed(session, self.snapshot, now):
+            # Another session replaced ours: the login page goes on to next, as it would
+            # decide on loading (M11).
+            self.session = session
+            commands += self._go_next(now)
+        return commands
 
     def _ended_by_deadline(self, now):
         """Commands that end the session when a deadline has already passed (activity that
@@ -545,10 +566,16 @@ class TabSession:
         self.session = session
         self.signing_in = True
         self.memory = rec.TabMemory(self.tab_id, session.token, None, False, True)
-        return [cmd.Store(cmd.LOCAL, rec.SESSION_KEY, session.encode()),
-                cmd.Store(cmd.LOCAL, rec.ACTIVITY_KEY, rec.Activity(session.token, event.now).encode()),
+        session_raw = session.encode()
+        activity_raw = rec.Activity(session.token, event.now).encode()
+        if self.snapshot is not None:
+            # What this tab wrote is what it reads next (in place, the app page decides on it).
+            self.snapshot = ev.Snapshot(session_raw, activity_raw, self.snapshot.tab_raws,
+                                        self.snapshot.live_ids, self.snapshot.held_slots)
+        return [cmd.Store(cmd.LOCAL, rec.SESSION_KEY, session_raw),
+                cmd.Store(cmd.LOCAL, rec.ACTIVITY_KEY, activity_raw),
                 self._store_memory(),
-                cmd.Publish(self._wake())] + self._navigate(self.next_path)
+                cmd.Publish(self._wake())] + self._go_next(event.now)
 
     def _on_sign_out(self, event):
         if self.session is None:
@@ -566,7 +593,12 @@ class TabSession:
         """This tab ends the shared session for every tab, recording why."""
         ended = rec.EndedSession(session.token, reason, now)
         self.session = session
-        commands = [cmd.Store(cmd.LOCAL, rec.SESSION_KEY, ended.encode()),
+        ended_raw = ended.encode()
+        if self.snapshot is not None:
+            # What this tab wrote is what it reads next (in place, it goes on deciding on it).
+            self.snapshot = ev.Snapshot(ended_raw, None, self.snapshot.tab_raws,
+                                        self.snapshot.live_ids, self.snapshot.held_slots)
+        commands = [cmd.Store(cmd.LOCAL, rec.SESSION_KEY, ended_raw),
                     cmd.Store(cmd.LOCAL, rec.ACTIVITY_KEY, None)]
         return commands + self._leave_for_login(reason, now)
 
@@ -574,18 +606,33 @@ class TabSession:
         state = rec.EXPIRED if reason in (rec.IDLE, rec.REASON_EXPIRED) else rec.SIGNED_OUT
         self.memory = rec.TabMemory(self.tab_id, None, None, False)
         self.place_free = False
+        self.signing_in = False
         commands = []
         if self.slot is not None:
             commands.append(cmd.ReleaseSlot(self.slot))
             self.slot = None
         commands.append(self._store_memory())
-        # No tab list: the page is about to go, and drawing one delayed the navigation.
-        commands += self._settle(state, reason, announce, list_tabs=False)
-        self.quiet = not announce
         if reason is None:
             url = self._login_url(None, self.next_path)
         else:
             url = self._login_url(reason, self._next_if_not_home())
+        if self.in_place:
+            # The login page is shown here and now, as a load of ``url`` would decide it (M11).
+            # Following another tab's end, the record is rewritten without a message: every
+            # tab is woken by the ended record already (the storm of issue 8 was the messages).
+            commands += self._show_page(LOGIN, url)
+            commands += self._settle(state, reason, announce)
+            if not announce:
+                commands.append(self._store_record())
+            self.session = None
+            self.seen_active_in = None
+            self.shown_clock = None
+            self.activity_pending = False
+            self.activity_written_at = None
+            return commands
+        # No tab list: the page is about to go, and drawing one delayed the navigation.
+        commands += self._settle(state, reason, announce, list_tabs=False)
+        self.quiet = not announce
         return commands + self._navigate(url)
 
     # ------------------------------------------------------------------ errors
@@ -652,6 +699,23 @@ class TabSession:
     def _navigate(self, url):
         self.phase = LEAVING
         return [cmd.Navigate(url)]
+
+    def _shows_next(self):
+        """Whether this document shows ``next_path`` itself (M11): then no load is needed."""
+        return self.in_place and _path_of(self.next_path) in self.app_paths
+
+    def _show_page(self, page, url):
+        """Become ``page`` in place (M11), the URL as a load of ``url`` would have it."""
+        self.page = page
+        self.url_reason = urls.parse_query(_query_of(url)).get("reason") if page == LOGIN else None
+        return [cmd.ShowPage(page, url)]
+
+    def _go_next(self, now):
+        """Go where the user wanted, as a tab opened to ``next_path`` would: in place when this
+        document shows it (the app page then admits this tab here), else by loading it."""
+        if not self._shows_next():
+            return self._navigate(self.next_path)
+        return self._show_page(APP, self.next_path) + self._admit(now)
 
     def _next_if_not_home(self):
         return None if self.next_path == urls.APP_PATH else self.next_path
@@ -724,6 +788,10 @@ def _outbox(commands):
             continue
         kept.append(command)
     return kept
+
+
+def _path_of(url):
+    return url.split("?", 1)[0].split("#", 1)[0]
 
 
 def _query_of(here):

@@ -12,8 +12,10 @@ browser process. These rules keep the level-triggered design and do the least wo
 2. The lock manager is asked only when it can change the picture: storage holds a record of a
    tab that the last answer did not count as live and that record is new or has changed since
    (a tab that opened since, or whose lock came after the answer; a dead tab's record does not
-   change), no answer has come yet, or on the periodic tick (a crashed tab frees its locks
-   without writing anything).
+   change), a tab whose record said it held a slot at the last answer no longer says so (it let
+   its place go: signed out, moved, gone; the answer's held slots are stale, and a login page
+   shown in place decides from them), no answer has come yet, or on the periodic tick (a
+   crashed tab frees its locks without writing anything).
 3. While a query is out, further wake-ups only mark the tab dirty; the answer is followed by
    ONE look at storage, which covers all of them.
 4. A look that finds exactly what the previous one fed to the machine (the BroadcastChannel
@@ -31,6 +33,8 @@ browser process. These rules keep the level-triggered design and do the least wo
 Pure: no browser, no clock. The browser driver and the fake browser of tests/world both use it.
 """
 
+from tabsession.core import records
+
 
 # The shortest time between two batches of wake-ups (rule 6): a sign-out under a flood reaches
 # the tab at most this much later; at most 1 / GAP_SECONDS looks a second come from wake-ups.
@@ -42,6 +46,7 @@ class WakeUps:
         self.live_ids = None  # the last answer of the lock manager (None: none yet)
         self.held_slots = None  # the slots held in that answer (None: not known)
         self.unlisted = {}  # tab id -> record text, for records the last answer did not list
+        self.slot_holders = []  # live tabs whose records said they held a slot at the last answer
         self.querying = False
         self.dirty = False  # woken while a query was out
         self.tick_missed = False  # the periodic tick among those wake-ups
@@ -74,6 +79,9 @@ class WakeUps:
         for tab_id in tab_raws:
             if tab_id not in self.live_ids and self.unlisted.get(tab_id) != tab_raws[tab_id]:
                 return True
+        for tab_id in self.slot_holders:
+            if not _holds_slot(tab_raws.get(tab_id)):
+                return True
         return False
 
     def query_started(self):
@@ -93,7 +101,16 @@ class WakeUps:
             self.live_ids = list(live_ids)
             self.held_slots = None if held_slots is None else list(held_slots)
             self.unlisted = {}
+            self.slot_holders = []
             for tab_id in tab_raws:
                 if tab_id not in self.live_ids:
                     self.unlisted[tab_id] = tab_raws[tab_id]
+                elif _holds_slot(tab_raws[tab_id]):
+                    self.slot_holders.append(tab_id)
         return periodic
+
+
+def _holds_slot(raw):
+    """Whether a tab record (text, or None) says its tab holds a slot."""
+    record = records.decode_tab_record(raw)
+    return record is not None and record.slot is not None
