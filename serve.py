@@ -157,7 +157,8 @@ FOLDERS = {
     "static": Folder(frozenset({".css", ".svg", ".js"}), None, NO_CACHE),
     "vendor": Folder(frozenset({".js", ".mjs", ".css", ".wasm", ".zip", ".json", ".mpy"}), 2, IMMUTABLE),
 }
-PAGES = {"/": "index.html", "/login": "login.html"}
+# One document for both: the tab goes between the app and the sign-in page in place (one boot).
+PAGES = {"/": "index.html", "/login": "index.html"}
 CONFIG_URL, CONFIG_FILE = "/pyscript.toml", "pyscript.toml"
 # Besides every name starting with ".": never served, never bundled. `server` is the server side
 # of the library (app/tabsession/server/): it runs here and must never be shipped to a browser.

@@ -55,7 +55,7 @@ def build_roots(folder):
     # costs when it fetches and compiles every module on every load.
     source = folder / "root-appsrc"
     (source / "vendor").mkdir(parents=True)
-    for name in ("index.html", "login.html", "pyscript.toml"):
+    for name in ("index.html", "pyscript.toml"):
         shutil.copy(ROOT / name, source / name)
     for name in ("app", "static"):
         (source / name).symlink_to(ROOT / name)

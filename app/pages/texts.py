@@ -105,6 +105,7 @@ STATE_LABELS = {
 }
 
 PAGE_LABELS = {"app": "app page", "login": "sign-in page"}
+PAGE_TITLES = {"app": "tabsession · app", "login": "tabsession · sign in"}
 THIS_TAB = "this tab"
 TAB_NAME = "Tab "
 ELSEWHERE_NAME = "Another browser or device"

@@ -130,6 +130,7 @@ class DemoView:
         self.gone = {}  # tab id -> when it left the list (a navigating tab leaves for a moment)
         self.settings_shown = False
         session.subscribe(self.on_change)
+        on("login-form", "submit", self.on_submit)
         on("use-here", "click", lambda event: session.use_here())
         on("logout", "click", lambda event: session.sign_out())
         on("stay-signed-in", "click", lambda event: session.stay_signed_in())
@@ -156,6 +157,17 @@ class DemoView:
             self.show_ages(change.now)
         elif kind == "login-error":
             self.show_login_error(change.message)
+        elif kind == "page":
+            self.show_page(change.page)
+
+    # ------------------------------------------------------------------- page
+    def show_page(self, page):
+        """The tab is now the app page or the sign-in page (in place: no load)."""
+        document.title = texts.PAGE_TITLES.get(page, texts.PAGE_TITLES["app"])
+        document.documentElement.setAttribute("data-page", page)
+        set_hidden("login-error", True)
+        if page == "login":
+            set_text("user", "")
 
     # ------------------------------------------------------------------ state
     def show_me(self, status, data):
@@ -185,6 +197,7 @@ class DemoView:
                 focus("app-title")  # the focused Use here button just disappeared
         else:
             self.announce(title + " " + detail)
+        self.show_form(state, change.previous)
         if change.previous == state:  # only session.place_free changed
             self.log(texts.LOG_PLACE_FREE if session.place_free else texts.LOG_PLACE_TAKEN)
         elif state == "error" and change.reason in texts.ERROR_MESSAGES:
@@ -375,6 +388,21 @@ class DemoView:
             self.log(texts.LOG_WARNING_OFF)
 
     # ------------------------------------------------------------- sign-in
+    def on_submit(self, event):
+        event.preventDefault()
+        field = query_one("#login-form input[name=username]")
+        self.session.sign_in(str(field.value) if field is not None else "")
+
+    def show_form(self, state, previous):
+        """The sign-in form is offered while signed out (on the sign-in page) and only then."""
+        offered = state in ("signed-out", "expired") and self.session.page == "login"
+        set_hidden("login-form", not offered)
+        button = query_one("#login-form button[type=submit]")
+        if button is not None:
+            button.disabled = not offered
+        if offered and previous != state:
+            focus("username")
+
     def show_login_error(self, message):
         element = by_id("login-error")
         if element is not None:

@@ -1,5 +1,5 @@
 // The benchmark's Pyodide-without-PyScript page: the app's own page `/` (its HTML, its
-// app/pages/app_page.py, tabsession's real core and browser adapter), with PyScript replaced by
+// app/pages/main.py, tabsession's real core and browser adapter), with PyScript replaced by
 // this loader and a tiny `pyscript` shim module (window, document, ffi.create_proxy, ffi.is_none).
 //
 // Filled in by bench/run.py:
@@ -7,7 +7,7 @@
 //   {SNAPSHOT}  the memory snapshot's URL, or "" to boot without one
 //   {FILES}     JSON: pyscript.toml's [files] as [[url, path in Pyodide's file system], ...]
 //   {EARLY}     JSON: the modules a snapshot holds already imported (the pure core)
-//   {ENTRY}     the entry script's path in the file system (pages/app_page.py)
+//   {ENTRY}     the entry script's path in the file system (pages/main.py)
 //
 // With a snapshot, the page fetches it and hands it to loadPyodide's private `_loadSnapshot`
 // option; if that fails (a snapshot of another Pyodide build, a truncated or corrupt file) it says

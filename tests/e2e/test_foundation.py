@@ -39,7 +39,8 @@ def test_signed_out_app_page_lands_on_login_with_next(open_tab):
     assert "/login?next=%2F" == path_of(page)
     assert "signed-out" == state_of(page)
     assert page.locator("#login-form").is_visible()
-    assert 0 == page.locator("#app").count()  # the login page has no protected content at all
+    # One document shows both pages: on the sign-in page the protected part is hidden and empty.
+    assert (False, "") == (page.locator("#app").is_visible(), page.locator("#user").text_content())
 
 
 def test_served_page_starts_booting_with_app_hidden(app_server, page):
@@ -182,3 +183,28 @@ def test_signed_out_tab_does_not_sign_back_in_on_reload(signed_in, wait_state):
     signed_in.goto(signed_in.url.split("/login")[0] + "/")
     signed_in.wait_for_url(re.compile(r"/login\?next=%2F$"))
     wait_state(signed_in, "signed-out")
+
+
+def test_a_tab_loads_one_document_through_sign_in_sign_out_and_sign_in_again(app_server, page, wait_state):
+    """One boot per tab: from its first page through sign-in, sign-out and sign-in again, the
+    tab changes in place (the address through the History API); Python starts once."""
+    loads = []
+    page.on("load", lambda: loads.append(path_of(page)))
+    page.goto(app_server("/"))
+    wait_state(page, "signed-out")
+    page.evaluate("window.tabsessionFirstDocument = true")  # gone if a document replaced it
+    seen = [(path_of(page), state_of(page))]
+
+    sign_in(page, "alice")
+    seen.append((path_of(page), state_of(page), page.locator("#user").text_content()))
+    page.click("#logout")
+    wait_state(page, "signed-out")
+    seen.append((path_of(page), state_of(page), page.locator("#login-form").is_visible(),
+                 page.locator("#app").is_visible()))
+    sign_in(page, "bob")
+    seen.append((path_of(page), state_of(page), page.locator("#user").text_content()))
+
+    assert [("/login?next=%2F", "signed-out"), ("/", "active", "alice"),
+            ("/login?reason=signed-out", "signed-out", True, False), ("/", "active", "bob")] == seen
+    # One load event, of "/" (the redirect to the sign-in page was in place too).
+    assert (["/"], True) == (loads, page.evaluate("window.tabsessionFirstDocument === true"))

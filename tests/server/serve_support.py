@@ -106,7 +106,7 @@ def write(path: Path, content: str | bytes = "") -> Path:
 def build_tree(root: Path, outside: Path, pyodide: bool = True) -> Path:
     """A folder shaped like the repository after `./dev setup`, with traps beside the app's files."""
     write(root / "index.html", PAGE_TEMPLATE.replace("TITLE", "Index"))
-    write(root / "login.html", PAGE_TEMPLATE.replace("TITLE", "Login"))
+    write(root / "login.html", PAGE_TEMPLATE.replace("TITLE", "Login"))  # not served: /login is index.html
     write(root / "pyscript.toml", CONFIG_TEMPLATE)
     write(root / "app/x.py", "print('x')\n")
     write(root / "app/pkg/y.py", "Y = 1\n")

@@ -21,9 +21,10 @@ from serve_support import (
 )
 
 
-@pytest.mark.parametrize("target, title", [("/", "Index"), ("/login", "Login")])
+@pytest.mark.parametrize("target, title", [("/", "Index"), ("/login", "Index")])
 def test_micropython_page_is_the_template_with_settings(server, target, title):
-    """For MicroPython the page is its file with only the settings' JSON replaced."""
+    """For MicroPython the page is its file with only the settings' JSON replaced (one document,
+    index.html, for both paths: the tab goes between them in place)."""
     expected = without_settings(PAGE_TEMPLATE.replace("TITLE", title).encode())
 
     actual = without_settings(request(server.port, target).body)
@@ -31,7 +32,7 @@ def test_micropython_page_is_the_template_with_settings(server, target, title):
     assert expected == actual
 
 
-@pytest.mark.parametrize("target, title", [("/", "Index"), ("/login", "Login")])
+@pytest.mark.parametrize("target, title", [("/", "Index"), ("/login", "Index")])
 def test_pyodide_page_boots_pyodide(pyodide_server, target, title):
     """For Pyodide the entry point becomes `<script type="py"`, and nothing else changes."""
     template = PAGE_TEMPLATE.replace("TITLE", title).replace('<script type="mpy"', '<script type="py"')
@@ -87,15 +88,15 @@ def test_edited_templates_show_without_restart(tmp_path):
 @pytest.mark.parametrize(
     "file, content, target, problem",
     [
-        ("login.html", "<html><script type=\"mpy\"></script></html>", "/login",
-         'login.html: expected exactly one <script type="application/json" id="tabsession-settings">'),
+        ("index.html", "<html><script type=\"mpy\"></script></html>", "/login",
+         'index.html: expected exactly one <script type="application/json" id="tabsession-settings">'),
         ("index.html", PAGE_TEMPLATE.replace('<script type="mpy"', "<script"), "/",
          'index.html: expected exactly one <script type="mpy" tag, found 0'),
         ("index.html", PAGE_TEMPLATE + '<script type="mpy" src="./app/pkg/y.py"></script>', "/",
          'index.html: expected exactly one <script type="mpy" tag, found 2'),
         ("pyscript.toml", "[files]\n", "/pyscript.toml",
          "pyscript.toml: expected exactly one interpreter line, found 0"),
-        ("login.html", b"\xff\xfe not UTF-8", "/login", "login.html: not UTF-8"),
+        ("index.html", b"\xff\xfe not UTF-8", "/login", "index.html: not UTF-8"),
     ],
 )
 def test_broken_template_is_a_500_naming_the_problem(tmp_path, file, content, target, problem):

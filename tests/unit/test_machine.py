@@ -1146,3 +1146,66 @@ def test_the_server_unavailable_is_an_error_with_its_own_reason():
     commands = tab.handle(ev.StorageFailed(rec.SERVER_UNAVAILABLE))
 
     assert ([(rec.ERROR, rec.SERVER_UNAVAILABLE)], 1) == (shown(commands), len(of_type(commands, cmd.ReleaseSlot)))
+
+
+# ------------------------------------------------------------ in place (rule M11)
+def in_place(commands):
+    """(page, url) of each ShowPage command."""
+    return [(command.page, command.url) for command in of_type(commands, cmd.ShowPage)]
+
+
+def test_in_place_a_signed_out_app_page_shows_the_login_page_without_loading():
+    tab = machine()
+    commands = tab.handle(ev.Started(T0, "app", "/", None, snapshot(), FRESH, True))
+
+    assert ([("login", "/login?next=%2F")], [], [(rec.SIGNED_OUT, None)], "login") == \
+        (in_place(commands), navigations(commands), shown(commands), tab.page)
+
+
+def test_in_place_a_sign_in_becomes_the_app_page_and_asks_for_a_slot_here():
+    tab = machine()
+    tab.handle(ev.Started(T0, "login", "/login?next=%2F%3Fweek%3D7", None, snapshot(), FRESH, True))
+
+    commands = tab.handle(ev.SignInSubmitted(T0 + 1, "alice", TOKEN, snapshot()))
+    commands += tab.handle(ev.SlotGranted(T0 + 1, 0))
+
+    assert ([("app", "/?week=7")], [], [cmd.AcquireSlot([0])], (rec.ACTIVE, "app", 0)) == \
+        (in_place(commands), navigations(commands), of_type(commands, cmd.AcquireSlot),
+         (tab.state, tab.page, tab.slot))
+
+
+def test_in_place_use_here_on_the_login_page_keeps_the_slot_it_took():
+    """No second steal and no load: the slot taken on the login page is the app page's."""
+    snap = signed_in(tabs=[other_tab(TAB_B)])
+    tab = machine()
+    tab.handle(ev.Started(T0, "login", "/login?reason=active-elsewhere", memory(TAB_A).encode(), snap,
+                          FRESH, True))
+    tab.handle(ev.TabLockClaimed(True))
+
+    commands = tab.handle(ev.UseHereClicked(T0 + 1, snap))
+    commands += tab.handle(ev.SlotGranted(T0 + 1, 0))
+
+    assert ([cmd.StealSlot(0)], [("app", "/")], [], (rec.ACTIVE, 0)) == \
+        (of_type(commands, cmd.StealSlot), in_place(commands), navigations(commands), (tab.state, tab.slot))
+
+
+def test_in_place_a_sign_out_releases_the_slot_and_shows_the_login_page_with_the_reason():
+    tab = TabSession(make_settings())
+    tab.handle(ev.Started(T0, "app", "/", None, signed_in(), FRESH, True))
+    tab.handle(ev.SlotGranted(T0, 0))
+
+    commands = tab.handle(ev.SignOutClicked(T0 + 5))
+
+    assert ([cmd.ReleaseSlot(0)], [("login", "/login?reason=signed-out")], [],
+            [(rec.SIGNED_OUT, rec.REASON_SIGNED_OUT)], (None, False)) == \
+        (of_type(commands, cmd.ReleaseSlot), in_place(commands), navigations(commands), shown(commands),
+         (tab.session, tab.leaving))
+
+
+def test_in_place_a_next_the_document_does_not_show_is_loaded():
+    tab = machine()
+    tab.handle(ev.Started(T0, "login", "/login?next=%2Freports", None, snapshot(), FRESH, True))
+
+    commands = tab.handle(ev.SignInSubmitted(T0 + 1, "alice", TOKEN, snapshot()))
+
+    assert ([], ["/reports"]) == (in_place(commands), navigations(commands))

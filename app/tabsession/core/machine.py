@@ -51,6 +51,12 @@ M10. With a server as the authority (``settings.authority``), the server's word 
     ``ServerEnded`` (a claim answered 401, or a push) ends it for the whole profile with the
     server's reason, whatever the records say. Places are the shell's business: the server's
     place is one more lock behind the slot locks (``browser/server.py``).
+M11. In place. When one document shows both pages (``Started.in_place``), going between the app
+    page and the login page is ``ShowPage``, not ``Navigate``: the tab keeps its document, its
+    tab lock and any slot it holds, and decides as the page it became would on loading (the app
+    page admits, the login page shows the end or the refusal it was sent with). A ``next`` the
+    document does not show (neither ``/`` nor the path it started at) is still loaded. A Use
+    here on the login page so keeps the very slot it took: no moment in which it is free.
 """
 
 from tabsession.core import commands as cmd
