@@ -101,7 +101,8 @@ class Session:
     error storage threw, ``QuotaExceededError``, ``SecurityError``, ...; else None), ``tabs``,
     ``elsewhere`` (with the server as the authority: the user's active tabs in other profiles),
     ``idle_deadline``, ``absolute_deadline``, ``warning``, ``settings`` (a dict),
-    ``runtime``, ``coordination``, ``problems``, ``started``.
+    ``runtime``, ``coordination``, ``problems``, ``started``, ``page`` ("app" or "login"; with
+    ``create("both")`` it changes in place, and ``in_place`` is True).
     Act: ``start()``, ``subscribe(callback)``, ``sign_in(name)``, ``sign_out()``,
     ``use_here()``, ``stay_signed_in()``, ``fetch(path, done)``.
     With the server as the authority: ``authority``, ``credentials``.
