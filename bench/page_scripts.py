@@ -6,10 +6,22 @@ import asyncio
 import time
 
 
+# When a page's sign-in form can be used: #login-form rendered (not hidden, not
+# `visibility: hidden`, in the layout) and its submit button enabled. A JS function of no
+# arguments, true or false; the trace (its "form" entries) and Bench.journey both use it.
+FORM_USABLE = """() => {
+  const form = document.getElementById("login-form");
+  const button = form && form.querySelector("button[type=submit]");
+  if (!button || button.matches(":disabled")) return false;
+  return form.checkVisibility ? form.checkVisibility({visibilityProperty: true})
+    : form.offsetParent !== null && getComputedStyle(form).visibility !== "hidden";
+}"""
+
 # In every page, before its own scripts: a trace of <html data-tab-state> (and, with TABS, of
-# the #tabs list) and of clicks, appended to sessionStorage so it survives navigations.
+# the #tabs list), of the sign-in form becoming usable or not, of clicks, and one entry per
+# document loaded in the tab, appended to sessionStorage so it survives navigations.
 # Each entry: {kind, at: epoch ms (timeOrigin + now), t: ms since this document's navigation
-# start, path, state | list | id}.
+# start, path, state | list | id | usable | nav}.
 TRACE_JS = """
 (() => {
   if (window.top !== window) return;
@@ -30,8 +42,22 @@ TRACE_JS = """
     return entry;
   };
   push({kind: "state", state: "booting", t: 0, at: performance.timeOrigin});
+  // This document (the script runs once in each): how it was loaded (navigate, reload, ...).
+  const navigation = performance.getEntriesByType ? performance.getEntriesByType("navigation")[0] : null;
+  push({kind: "document", t: 0, at: performance.timeOrigin, nav: navigation ? navigation.type : ""});
   let lastState = "booting";
   let lastList = "";
+  // The sign-in form: an entry each time it becomes usable (usable: true) or stops being usable.
+  const formUsable = %(form_usable)s;
+  let lastForm = false;
+  const checkForm = () => {
+    let usable = false;
+    try { usable = formUsable(); } catch (error) { /* no document body yet */ }
+    if (usable !== lastForm) {
+      lastForm = usable;
+      push(stamp({kind: "form", usable}));
+    }
+  };
   const check = () => {
     const root = document.documentElement;
     const state = root && root.getAttribute("data-tab-state");
@@ -47,11 +73,14 @@ TRACE_JS = """
         push(stamp({kind: "tabs", list}));
       }
     }
+    checkForm();
   };
+  // hidden, disabled, class, style: what shows the sign-in form and enables its button.
   const options = WATCH_TABS
     ? {subtree: true, childList: true, attributes: true,
-       attributeFilter: ["data-tab-state", "data-state"]}
-    : {subtree: true, attributes: true, attributeFilter: ["data-tab-state"]};
+       attributeFilter: ["data-tab-state", "data-state", "hidden", "disabled", "class", "style"]}
+    : {subtree: true, attributes: true,
+       attributeFilter: ["data-tab-state", "hidden", "disabled", "class", "style"]};
   new MutationObserver(check).observe(document, options);
   if (WATCH_TABS) {
     // When the wake-ups arrive (BroadcastChannel message, storage event), to tell delivery from
@@ -116,6 +145,7 @@ TRACE_JS = """
       paintedEarly = true;
       push(stamp({kind: "painted-early", state}));
     }
+    checkForm();  // a change no attribute shows (a style sheet arriving): seen before the paint
     requestAnimationFrame(watchPaint);
   };
   requestAnimationFrame(watchPaint);
@@ -129,7 +159,7 @@ TRACE_JS = """
 
 def trace_script(tabs=False):
     """TRACE_JS for a context: `tabs` also traces the #tabs list and wake-ups."""
-    return TRACE_JS % {"tabs": "true" if tabs else "false"}
+    return TRACE_JS % {"tabs": "true" if tabs else "false", "form_usable": FORM_USABLE}
 
 
 READ_TRACE = "() => JSON.parse(sessionStorage.getItem('__bench.trace') || '[]')"
