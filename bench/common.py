@@ -53,7 +53,9 @@ ACTIONS = {"signout": "sign-out", "takeover": "take-over",
            # Issue 13: two profiles (browser contexts) of one user.
            "signout2p_browser": "sign-out in one of two profiles, browser authority",
            "signout2p_server": "sign-out in one of two profiles, server authority",
-           "takeover2p_server": "take-over from the other profile, server authority"}
+           "takeover2p_server": "take-over from the other profile, server authority",
+           # Not a reach: one tab's documents from its first page through sign-in, sign-out, sign-in.
+           "journey": "documents per tab (first page → sign-in → sign-out → sign-in)"}
 RUNTIME_SHORT = {"micropython": "mpy", "pyodide": "pyodide"}
 TIMEOUT_MS = {"micropython": 30_000, "pyodide": 90_000}
 

@@ -41,6 +41,15 @@ from bench.traces import (
 )
 
 
+def documents_since(trace, when):
+    """How many documents this tab's trace began at or after the epoch time `when` (ms)."""
+    return sum(1 for e in trace if e["kind"] == "document" and e["at"] >= when)
+
+
+def form_usable(entry):
+    return entry["kind"] == "form" and entry["usable"]
+
+
 class Bench(SnapshotExperiment):
     """The phases, each an async method named after it (see run.py's docstring)."""
 
@@ -187,6 +196,10 @@ class Bench(SnapshotExperiment):
             await route.fulfill(status=204)
 
         per_tab, all_tabs, wake_ms, actor_ms, handling_ms = [], [], [], [], []
+        # From the click to each reached tab's sign-in form being usable (FORM_USABLE), the last
+        # of them per repetition, the acting tab's own; documents each tab began meanwhile.
+        form_ms, form_all, form_actor, documents, actor_documents = [], [], [], [], []
+        form_after = []  # per reached tab: from its leaving `active` to its form usable
         for rep in range(self.counts["held_reps" if diagnosis else "reach_reps"][runtime]):
             actor = await self.sign_in(context, server, runtime)
             pages, _ = await self.open_tabs(context, server, others, runtime,
@@ -217,14 +230,118 @@ class Bench(SnapshotExperiment):
             log(f"  sign-out{' (next page held)' if hold_next else ''} {runtime} rep {rep + 1}: all {others} tabs in {fmt_ms(all_tabs[-1])}"
                 f" (each: {', '.join(fmt_ms(v) for v in latencies)}); acting tab left active in"
                 f" {fmt_ms(actor_ms[-1])}, first wake-up per tab: {', '.join(fmt_ms(v) for v in wake_ms[-others:])}")
+            if not hold_next:  # (held: the tabs never reach a sign-in page)
+                forms, loads, actor_form, actor_loads = await self.forms_usable(pages, actor, click, runtime)
+                form_after += [f - t if f is not None and t is not None else None for f, t in zip(forms, latencies)]
+                form_ms += forms
+                form_all.append(max_or_none(forms))
+                form_actor.append(actor_form)
+                documents += loads
+                actor_documents.append(actor_loads)
+                log(f"  sign-out {runtime} rep {rep + 1}: sign-in form usable in all {others} tabs in"
+                    f" {fmt_ms(form_all[-1])} (each: {', '.join(fmt_ms(v) for v in forms)}; acting tab"
+                    f" {fmt_ms(actor_form)}); documents loaded per tab since the click: {loads}")
             for page in context.pages:
                 await page.close()
         await context.close()
-        return {"per_tab": summarize(per_tab), "all_tabs": summarize(all_tabs),
-                "wake": summarize(wake_ms), "actor_done": summarize(actor_ms),
-                "handling": summarize(handling_ms),
-                "samples": {"per_tab": per_tab, "all_tabs": all_tabs, "wake": wake_ms,
-                            "actor_done": actor_ms, "handling": handling_ms}, "tabs": others}
+        out = {"per_tab": summarize(per_tab), "all_tabs": summarize(all_tabs),
+               "wake": summarize(wake_ms), "actor_done": summarize(actor_ms),
+               "handling": summarize(handling_ms),
+               "samples": {"per_tab": per_tab, "all_tabs": all_tabs, "wake": wake_ms,
+                           "actor_done": actor_ms, "handling": handling_ms}, "tabs": others}
+        if not hold_next:
+            out.update(form_per_tab=summarize(form_ms), form_all_tabs=summarize(form_all),
+                       form_actor=summarize(form_actor), documents_per_tab=summarize(documents),
+                       documents_actor=summarize(actor_documents), form_after_state=summarize(form_after))
+            out["samples"].update(form_per_tab=form_ms, form_all_tabs=form_all, form_actor=form_actor,
+                                  documents_per_tab=documents, documents_actor=actor_documents,
+                                  form_after_state=form_after)
+        return out
+
+    async def forms_usable(self, pages, actor, click, runtime):
+        """After a sign-out clicked at `click` (epoch ms, the acting tab's clock): ms from the
+        click until each of `pages` showed a usable sign-in form (its trace's first "form" entry
+        with usable true after the click; polled until the runtime's time-out, as a tab that
+        loads a new document must boot Python first), the documents each began since the click,
+        and the acting tab's own time to a usable form."""
+        deadline = time.monotonic() + TIMEOUT_MS[runtime] / 1000
+        forms, loads = [], []
+        for page in [*pages, actor]:
+            while True:
+                trace = await read_trace(page)
+                hit = first_after(trace, click, form_usable)
+                if hit or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.1)
+            forms.append(hit["at"] - click if hit else None)
+            loads.append(documents_since(trace, click))
+        return forms[:-1], loads[:-1], forms[-1], loads[-1]
+
+    async def wait_form(self, page, since, runtime):
+        """The first "form" entry (usable) of `page`'s trace at or after the epoch time `since`,
+        polled through the tab's navigations; TimeoutError after the runtime's time-out."""
+        deadline = time.monotonic() + TIMEOUT_MS[runtime] / 1000
+        while True:
+            hit = first_after(await read_trace(page), since, form_usable)
+            if hit:
+                return hit
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the sign-in form at {page.url} never became usable")
+            await asyncio.sleep(0.05)
+
+    async def journey_once(self, server, runtime):
+        """One tab of a new (signed-out) profile: its first page `/`, sign-in, sign-out, sign-in
+        again. The documents it loaded (one "document" trace entry each, with its navigation
+        type and path) and the time of each step, ms, on the page's own clock."""
+        context = await self.context()
+        page = await context.new_page()
+        await page.goto(server("/"), wait_until="commit")
+        start = (await read_trace(page))[0]["at"]
+        form = await self.wait_form(page, start, runtime)
+        steps = {"first_form": form["at"] - start}
+        active = page.locator('html[data-tab-state="active"]')
+        for step in ("sign_in", "sign_in_again"):
+            if step == "sign_in_again":
+                await page.locator("#logout").click()
+                click = last_click(await read_trace(page), "logout")
+                steps["sign_out_form"] = (await self.wait_form(page, click, runtime))["at"] - click
+            await page.locator("#username").fill(USERNAME)
+            await page.locator("#login-form button[type=submit]").click()
+            await active.wait_for(state="attached", timeout=TIMEOUT_MS[runtime])
+            trace = await read_trace(page)
+            click = last_click(trace, "login-form")
+            became = first_after(trace, click, lambda e: e["kind"] == "state" and e["state"] == "active")
+            steps[step + "_active"] = became["at"] - click if became else None
+        trace = await read_trace(page)
+        await context.close()
+        loaded = [e for e in trace if e["kind"] == "document"]
+        return {"documents": len(loaded), "loads": [f"{e['nav']} {e['path']}" for e in loaded], **steps}
+
+    async def journey(self, runtime):
+        """Documents a tab loads from its first page `/` (signed out) through sign-in, sign-out
+        and sign-in again (one document: the tab moves between the pages in place), with the
+        browser and with the server as the authority; the time of each step too."""
+        reps = min(3, self.counts["reach_reps"][runtime])
+        out = {"reps": reps, "authorities": {}}
+        for authority in ("browser", "server"):
+            server = self.servers.get("signout", runtime, authority)
+            runs = []
+            for rep in range(reps):
+                runs.append(await self.journey_once(server, runtime))
+                r = runs[-1]
+                log(f"  journey {runtime}, {authority} authority, rep {rep + 1}: {r['documents']} documents"
+                    f" ({', '.join(r['loads'])}); form usable {fmt_ms(r['first_form'])} after navigation"
+                    f" start; signed in {fmt_ms(r['sign_in_active'])} after the click; sign-out to usable"
+                    f" form {fmt_ms(r['sign_out_form'])}; signed in again {fmt_ms(r['sign_in_again_active'])}")
+                if authority == "server":
+                    await asyncio.sleep(SERVER_DROP_S)
+            out["authorities"][authority] = {
+                "documents": summarize([r["documents"] for r in runs]),
+                **{name: summarize([r[name] for r in runs])
+                   for name in ("first_form", "sign_in_active", "sign_out_form", "sign_in_again_active")},
+                "runs": runs}
+        out["documents"] = summarize([r["documents"] for a in out["authorities"].values() for r in a["runs"]])
+        return out
 
     async def reach_takeover(self, runtime):
         server = self.servers.get("takeover", runtime, "browser")
@@ -426,7 +543,8 @@ class Bench(SnapshotExperiment):
                     ("signout_one", lambda: self.reach_signout(runtime, others=1)),
                     ("signout2p_browser", lambda: self.reach_signout_profiles(runtime, "browser")),
                     ("signout2p_server", lambda: self.reach_signout_profiles(runtime, "server")),
-                    ("takeover2p_server", lambda: self.reach_takeover_profiles(runtime))):
+                    ("takeover2p_server", lambda: self.reach_takeover_profiles(runtime)),
+                    ("journey", lambda: self.journey(runtime))):
                 if self.actions is None or action in self.actions:
                     out[f"{action}-{RUNTIME_SHORT[runtime]}"] = await measure()
         return out
