@@ -72,6 +72,23 @@ def targets(results):
                          "-" if p95 is None else f"p95 {p95:.0f} ms, median {result['all_tabs']['median']:.0f} ms"
                          f" (n={n}; per tab p95 {result['per_tab']['p95']:.0f} ms)",
                          p95 is not None and p95 < 50))
+            form = result.get("form_all_tabs", {})
+            if action == "signout" and form.get("n"):
+                rows.append((f"(reference, no target) Sign-out ({runtime}): the sign-in form usable in all"
+                             f" {result['tabs']} tabs", f"p95 {form['p95']:.0f} ms, median {form['median']:.0f} ms"
+                             f" (n={form['n']}); after each tab's state change: median"
+                             f" {fmt_ms(result.get('form_after_state', {}).get('median'))}, max"
+                             f" {fmt_ms(result.get('form_after_state', {}).get('max'))}; documents loaded per tab"
+                             f" {result['documents_per_tab']['median']:g} (max {result['documents_per_tab']['max']:g})",
+                             None))
+    for key, result in (reach or {}).items():
+        action, runtime = key.split("-")
+        if action == "journey" and result["documents"].get("n"):
+            documents = result["documents"]
+            rows.append((f"One document per tab from its first page through sign-in, sign-out and sign-in"
+                         f" again ({runtime}, browser and server authority)",
+                         f"{documents['median']:g} (max {documents['max']:g}; n={documents['n']})",
+                         documents["max"] == 1))
     many = results.get("many")
     if many:
         for key, result in many.items():
@@ -266,6 +283,33 @@ def push_lines(push):
     return [*lines, ""]
 
 
+def journey_lines(reach):
+    """The table of the reach phase's "journey": one tab's documents from its first page through
+    sign-in, sign-out and sign-in again, and how long each step took."""
+    rows = []
+    for key, r in reach.items():
+        action, runtime = key.split("-")
+        if action != "journey":
+            continue
+        for authority, a in r["authorities"].items():
+            documents = a["documents"]
+            loads = sorted({" → ".join(run["loads"]) for run in a["runs"]})
+            rows.append(f"| {runtime} | {authority} | "
+                        + (f"{documents['median']:g} (max {documents['max']:g})" if documents.get("n") else "-")
+                        + f" | {span(a['first_form'])} | {span(a['sign_in_active'])} | {span(a['sign_out_form'])} |"
+                        f" {span(a['sign_in_again_active'])} | {documents.get('n', 0)} | {'; '.join(loads)} |")
+    if not rows:
+        return []
+    return ["### Documents per tab (first page → sign-in → sign-out → sign-in)", "",
+            "One tab of a new profile opens `/` signed out, signs in, signs out and signs in again (target:"
+            " one document). Form usable: navigation start to its sign-in form usable; signed in: the"
+            " submit click to `active`; sign-out: the click on #logout to the form usable again; median"
+            " (min–max). Documents: the navigation type and path of each document the tab loaded.", "",
+            "| runtime | authority | documents per tab | form usable, first page | signed in |"
+            " sign-out to form usable | signed in again | repetitions | documents loaded |",
+            "|---|---|---|---|---|---|---|---|---|", *rows, ""]
+
+
 def api_step_lines(decision):
     """The server authority's steps to a decision (TRACE_JS's "api" entries), against the same
     page with the browser as the authority: median ms since navigation start, cold / warm."""
@@ -397,7 +441,7 @@ def markdown(results):
         lines += snapshot_lines(snapshot, decision["snap-pyodide"]["samples"].get("boots", []),
                                 {v: r["marks"] for v, r in decision.items() if r.get("marks")})
     reach = results.get("reach")
-    if reach:
+    if reach and any(key.split("-")[0] != "journey" for key in reach):
         lines += ["### One action reaching other tabs (click in the acting tab to the change in each)", "",
                   "Per repetition the last of the tabs to change; each tab: every tab of every repetition."
                   " Wake-up: the first BroadcastChannel message, storage event or server push a tab received"
@@ -406,20 +450,33 @@ def markdown(results):
                   " profile's tabs are reached, the other profile's must stay active; take-over: the"
                   " displaced tab is in the other profile, and the acting profile's other tabs are reached"
                   " too).", "",
+                  "Sign-out only: form usable, from the click until the tab's sign-in form is usable"
+                  " (`#login-form` rendered and its submit button enabled), the last of the tabs per"
+                  " repetition; documents: the documents each reached tab loaded from the click until then"
+                  " (0 when the tab moves to the sign-in page in place), median (max).", "",
                   "| action | runtime | tabs reached | last of the tabs, median (min–max) | last, p95 | each tab, median |"
                   " each tab, p95 | acting tab done, median | wake-up, median | handling, median (min–max) |"
-                  " repetitions |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  " repetitions | form usable, last of the tabs, median | form usable, last, p95 |"
+                  " documents per tab, median (max) |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for key, r in reach.items():
             action, runtime = key.split("-")
+            if action == "journey":
+                continue  # its own table, below
             name = ACTIONS[action]
             p = r["per_tab"]
+            form = r.get("form_all_tabs", {})
+            documents = r.get("documents_per_tab", {})
             lines.append(f"| {name} | {runtime} | {r['tabs']} | {span(r['all_tabs'])} | "
                          f"{fmt_ms(r['all_tabs'].get('p95'))} | {fmt_ms(p.get('median'))} | "
                          f"{fmt_ms(p.get('p95'))} | {fmt_ms(r['actor_done'].get('median'))} | "
                          f"{fmt_ms(r['wake'].get('median'))} | {span(r['handling'])} | "
-                         f"{r['all_tabs'].get('n', 0)} |")
+                         f"{r['all_tabs'].get('n', 0)} | {fmt_ms(form.get('median'))} | "
+                         f"{fmt_ms(form.get('p95'))} | "
+                         + (f"{documents['median']:g} ({documents['max']:g})" if documents.get("n") else "-")
+                         + " |")
         lines.append("")
+    lines += journey_lines(reach or {})
     many = results.get("many")
     if many:
         lines += ["### Tabs opened at the same moment (`--max-tabs 3`, warm cache)", "",
@@ -494,7 +551,7 @@ def chart(results, path):
             ax.set_title("Time to a decision\nmedian, min–max")
             ax.legend()
         elif panel == "reach":
-            names = list(data)
+            names = [n for n in data if "all_tabs" in data[n]]  # not the journey
             med = [data[n]["all_tabs"].get("median") or 0 for n in names]
             p95 = [data[n]["all_tabs"].get("p95") or 0 for n in names]
             ax.bar([i - 0.2 for i in range(len(names))], med, 0.4, label="median", color="#55a868")
