@@ -106,9 +106,51 @@ STATE_LABELS = {
 
 PAGE_LABELS = {"app": "app page", "login": "sign-in page"}
 PAGE_TITLES = {"app": "tabsession · app", "login": "tabsession · sign in"}
-THIS_TAB = "this tab"
+
+# A first visit (signed out, no reason: nothing happened to tell about) is an invitation.
+WELCOME = ("Sign in to try tabsession",
+           "This demo shows how one signed-in session behaves across browser tabs. Sign in with "
+           "any name, then open another tab to see what happens.")
+
+# Tabs as people name them: this one, the others by a small number in the order this tab first
+# saw them, with the time it did (to tell two tabs apart at a glance); tabs in other browser
+# profiles or on other devices by where they are (the server tells nothing more).
+THIS_TAB = "This tab"
 TAB_NAME = "Tab "
-ELSEWHERE_NAME = "Another browser or device"
+OPENED = ", opened "
+OPENED_BEFORE = ", opened before "  # already open when this tab first saw it: when, it cannot know
+ELSEWHERE_NAME = "On another device or browser"
+TAB_ID_TITLE = "tab id "
+
+
+def tab_short_name(number):
+    """The name in the event log ("Tab 2"), whose lines carry their own time."""
+    return TAB_NAME + str(number)
+
+
+def tab_name(number, opened, before=False):
+    """The name in the tab list and in notices: "Tab 2, opened 18:57", or "Tab 2, opened before
+    18:57" when the tab was already open as this one first saw it. ``opened``: HH:MM."""
+    return tab_short_name(number) + (OPENED_BEFORE if before else OPENED) + opened
+
+
+def blocked_title(names, elsewhere):
+    """The title of a refused tab, saying where the session is: ``names`` of this profile's
+    active tabs (other than this one), ``elsewhere``: how many of the user's active tabs the
+    server knows of in other browsers or devices. Always says "already have an active session"
+    (docs/rules.md, rule 4)."""
+    if len(names) == 1:
+        return "You already have an active session in another tab (" + names[0] + ")."
+    if names:
+        return "You already have an active session in other tabs (" + "; ".join(names) + ")."
+    if elsewhere:
+        return "You already have an active session on another device or browser."
+    return STATE_MESSAGES["blocked"][0]
+
+
+# The detail of a refused tab whose session is active only in other browsers or devices.
+BLOCKED_ELSEWHERE_DETAIL = ("Continue there, or choose Use here to continue in this browser: "
+                            "the session there will be paused.")
 
 # The event log ("Events in this tab").
 LOG_STATE = {

@@ -117,6 +117,33 @@ def short_id(tab_id):
     return (tab_id or "")[:6]
 
 
+class TabNumbers:
+    """A small number for each tab, in the order this tab first saw it, kept for the tab's id
+    once given (a tab that navigates or reloads keeps its id, so its number), and when this tab
+    first saw it. ``Tab`` says nothing of when a tab was opened: the tabs already open when this
+    one first sees the list come first, in the order listed, marked as opened before that time;
+    this tab comes next; tabs seen later were opened then (within a second)."""
+
+    def __init__(self):
+        self.numbers = {}  # tab id -> (number, first seen: epoch seconds, already open then)
+        self.next_number = 1
+        self.self_seen = False
+
+    def see(self, tabs, now):
+        early = not self.self_seen
+        others = [tab for tab in tabs if not tab.is_self and tab.tab_id not in self.numbers]
+        selves = [tab for tab in tabs if tab.is_self and tab.tab_id not in self.numbers]
+        for tab in others + selves:
+            self.numbers[tab.tab_id] = (self.next_number, now, early and not tab.is_self)
+            self.next_number += 1
+        if selves:
+            self.self_seen = True
+
+    def get(self, tab_id):
+        """(number, first seen, already open then), or None for a tab never listed."""
+        return self.numbers.get(tab_id)
+
+
 class DemoView:
     """Renders a ``tabsession.api.Session`` into the demo's markup (ids in index.html)."""
 
@@ -124,11 +151,13 @@ class DemoView:
         self.session = session
         self.offset = _local_offset_seconds()
         self.tab_entries = {}  # tab id -> TabEntry, the items of #tabs
+        self.numbers = TabNumbers()  # how tabs are named: "Tab 2, opened 18:57"
         self.tab_order = []  # tab ids in the order #tabs shows them
         self.elsewhere_items = []  # (item, age span, last active) of #tabs-elsewhere
         self.seen_tabs = False
         self.gone = {}  # tab id -> when it left the list (a navigating tab leaves for a moment)
         self.settings_shown = False
+        self.notice_words = None  # (title, detail) the notice shows
         session.subscribe(self.on_change)
         on("login-form", "submit", self.on_submit)
         on("use-here", "click", lambda event: session.use_here())
@@ -214,8 +243,13 @@ class DemoView:
         elif state == "error":
             # Which storage failure it was decides what helps (a full area, a blocked one...).
             title, detail = texts.storage_error_message(self.session.storage_error)
+        if state == "blocked" and reason == "active-elsewhere":
+            title, detail = self.blocked_message(title, detail)
         if state in ("blocked", "moved") and self.session.place_free:
             detail = texts.PLACE_FREE_DETAIL
+        if state == "signed-out" and not reason:
+            # A first visit: nothing happened to tell about, so say what this is.
+            return texts.WELCOME
         settings = self.session.settings
         if state in ("signed-out", "expired") and reason in texts.REASON_TITLES:
             title = texts.REASON_TITLES[reason]
@@ -227,6 +261,30 @@ class DemoView:
                     duration(settings["absolute_timeout"]) + "."
         return title, detail
 
+    def blocked_message(self, title, detail):
+        """A refused tab says where the session is: which of this profile's tabs holds it, or
+        that it is in another browser or on another device (the server says so)."""
+        names = [self.tab_name(tab.tab_id) for tab in self.session.tabs
+                 if tab.state == "active" and not tab.is_self]
+        elsewhere = len(self.session.elsewhere)
+        if not names and elsewhere:
+            detail = texts.BLOCKED_ELSEWHERE_DETAIL
+        return texts.blocked_title(names, elsewhere), detail
+
+    def refresh_notice(self):
+        """After the tab list or the list elsewhere changed: a refused tab's notice follows
+        where the session now is (the words only: the focus stays where the user put it)."""
+        session = self.session
+        if session.state != "blocked":
+            return
+        title, detail = self.message(session.state, session.reason)
+        if (title, detail) == self.notice_words:
+            return
+        self.notice_words = (title, detail)
+        set_text("notice-title", title)
+        set_text("notice-detail", detail)
+        self.announce(title + " " + detail)
+
     def show_notice(self, state, title, detail):
         notice = by_id("notice")
         if notice is None:
@@ -234,6 +292,7 @@ class DemoView:
         if state not in texts.STATE_MESSAGES:
             notice.hidden = True
             return
+        self.notice_words = (title, detail)
         set_text("notice-title", title)
         set_text("notice-detail", detail)
         set_hidden("notice-detail", state == "error")
@@ -256,12 +315,36 @@ class DemoView:
     def announce(self, words):
         set_text("announce", words)
 
+    # ------------------------------------------------------------------ names
+    def tab_name(self, tab_id, is_self=False):
+        """How the tab list and the notices name a tab: "This tab", "Tab 2, opened 18:57"."""
+        if is_self:
+            return texts.THIS_TAB
+        known = self.numbers.get(tab_id)
+        if known is None:
+            return texts.TAB_NAME + short_id(tab_id)
+        number, seen, before = known
+        return texts.tab_name(number, clock_time(seen, self.offset)[:5], before)
+
+    def log_name(self, tab_id):
+        """How the event log names another tab: "Tab 2" (the log's lines carry the time)."""
+        known = self.numbers.get(tab_id)
+        return texts.TAB_NAME + short_id(tab_id) if known is None else texts.tab_short_name(known[0])
+
+    def tab_title(self, tab_id):
+        """The tooltip of an item of the tab list: its number and short id, for the curious."""
+        known = self.numbers.get(tab_id)
+        words = texts.TAB_ID_TITLE + short_id(tab_id)
+        return words if known is None else texts.tab_short_name(known[0]) + " · " + words
+
     # ------------------------------------------------------------------- tabs
     def show_tabs(self, change):
         now = time.time()
+        self.numbers.see(change.tabs, now)
         listing = by_id("tabs")
         if listing is not None:
             self.render_tabs(listing, change.tabs, now)
+        self.refresh_notice()
         if not self.seen_tabs:
             self.seen_tabs = True
             if len(change.tabs) > 1:
@@ -280,7 +363,7 @@ class DemoView:
             else:
                 words = texts.LOG_TAB_OPENED.replace("{page}", where)
             words = words.replace("{state}", texts.STATE_LABELS.get(tab.state, tab.state))
-            self.log(texts.TAB_NAME + short_id(tab_id) + " " + words)
+            self.log(self.log_name(tab_id) + " " + words)
         for tab_id in change.closed:
             self.gone[tab_id] = now  # logged as closed unless it comes back (see show_ages)
         for tab in change.changed:
@@ -288,14 +371,14 @@ class DemoView:
                 continue  # the state change itself is logged already
             before = texts.STATE_LABELS.get(change.previous_states.get(tab.tab_id), "")
             after = texts.STATE_LABELS.get(tab.state, tab.state)
-            self.log(texts.TAB_NAME + short_id(tab.tab_id) + ": "
+            self.log(self.log_name(tab.tab_id) + ": "
                      + texts.LOG_TAB_CHANGED.replace("{before}", before).replace("{after}", after))
 
     def log_closed_tabs(self, now):
         for tab_id in list(self.gone):
             if now - self.gone[tab_id] >= NAVIGATION_SECONDS:
                 del self.gone[tab_id]
-                self.log(texts.TAB_NAME + short_id(tab_id) + " " + texts.LOG_TAB_CLOSED)
+                self.log(self.log_name(tab_id) + " " + texts.LOG_TAB_CLOSED)
 
     def render_tabs(self, listing, tabs, now):
         """Bring ``#tabs`` up to date, touching only what changed.
@@ -335,6 +418,7 @@ class DemoView:
         """``#tabs-elsewhere``: the user's active tabs in other profiles (the server tells only
         when each was last used), one ``li[data-elsewhere]`` each; ``#tabs`` stays this
         profile's own (rule 9)."""
+        self.refresh_notice()
         listing = by_id("tabs-elsewhere")
         if listing is None:
             return
@@ -456,11 +540,10 @@ class TabEntry:
         item = document.createElement("li")
         item.setAttribute("data-tab-id", tab.tab_id)
         item.setAttribute("data-state", tab.state)
+        item.setAttribute("title", view.tab_title(tab.tab_id))
         if tab.is_self:
             item.setAttribute("aria-current", "true")
-        item.appendChild(view.span("tab-name", texts.TAB_NAME + short_id(tab.tab_id)))
-        if tab.is_self:
-            item.appendChild(view.span("tab-self", texts.THIS_TAB))
+        item.appendChild(view.span("tab-name", view.tab_name(tab.tab_id, tab.is_self)))
         self.badge = view.span("badge", texts.STATE_LABELS.get(tab.state, tab.state))
         item.appendChild(self.badge)
         item.appendChild(view.span("tab-page", texts.PAGE_LABELS.get(tab.page, "")))

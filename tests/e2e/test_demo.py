@@ -82,10 +82,10 @@ def test_walk_through_every_session_state(open_tab, context, wait_state, runtime
     """signed-out -> bad name -> active -> duplicate blocked -> use here (moved) -> sign out."""
     first = open_tab("/")
 
-    # Signed out: the login page says so, the name field has the focus, settings are shown.
+    # Signed out: the login page invites to sign in, the name field has the focus, settings are shown.
     wait_landed(first, wait_state, r"/login\?next=%2F$", "signed-out")
     expect_no_starting_indicator(first)
-    assert "You are signed out." == text_of(first, "#notice-title")
+    assert text_of(first, "#notice-title").startswith("Sign in")
     assert "username" == focused_id(first)
     assert not first.locator("#use-here").is_visible()
     assert {"micropython": "MicroPython", "pyodide": "Pyodide (CPython)"}[runtime] == \
@@ -116,7 +116,7 @@ def test_walk_through_every_session_state(open_tab, context, wait_state, runtime
     me = first.locator("#tabs li[aria-current=true]")
     assert data(first)["tabId"] == me.get_attribute("data-tab-id")
     assert "active" == me.get_attribute("data-state")
-    assert "this tab" in me.inner_text()
+    assert "This tab" in me.inner_text()
     assert "This tab is active." in log_lines(first)
 
     # "Duplicate this tab": window.open copies sessionStorage; the copy is a further tab: blocked.
@@ -126,7 +126,7 @@ def test_walk_through_every_session_state(open_tab, context, wait_state, runtime
     wait_landed(copy, wait_state, r"/login\?reason=active-elsewhere$", "blocked")
     assert copy.evaluate("() => window.opener !== null")
     assert data(copy)["tabId"] != data(first)["tabId"]
-    assert "You already have an active session in another tab." == text_of(copy, "#notice-title")
+    assert text_of(copy, "#notice-title").startswith("You already have an active session in another tab")
     assert "Use here" in text_of(copy, "#notice-detail")
     assert "use-here" == focused_id(copy)
     assert "already have an active session" in announced(copy)
