@@ -118,26 +118,23 @@ def short_id(tab_id):
 
 
 class TabNumbers:
-    """A small number for each tab, in the order this tab first saw it, kept for the tab's id
-    once given (a tab that navigates or reloads keeps its id, so its number), and when this tab
-    first saw it. ``Tab`` says nothing of when a tab was opened: the tabs already open when this
-    one first sees the list come first, in the order listed, marked as opened before that time;
-    this tab comes next; tabs seen later were opened then (within a second)."""
+    """A small number for each tab, in the order the tabs were opened (``Tab.opened``), kept
+    for the tab's id once given (a tab that reloads keeps its id, so its number), and when it
+    was opened: so every tab of the profile that saw the same tabs names them alike. A tab whose
+    opening time is unknown (a record of an older page) counts as opened when first seen, and is
+    marked as opened before then."""
 
     def __init__(self):
-        self.numbers = {}  # tab id -> (number, first seen: epoch seconds, already open then)
+        self.numbers = {}  # tab id -> (number, opened: epoch seconds, opened before that time)
         self.next_number = 1
-        self.self_seen = False
 
     def see(self, tabs, now):
-        early = not self.self_seen
-        others = [tab for tab in tabs if not tab.is_self and tab.tab_id not in self.numbers]
-        selves = [tab for tab in tabs if tab.is_self and tab.tab_id not in self.numbers]
-        for tab in others + selves:
-            self.numbers[tab.tab_id] = (self.next_number, now, early and not tab.is_self)
+        new = [tab for tab in tabs if tab.tab_id not in self.numbers]
+        new.sort(key=lambda tab: (tab.opened if tab.opened is not None else now, tab.tab_id))
+        for tab in new:
+            known = tab.opened is not None
+            self.numbers[tab.tab_id] = (self.next_number, tab.opened if known else now, not known)
             self.next_number += 1
-        if selves:
-            self.self_seen = True
 
     def get(self, tab_id):
         """(number, first seen, already open then), or None for a tab never listed."""

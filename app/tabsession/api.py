@@ -46,10 +46,12 @@ class Tab(Value):
 
     ``state`` uses the words of ``data-tab-state``; ``page`` is "app" or "login";
     ``last_active`` is seconds since the epoch (compare with ``time.time()``); ``is_self``
-    marks this tab.
+    marks this tab; ``opened``: when the tab's page started (epoch seconds; a reload starts
+    it again), None when not known.
     """
 
-    FIELDS = ("tab_id", "state", "page", "last_active", "is_self")
+    FIELDS = ("tab_id", "state", "page", "last_active", "is_self", "opened")
+    DEFAULTS = {"opened": None}
 
 
 class TabElsewhere(Value):
@@ -271,7 +273,7 @@ class Session:
         before = {}
         for tab in self.tabs:
             before[tab.tab_id] = tab.state
-        tabs = [Tab(view.tab_id, view.state, view.page, view.last_active, view.is_self)
+        tabs = [Tab(view.tab_id, view.state, view.page, view.last_active, view.is_self, view.opened)
                 for view in views]
         opened = [tab.tab_id for tab in tabs if tab.tab_id not in before]
         present = [tab.tab_id for tab in tabs]

@@ -54,9 +54,10 @@ def test_a_refused_tab_names_the_tab_that_has_the_session(open_tab, wait_state):
     wait_state(second, "blocked")
     first_id, second_id = tab_id_of(first), tab_id_of(second)
 
-    # The refused tab: already open when it looked, so "opened before" the time it first saw it.
+    # The refused tab names the first by its number and the time it was opened (both tabs
+    # number the tabs alike: by when they were opened).
     expect(notice_title(second)).to_have_text(re.compile(
-        r"^You already have an active session in another tab \(Tab 1, opened before " + CLOCK + r"\)\.$"),
+        r"^You already have an active session in another tab \(Tab 1, opened " + CLOCK + r"\)\.$"),
         timeout=WITHIN_MS)
     assert name_of(second, first_id) in notice_title(second).inner_text()
     assert "already have an active session" in second.locator("#notice").inner_text()
@@ -79,7 +80,7 @@ def test_a_refused_tab_follows_where_the_session_goes(open_tab, wait_state):
     first = sign_in(open_tab("/"))
     second = open_tab("/")
     wait_state(second, "blocked")
-    expect(notice_title(second)).to_contain_text("(Tab 1, opened before", timeout=WITHIN_MS)
+    expect(notice_title(second)).to_contain_text("(Tab 1, opened ", timeout=WITHIN_MS)
 
     third = open_tab("/")
     wait_state(third, "blocked")

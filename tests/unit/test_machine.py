@@ -337,7 +337,7 @@ def test_slot_granted_makes_the_tab_active():
         store_memory(memory(FRESH, TOKEN, 0)),
         cmd.Show(rec.ACTIVE, None, FRESH, "alice"),
         # the record and the wake-up once, after the activity (one write per key per handle())
-        cmd.ShowTabs([cmd.TabView(FRESH, rec.ACTIVE, "app", T0 + 1, True)]),
+        cmd.ShowTabs([cmd.TabView(FRESH, rec.ACTIVE, "app", T0 + 1, True, T0)]),
         cmd.Store(cmd.LOCAL, rec.ACTIVITY_KEY, activity_raw(T0 + 1)),
         store_record(record),
         cmd.Publish(wire.changed(FRESH)),

@@ -77,7 +77,10 @@ class ShowTabs(Value):
 
 
 class TabView(Value):
-    FIELDS = ("tab_id", "state", "page", "last_active", "is_self")
+    """One open tab; ``opened``: when its page started (epoch seconds), None if unknown."""
+
+    FIELDS = ("tab_id", "state", "page", "last_active", "is_self", "opened")
+    DEFAULTS = {"opened": None}
 
 
 class ShowClock(Value):

@@ -752,9 +752,10 @@ class TabSession:
         for record in snapshots.live_records(self.snapshot, self.tab_id):
             if record.tab_id != self.tab_id:
                 views.append(cmd.TabView(record.tab_id, record.state, record.page,
-                                         record.last_active, False))
+                                         record.last_active, False, record.opened))
         if self.tab_id is not None:
-            views.append(cmd.TabView(self.tab_id, self.state, self.page, self.last_active, True))
+            views.append(cmd.TabView(self.tab_id, self.state, self.page, self.last_active, True,
+                                     self.opened))
         views.sort(key=lambda view: view.tab_id)
         if views == self.shown_tabs:
             return []
