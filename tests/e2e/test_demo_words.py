@@ -14,8 +14,8 @@ from playwright.sync_api import expect
 
 from tabs import html_data, sign_in, tab_id_of
 
-# Pyodide twins on Chromium only, as in test_demo.py: the same Python draws the words on both.
-pytestmark = pytest.mark.pyodide_engines("chromium")
+# The words are the demo's Python, the same in every engine: both interpreters, on Chromium only.
+pytestmark = [pytest.mark.pyodide_engines("chromium"), pytest.mark.micropython_engines("chromium")]
 
 WITHIN_MS = 2000  # rule 9's second, and a tick of the tab list
 CLOCK = r"\d\d:\d\d"
