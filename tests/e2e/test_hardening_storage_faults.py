@@ -171,7 +171,9 @@ def test_full_local_storage_is_the_error_state(serve, runtime, context, wait_sta
 
     page.click("#logout")  # the ended session fits where the live one was; the rest are removals
     settle_at(login, wait_state, r"/login\?reason=signed-out$", "signed-out")
-    helper.evaluate(_FILL_LOCAL)  # what the removals freed
+    # What the removals freed, filled from the sign-in page itself: in place it never reloads,
+    # and Chromium's page learns of another process's writes to a full area only lazily (above).
+    login.evaluate(_FILL_LOCAL)
     login.fill("#login-form input[name=username]", "alice")
     login.click("#login-form button[type=submit]")
     wait_state(login, "error")

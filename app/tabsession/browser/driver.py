@@ -78,6 +78,7 @@ class Driver:
         self.held_slot = None
         self.started = False
         self.hidden = False  # pagehide came: this document decides nothing more
+        self.became_login = False  # the command being carried out showed the login page in place
         self.last_activity_event = 0.0
         self.looks = 0  # storage reads after a wake-up
         self.feeds = 0  # Observed events fed
@@ -117,7 +118,12 @@ class Driver:
         self.feed(ev.Started(self.clock.now(), self.page, self.location.here(), memory_raw, snapshot,
                              self.ids.random_id(), self.in_place))
         self._arm_timer()
-        if self.server is not None and self.page == LOGIN and self._never_recorded(snapshot) \
+        if self.page == LOGIN:
+            self._ask_server_for_a_session(snapshot)
+
+    def _ask_server_for_a_session(self, snapshot):
+        """On a sign-in page with no session: ask the server whether the profile has one."""
+        if self.server is not None and self._never_recorded(snapshot) \
                 and self.machine.session is None and not self.failed:
             # No session ever recorded on this origin, but perhaps one on the server: the
             # profile may have signed in through another origin of this host (S6). Then this
@@ -194,10 +200,18 @@ class Driver:
     def feed(self, event):
         if self.failed:
             return
+        # (A feed can nest: the view, shown a state, may focus a field, whose event is activity.)
+        outer, self.became_login = self.became_login, False
         for command in self.machine.handle(event):
             self._perform(command)
             if self.failed:
                 return
+        became_login, self.became_login = self.became_login, outer
+        if became_login and self.started:
+            # The sign-in page shown in place asks what a loaded one asks at its start.
+            snapshot = self._snapshot()
+            if snapshot is not None:
+                self._ask_server_for_a_session(snapshot)
 
     def wake(self, periodic=False):
         """Something may have changed: look again (rules in core/wakeups.py). ``periodic``:
@@ -370,6 +384,7 @@ class Driver:
             self.location.replace_url(command.url)
         elif kind is cmd.ShowPage:
             self.page = command.page
+            self.became_login = command.page == LOGIN
             self.location.replace_url(command.url)
             self.view.show_page(command.page)
         elif kind is cmd.ClaimTabLock:
