@@ -50,6 +50,17 @@ def form_usable(entry):
     return entry["kind"] == "form" and entry["usable"]
 
 
+async def first_hit(page, since, matches, deadline):
+    """The first entry of `page`'s trace after `since` (epoch ms) that `matches`, polled until
+    `deadline` (time.monotonic()), or None; and the trace last read."""
+    while True:
+        trace = await read_trace(page)
+        hit = first_after(trace, since, matches)
+        if hit or time.monotonic() > deadline:
+            return hit, trace
+        await asyncio.sleep(0.1)
+
+
 class Bench(SnapshotExperiment):
     """The phases, each an async method named after it (see run.py's docstring)."""
 
@@ -267,12 +278,7 @@ class Bench(SnapshotExperiment):
         deadline = time.monotonic() + TIMEOUT_MS[runtime] / 1000
         forms, loads = [], []
         for page in [*pages, actor]:
-            while True:
-                trace = await read_trace(page)
-                hit = first_after(trace, click, form_usable)
-                if hit or time.monotonic() > deadline:
-                    break
-                await asyncio.sleep(0.1)
+            hit, trace = await first_hit(page, click, form_usable, deadline)
             forms.append(hit["at"] - click if hit else None)
             loads.append(documents_since(trace, click))
         return forms[:-1], loads[:-1], forms[-1], loads[-1]
@@ -507,12 +513,7 @@ class Bench(SnapshotExperiment):
         latencies = []
         deadline = time.monotonic() + 5
         for page in pages:
-            while True:
-                trace = await read_trace(page)
-                hit = first_after(trace, click, matches)
-                if hit or time.monotonic() > deadline:
-                    break
-                await asyncio.sleep(0.1)
+            hit, trace = await first_hit(page, click, matches, deadline)
             latencies.append(hit["at"] - click if hit else None)
             woke = first_after(trace, click, lambda e: e["kind"] == "wake")
             samples["wake"].append(woke["at"] - click if woke else None)
