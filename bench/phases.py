@@ -540,13 +540,15 @@ class Bench(SnapshotExperiment):
             for action, measure in (
                     ("signout", lambda: self.reach_signout(runtime)),
                     ("takeover", lambda: self.reach_takeover(runtime)),
+                    # (signout_held, the tabs' next page held back, diagnosed the loads after
+                    # a sign-out; the demo's tabs no longer load a page: run it by name only.)
                     ("signout_held", lambda: self.reach_signout(runtime, hold_next=True)),
                     ("signout_one", lambda: self.reach_signout(runtime, others=1)),
                     ("signout2p_browser", lambda: self.reach_signout_profiles(runtime, "browser")),
                     ("signout2p_server", lambda: self.reach_signout_profiles(runtime, "server")),
                     ("takeover2p_server", lambda: self.reach_takeover_profiles(runtime)),
                     ("journey", lambda: self.journey(runtime))):
-                if self.actions is None or action in self.actions:
+                if (action in self.actions) if self.actions is not None else action != "signout_held":
                     out[f"{action}-{RUNTIME_SHORT[runtime]}"] = await measure()
         return out
 
