@@ -1209,3 +1209,27 @@ def test_in_place_a_next_the_document_does_not_show_is_loaded():
     commands = tab.handle(ev.SignInSubmitted(T0 + 1, "alice", TOKEN, snapshot()))
 
     assert ([], ["/reports"]) == (in_place(commands), navigations(commands))
+
+
+def test_in_place_a_slot_granted_after_the_session_ended_is_given_back():
+    """The server ended the session while the tab, signed in here, waited for its place: the
+    late grant is released, not a usage error (a page that loads instead has left by then)."""
+    tab = machine()
+    tab.handle(ev.Started(T0, "login", "/login", None, snapshot(), FRESH, True))
+    tab.handle(ev.SignInSubmitted(T0 + 1, "alice", TOKEN, snapshot()))
+
+    ended = tab.handle(ev.ServerEnded(T0 + 2, rec.REASON_SIGNED_OUT))
+    late = tab.handle(ev.SlotGranted(T0 + 3, 0))
+
+    assert ([(rec.SIGNED_OUT, rec.REASON_SIGNED_OUT)], [cmd.ReleaseSlot(0)], rec.SIGNED_OUT) == \
+        (shown(ended), late, tab.state)
+
+
+def test_a_sign_in_whose_tab_holds_its_slot_already_is_counted_once():
+    """The tab that signed in holds slot 0 by the lock answer but its record is not active yet:
+    with max_tabs 2 a place is still free (it was counted twice: by its slot and as pending)."""
+    session = rec.Session(TOKEN, "alice", T0)
+    snap = ev.Snapshot(session.encode(), activity_raw(T0), {}, [], [0])
+
+    assert (True, False) == (snapshots.place_free(snap, 2, T0 + 0.1, session, TAB_A),
+                             snapshots.place_free(snap, 1, T0 + 0.1, session, TAB_A))

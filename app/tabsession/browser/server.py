@@ -129,6 +129,9 @@ class ServerPlaces:
         # kept while the connection lasts: the server pushes a new one whenever they change.
         self._places_text = None
         self._query = None  # the query in flight: [names, (status, text), parts received]
+        # Sign-ins of this page so far: an answer to a query sent before the latest one speaks
+        # of the session before it (in place the page goes on after signing in).
+        self._sign_ins = 0
         # When each of the user's tabs in other profiles was last active (the server's clock),
         # for the tab list (rule 9); the server never tells their ids.
         self.elsewhere = ()
@@ -192,7 +195,7 @@ class ServerPlaces:
         session over)."""
         if self.lease is not None and self._connection is None and not self._checking:
             self._push_closed()  # the push broke and the server did not answer: try again
-        query = self._query = {}
+        query = self._query = {"sign_ins": self._sign_ins}
         if self._connection is not None and self._places_text is not None:
             # Holding a place, the tab is told of every change over its push connection: no
             # request at each check (push, not polling).
@@ -225,7 +228,7 @@ class ServerPlaces:
         # The profile's session is over on the server (signed out through another origin of the
         # host, S6): a tab without a place has no push connection to say so.
         ended = decode_answer(text).get("ended") if status == 200 else None
-        if ended in ENDED_REASONS and self.lease is None:
+        if ended in ENDED_REASONS and self.lease is None and query["sign_ins"] == self._sign_ins:
             self._on_ended(ended)
 
     def _with_others(self, names, status, text):
@@ -427,6 +430,7 @@ class ServerPlaces:
             user = data.get("user")
             if status == 200 and isinstance(user, str):
                 self.user = user
+                self._sign_ins += 1
                 done(user, None)
             elif status == 0 or status >= 500:
                 done(None, "The server cannot be reached; try again in a moment.")

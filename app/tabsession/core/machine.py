@@ -135,6 +135,7 @@ class TabSession:
         self.quiet = False  # left following another tab's sign-out, without announcing it
         self.in_place = False  # the document shows both pages: no load between them (M11)
         self.app_paths = (urls.APP_PATH,)  # the app pages this document shows in place
+        self.awaiting_slot = False  # a slot was asked for and not answered yet
 
     # ----------------------------------------------------------------- dispatch
     @property
@@ -318,6 +319,7 @@ class TabSession:
             order.remove(remembered)
             order.insert(0, remembered)
         self.phase = ADMITTING
+        self.awaiting_slot = True
         return [cmd.AcquireSlot(order)]
 
     def _take_a_place(self, slot, now):
@@ -328,6 +330,7 @@ class TabSession:
         """
         if slot is not None:
             self.phase = STEALING
+            self.awaiting_slot = True
             return [cmd.StealSlot(slot)]
         if self.page == LOGIN:
             self.memory = rec.TabMemory(self.tab_id, self.session.token, None, True)
@@ -335,6 +338,7 @@ class TabSession:
         return self._become_active(None, now)
 
     def _on_slot_granted(self, event):
+        self.awaiting_slot = False
         session, commands = self._read_session(self.snapshot)
         if not isinstance(session, rec.Session):
             # The session ended while this tab waited for its slot: give the slot back.
@@ -351,16 +355,33 @@ class TabSession:
             return [self._store_memory()] + self._navigate(self.next_path)
         return self._become_active(event.slot, event.now)
 
+    def _on_late_slot(self, event):
+        """A slot granted after this tab left the session (in place, the session ended while
+        the tab waited for it): give it back at once. Unasked, it is the shell's bug (M1)."""
+        self._answered_late()
+        return [cmd.ReleaseSlot(event.slot)]
+
+    def _on_late_busy(self, event):
+        self._answered_late()
+        return []
+
+    def _answered_late(self):
+        if not self.awaiting_slot:
+            raise UsageError("a slot answer nobody asked for while " + self.row())
+        self.awaiting_slot = False
+
     def _on_steal_failed(self, event):
         """A steal did not take (leases: another tab took the slot in the same instant). A
         settled tab stays as it was (the user may try again); a page that arrived to take a
         place is refused, as any tab that finds no place."""
+        self.awaiting_slot = False
         if self.state in (rec.BLOCKED, rec.MOVED):
             self.phase = SETTLED
             return []
         return self._refused(event.now, steal=False)
 
     def _on_slots_busy(self, event):
+        self.awaiting_slot = False
         if self.memory.signed_in and self.memory.token == self.session.token:
             # The tab where the user just signed in is not refused by tabs that followed it.
             return self._take_a_place(self._victim_slot(self.snapshot, event.now), event.now)
@@ -860,10 +881,13 @@ ACCEPTS = {
                       UseHereClicked=_S._on_use_here, SignOutClicked=_S._on_sign_out),
     rec.MOVED: _row(Observed=_S._on_observed, UserActive=_S._on_user_active,
                     UseHereClicked=_S._on_use_here, SignOutClicked=_S._on_sign_out),
+    # (In place a slot asked for before the session ended can still be answered: given back.)
     rec.SIGNED_OUT: _row(Observed=_S._on_observed, UserActive=_S._on_user_active,
-                         SignInSubmitted=_S._on_sign_in, ServerEnded=IGNORED),
+                         SignInSubmitted=_S._on_sign_in, ServerEnded=IGNORED,
+                         SlotGranted=_S._on_late_slot, SlotsBusy=_S._on_late_busy),
     rec.EXPIRED: _row(Observed=_S._on_observed, UserActive=_S._on_user_active,
-                      SignInSubmitted=_S._on_sign_in, ServerEnded=IGNORED),
+                      SignInSubmitted=_S._on_sign_in, ServerEnded=IGNORED,
+                      SlotGranted=_S._on_late_slot, SlotsBusy=_S._on_late_busy),
     # A page on its way out (or failed) decides nothing more: late lock answers are dropped.
     LEAVING: _row(TabLockClaimed=IGNORED, SlotGranted=IGNORED, SlotsBusy=IGNORED, ServerEnded=IGNORED),
 }

@@ -94,8 +94,11 @@ def place_free(snapshot, max_tabs, now=None, session=None, self_id=None):
     if held is None:
         return False
     pending = 1 if signing_in_pending(snapshot, now, session, self_id) else 0
-    taken = max(len(held), len(other_active(snapshot, self_id)))
-    return taken + pending < max_tabs
+    # The tab that signed in is counted once: by its slot once the answer has it (its record may
+    # not say active yet), else as pending. Counted twice, a follower shown the sign-in page in
+    # place, which hears fresher answers than a page just loaded, was refused with a place free.
+    taken = max(len(held), len(other_active(snapshot, self_id)) + pending)
+    return taken < max_tabs
 
 
 def someone_active_in(snapshot, session, self_id):
