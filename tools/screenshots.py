@@ -75,7 +75,7 @@ def wait_state(page, state, timeout_ms=BOOT_TIMEOUT_MS):
 def sign_in(page, name):
     page.fill("#username", name)
     page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/$"))
+    page.wait_for_url(re.compile(r"/$"))  # in place: the History API changes the address
     wait_state(page, "active")
 
 
@@ -95,15 +95,21 @@ def take(browser, runtime, out):
     shoot = Shooter(out)
     plain = Server(runtime)
     timed = Server(runtime, "--idle-timeout", str(IDLE), "--warn-before", str(WARN))
+    booting = Server("pyodide")
     try:
-        # While Python starts: PyScript never loads, so the page stays exactly as it boots.
+        # While Python starts (Pyodide, whose runtime is the larger download): its standard
+        # library held back, so the page stays showing how much of the runtime has arrived.
         context = browser.new_context(viewport=VIEWPORT)
         page = context.new_page()
-        page.route(re.compile(r".*/vendor/pyscript-[^/]+/core\.js$"),
-                   lambda route: route.fulfill(body="", content_type="text/javascript"))
-        page.goto(plain("/"))
+        held = []
+        page.route(re.compile(r".*/vendor/pyodide-[^/]+/python_stdlib\.zip$"), lambda route: held.append(route))
+        page.goto(booting("/"))
+        page.locator("#boot-progress-bar").wait_for(state="visible", timeout=BOOT_TIMEOUT_MS)
+        page.wait_for_function("() => /MB/.test(document.getElementById('boot-progress').textContent)",
+                               timeout=BOOT_TIMEOUT_MS)
         page.wait_for_timeout(300)
         shoot(page, "starting")
+        page.unroute_all(behavior="ignoreErrors")  # the held download is dropped with the page
         context.close()
 
         context = browser.new_context(viewport=VIEWPORT)
@@ -166,6 +172,7 @@ def take(browser, runtime, out):
     finally:
         plain.stop()
         timed.stop()
+        booting.stop()
     return shoot.saved
 
 
