@@ -196,12 +196,15 @@ def test_a_tab_loads_one_document_through_sign_in_sign_out_and_sign_in_again(app
     seen = [(path_of(page), state_of(page))]
 
     sign_in(page, "alice")
+    # (With the server as the authority the name comes from /api/me once the tab is active.)
+    page.locator("#user", has_text="alice").wait_for(timeout=10_000)
     seen.append((path_of(page), state_of(page), page.locator("#user").text_content()))
     page.click("#logout")
     wait_state(page, "signed-out")
     seen.append((path_of(page), state_of(page), page.locator("#login-form").is_visible(),
                  page.locator("#app").is_visible()))
     sign_in(page, "bob")
+    page.locator("#user", has_text="bob").wait_for(timeout=10_000)
     seen.append((path_of(page), state_of(page), page.locator("#user").text_content()))
 
     assert [("/login?next=%2F", "signed-out"), ("/", "active", "alice"),
