@@ -565,9 +565,7 @@ class TabSession:
         activity = rec.Activity(self.session.token, max(now, self.last_active))
         # Keep the snapshot in step with what we wrote so deadlines use it immediately.
         if self.snapshot is not None:
-            self.snapshot = ev.Snapshot(self.snapshot.session_raw, activity.encode(),
-                                        self.snapshot.tab_raws, self.snapshot.live_ids,
-                                        self.snapshot.held_slots)
+            self._wrote(self.snapshot.session_raw, activity.encode())
         return [cmd.Store(cmd.LOCAL, rec.ACTIVITY_KEY, activity.encode()),
                 self._store_record(), cmd.Publish(self._wake())]
 
@@ -595,10 +593,7 @@ class TabSession:
         self.memory = rec.TabMemory(self.tab_id, session.token, None, False, True)
         session_raw = session.encode()
         activity_raw = rec.Activity(session.token, event.now).encode()
-        if self.snapshot is not None:
-            # What this tab wrote is what it reads next (in place, the app page decides on it).
-            self.snapshot = ev.Snapshot(session_raw, activity_raw, self.snapshot.tab_raws,
-                                        self.snapshot.live_ids, self.snapshot.held_slots)
+        self._wrote(session_raw, activity_raw)  # (in place, the app page decides on it)
         return [cmd.Store(cmd.LOCAL, rec.SESSION_KEY, session_raw),
                 cmd.Store(cmd.LOCAL, rec.ACTIVITY_KEY, activity_raw),
                 self._store_memory(),
@@ -621,10 +616,7 @@ class TabSession:
         ended = rec.EndedSession(session.token, reason, now)
         self.session = session
         ended_raw = ended.encode()
-        if self.snapshot is not None:
-            # What this tab wrote is what it reads next (in place, it goes on deciding on it).
-            self.snapshot = ev.Snapshot(ended_raw, None, self.snapshot.tab_raws,
-                                        self.snapshot.live_ids, self.snapshot.held_slots)
+        self._wrote(ended_raw, None)  # (in place, it goes on deciding on it)
         commands = [cmd.Store(cmd.LOCAL, rec.SESSION_KEY, ended_raw),
                     cmd.Store(cmd.LOCAL, rec.ACTIVITY_KEY, None)]
         return commands + self._leave_for_login(reason, now)
@@ -722,6 +714,13 @@ class TabSession:
         if announce:
             commands += [self._store_record(), cmd.Publish(self._wake())]
         return commands + (self._show_tabs(self.latest_now) if list_tabs else [])
+
+    def _wrote(self, session_raw, activity_raw):
+        """What this tab wrote under the session and activity keys is what it reads next: its
+        snapshot follows at once (no storage event tells a tab of its own writes)."""
+        if self.snapshot is not None:
+            self.snapshot = ev.Snapshot(session_raw, activity_raw, self.snapshot.tab_raws,
+                                        self.snapshot.live_ids, self.snapshot.held_slots)
 
     def _navigate(self, url):
         self.phase = LEAVING
