@@ -3,8 +3,8 @@
 This module owns:
 - the command line (the README's "Options" section): its options, their validation, and the first
   `Serving http://HOST:PORT/ (...)` line on standard output;
-- the URL space, as an allow-list: `/`, `/login`, `/pyscript.toml`, `.py` files under
-  `app/`, `static/` assets, and `vendor/<folder>/<file>`; everything else answers 404 (suspicious
+- the URL space, as an allow-list: `/`, `/login`, `/pyscript.toml`, `/favicon.ico` (the SVG
+  icon), `.py` files under `app/`, `static/` assets, and `vendor/<folder>/<file>`; everything else answers 404 (suspicious
   paths 400), and no directory is ever listed;
 - the templating of the pages (the run-time settings as JSON, the `<script type>` of the chosen
   interpreter, and `pyscript.toml` inlined into the entry tag as JSON, see `inline_config`) and
@@ -160,6 +160,9 @@ FOLDERS = {
 # One document for both: the tab goes between the app and the sign-in page in place (one boot).
 PAGES = {"/": "index.html", "/login": "index.html"}
 CONFIG_URL, CONFIG_FILE = "/pyscript.toml", "pyscript.toml"
+# Browsers ask for /favicon.ico on their own (for a document that names no icon, such as a
+# stylesheet opened in a tab): it is the pages' SVG icon, so the answer is never a 404.
+ICON_URL, ICON_FILE = "/favicon.ico", "static/favicon.svg"
 # Besides every name starting with ".": never served, never bundled. `server` is the server side
 # of the library (app/tabsession/server/): it runs here and must never be shipped to a browser.
 SKIPPED_SEGMENTS = {"__pycache__", "server"}
@@ -527,6 +530,10 @@ def answer(site: Site, method: str, target: str, if_none_match: str = "") -> Ans
                 page = render_page(read_text(found), site.settings, runtime, config,
                                    lambda url: versioned_url(url, root, site.versions))
                 return text_answer(page, MIME_TYPES[".html"], NO_STORE, if_none_match)
+        elif path == ICON_URL:
+            found = safe_file(root, ICON_FILE.split("/"), frozenset({".svg"}))
+            if found is not None:
+                return file_answer(found, NO_CACHE, if_none_match)
         elif path == CONFIG_URL:
             found = safe_file(root, [CONFIG_FILE], frozenset({".toml"}))
             if found is not None:

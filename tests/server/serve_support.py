@@ -117,6 +117,7 @@ def build_tree(root: Path, outside: Path, pyodide: bool = True) -> Path:
     write(root / "app/__pycache__/z.py", "cached = 1\n")
     write(root / "static/s.css", "body { color: black }\n")
     write(root / "static/i.svg", "<svg xmlns='http://www.w3.org/2000/svg'/>\n")
+    write(root / "static/favicon.svg", "<svg xmlns='http://www.w3.org/2000/svg'><circle r='1'/></svg>\n")
     write(root / "static/s.js", "export const s = 1;\n")
     write(root / "static/readme.txt", "not served\n")
     write(root / "vendor/pyscript-0.7.31/core.js", "export {};\n")

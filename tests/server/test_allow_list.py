@@ -51,6 +51,7 @@ def test_allowed_route_is_served(server, target):
         ("/app/x.py", "app/x.py"),
         ("/app/pkg/y.py", "app/pkg/y.py"),
         ("/static/i.svg", "static/i.svg"),
+        ("/favicon.ico", "static/favicon.svg"),  # what browsers ask for on their own
         ("/vendor/micropython-1.27.0/micropython.wasm", "vendor/micropython-1.27.0/micropython.wasm"),
         ("/vendor/pyodide-314.0.7/python_stdlib.zip", "vendor/pyodide-314.0.7/python_stdlib.zip"),
     ],
@@ -76,7 +77,8 @@ def test_plain_files_are_served_byte_for_byte(server, tree, target, file):
         ("/index.html", 404),
         ("/login.html", 404),
         ("/login/", 404),
-        ("/favicon.ico", 404),
+        ("/favicon.ico/x", 404),
+        ("/static/favicon.ico", 404),
         ("/APP/x.py", 404),
         ("/app/x.PY", 404),
         ("/app/notes.txt", 404),

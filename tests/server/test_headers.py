@@ -16,6 +16,7 @@ from serve_support import request, serve
         ("/app/x.py", "text/plain; charset=utf-8"),
         ("/static/s.css", "text/css; charset=utf-8"),
         ("/static/i.svg", "image/svg+xml"),
+        ("/favicon.ico", "image/svg+xml"),
         ("/static/s.js", "text/javascript; charset=utf-8"),
         ("/vendor/pyscript-0.7.31/core.js", "text/javascript; charset=utf-8"),
         ("/vendor/pyscript-0.7.31/core.css", "text/css; charset=utf-8"),
