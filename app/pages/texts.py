@@ -202,3 +202,18 @@ WARN_SUFFIX = " before"
 JUST_NOW = "last used just now"
 AGO_PREFIX = "last used "
 AGO_SUFFIX = " ago"
+
+# The notes pad (pages/notes.py): its status line.
+NOTES_SAVED = "Saved in this browser at "  # + the time, 18:57:03
+NOTES_EMPTY = "Nothing saved yet: what you type is saved in this browser as you type."
+NOTES_TOO_LONG = "Not saved: notes hold at most 20,000 characters."
+NOTES_NOT_SAVED = {
+    QUOTA_FULL: "Not saved: this site's storage in the browser is full.",
+    ACCESS_DENIED: "Not saved: the browser does not let this site use storage.",
+    WRITE_FAILED: "Not saved: the browser refused to store your notes ({name}).",
+}
+
+
+def notes_not_saved(name):
+    """The status line when storing the notes failed with the error called ``name``."""
+    return _named(NOTES_NOT_SAVED[storage_error_kind(name) or WRITE_FAILED], name or "Error")
