@@ -11,6 +11,7 @@ from pyscript import document, window
 from pyscript.ffi import create_proxy, is_none as _js_is_none
 
 from pages import texts
+from pages.notes import NotesPad
 
 LOG_LIMIT = 40  # entries kept in "Events in this tab"
 # A tab that leaves the list and is back within this many seconds navigated; it did not close.
@@ -155,7 +156,11 @@ class DemoView:
         self.gone = {}  # tab id -> when it left the list (a navigating tab leaves for a moment)
         self.settings_shown = False
         self.notice_words = None  # (title, detail) the notice shows
+        # The notes pad: open (editable, with the latest saved text) only while the tab is active.
+        self.notes = NotesPad(by_id("notes"), by_id("notes-status"), time.time, texts,
+                              lambda seconds: clock_time(seconds, self.offset))
         session.subscribe(self.on_change)
+        on("notes", "input", lambda event: self.notes.save())
         on("login-form", "submit", self.on_submit)
         on("use-here", "click", lambda event: session.use_here())
         on("logout", "click", lambda event: session.sign_out())
@@ -185,6 +190,8 @@ class DemoView:
             self.show_login_error(change.message)
         elif kind == "page":
             self.show_page(change.page)
+        elif kind == "leaving":
+            self.notes.flush()
 
     # ------------------------------------------------------------------- page
     def show_page(self, page):
@@ -199,19 +206,25 @@ class DemoView:
     def show_me(self, status, data):
         if status == 200 and isinstance(data.get("user"), str) and self.session.state == "active":
             set_text("user", data["user"])
+            self.notes.open(data["user"])
 
     def show_state(self, change):
         session = self.session
         state = change.state
         set_hidden("starting", True)
+        set_hidden("session-details", False)
         set_hidden("demo", False)
+        if state != "active":
+            self.notes.close()  # another tab edits now, or no one: nothing stays on screen
         if session.authority == "server":
             if state == "active":
                 # The protected data is the server's (S2): the name comes from /api/me, which
-                # answers only this tab while it is active.
+                # answers only this tab while it is active (show_me opens the notes then).
                 session.fetch("/api/me", self.show_me)
         elif session.user is not None:
             set_text("user", session.user)
+            if state == "active":
+                self.notes.open(session.user)
         if not self.settings_shown:
             self.settings_shown = True
             self.show_settings()

@@ -1,10 +1,11 @@
 """The demo pages, state by state, as a person (keyboard and screen reader included) meets them.
 
 A walk-through of every state on both runtimes: what each says, which action has the focus,
-what the live region announces, the tab list, the event log, the settings panel and the two
-demo helpers ("Open another tab", "Duplicate this tab"); then an axe-core scan of each page in
-each state (light and dark). The harness fails every test on any page error, console error,
-`.py-error`, CSP violation or request to another host.
+what the live region announces, the notes pad, the tab list, the event log and the settings
+panel (folded under "Session details"), and the two demo helpers ("Open another tab",
+"Duplicate this tab"); then an axe-core scan of each page in each state (light and dark). The
+harness fails every test on any page error, console error, `.py-error`, CSP violation or request
+to another host.
 """
 
 import json
@@ -53,7 +54,17 @@ def announced(page):
 
 
 def log_lines(page):
-    return page.locator("#event-log li .log-text").all_inner_texts()
+    """The event log's lines, read whether or not "Session details" is open (inner_text reads
+    nothing inside a closed <details>)."""
+    return [line.strip() for line in page.locator("#event-log li .log-text").all_text_contents()]
+
+
+def open_session_details(page):
+    """Open "Session details: events and settings" as a person does: by its summary."""
+    details = page.locator("#session-details")
+    if details.get_attribute("open") is None:
+        page.click("#session-details > summary")
+    page.locator("#settings").wait_for(state="visible", timeout=WITHIN_MS)
 
 
 def wait_landed(page, wait_state, url_pattern, state):
@@ -82,12 +93,17 @@ def test_walk_through_every_session_state(open_tab, context, wait_state, runtime
     """signed-out -> bad name -> active -> duplicate blocked -> use here (moved) -> sign out."""
     first = open_tab("/")
 
-    # Signed out: the login page invites to sign in, the name field has the focus, settings are shown.
+    # Signed out: the login page invites to sign in, the name field has the focus; the settings
+    # are one click away, under "Session details", folded by default.
     wait_landed(first, wait_state, r"/login\?next=%2F$", "signed-out")
     expect_no_starting_indicator(first)
     assert text_of(first, "#notice-title").startswith("Sign in")
     assert "username" == focused_id(first)
     assert not first.locator("#use-here").is_visible()
+    assert first.locator("#session-details > summary").is_visible()
+    assert not first.locator("#settings").is_visible()
+    open_session_details(first)
+    first.focus("#username")  # back where the page put it
     assert {"micropython": "MicroPython", "pyodide": "Pyodide (CPython)"}[runtime] == \
         text_of(first, "#setting-runtime")
     assert "1 tab" == text_of(first, "#setting-limit")
@@ -118,6 +134,7 @@ def test_walk_through_every_session_state(open_tab, context, wait_state, runtime
     assert "active" == me.get_attribute("data-state")
     assert "This tab" in me.inner_text()
     assert "This tab is active." in log_lines(first)
+    assert first.locator("#notes").is_editable()  # the pad is this tab's while it is active
 
     # "Duplicate this tab": window.open copies sessionStorage; the copy is a further tab: blocked.
     with context.expect_page() as opened:
@@ -149,6 +166,7 @@ def test_walk_through_every_session_state(open_tab, context, wait_state, runtime
     assert "use-here" == focused_id(first)
     assert "in use in another tab" in announced(first)
     assert "The session moved to another tab; this tab is paused." in log_lines(first)
+    assert not first.locator("#notes").is_editable()
 
     # Use here again from the moved tab (in place, no navigation): focus goes to the heading.
     first.bring_to_front()
@@ -201,6 +219,7 @@ def test_idle_warning_and_idle_expiry(context, new_tab, timed, wait_state):
     page = new_tab(context, timed, "/")
     wait_landed(page, wait_state, r"/login", "signed-out")
     sign_in_by_keyboard(page, wait_state)
+    open_session_details(page)
     assert "2 minutes" == text_of(page, "#setting-idle")
 
     context.clock.fast_forward((IDLE - WARN + 2) * 1000)
@@ -275,7 +294,7 @@ def test_starting_indicator_while_python_boots(app_server, page):
     assert page.locator(".topbar").is_visible()
     assert "Starting Python" in text_of(page, "#starting")
     assert "status" == page.get_attribute("#starting", "role")
-    for hidden in ("#app", "#notice", "#demo"):
+    for hidden in ("#app", "#notice", "#demo", "#session-details"):
         assert not page.locator(hidden).is_visible()
 
 
