@@ -5,7 +5,8 @@
 
 It starts serve.py on free ports (one server with the default settings, one with short
 timeouts for the idle warning and expiry, whose time is driven by Playwright's clock), walks
-a browser through the states and saves a 900x650 viewport of each. The browser is the one the
+a browser through the states and saves a 900x650 viewport of each (the active tab's whole
+page: its notes pad and, below, the tab list). The browser is the one the
 tests use: TABSESSION_BROWSER, else Playwright's own Chromium, else /usr/bin/chromium.
 Look at every image before committing it: the script checks states, not looks.
 """
@@ -72,6 +73,19 @@ def wait_state(page, state, timeout_ms=BOOT_TIMEOUT_MS):
     page.wait_for_timeout(400)  # let the tab list, log and countdowns catch up
 
 
+NOTES = ("Analytical Engine, notes for Thursday:\n"
+         "- Note G: the Bernoulli numbers, step by step\n"
+         "- ask Babbage about the store's size\n"
+         "- reply to Mary")
+NOTES_DARK = "Compiler talk:\n- bring a nanosecond\n- the first bug, taped in the log book"
+
+
+def type_notes(page, text):
+    """Type into the notes pad (an input event per key, each saved) and wait for the save."""
+    page.locator("#notes").press_sequentially(text)
+    page.locator("#notes-status", has_text="Saved in this browser").wait_for()
+
+
 def sign_in(page, name):
     page.fill("#username", name)
     page.keyboard.press("Enter")
@@ -84,9 +98,9 @@ class Shooter:
         self.out = out
         self.saved = []
 
-    def __call__(self, page, name):
+    def __call__(self, page, name, full_page=False):
         path = self.out / (name + ".png")
-        page.screenshot(path=str(path))
+        page.screenshot(path=str(path), full_page=full_page)
         self.saved.append(path)
         print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}  {path.stat().st_size // 1024} kB")
 
@@ -118,6 +132,7 @@ def take(browser, runtime, out):
         wait_state(first, "signed-out")
         shoot(first, "sign-in")
         sign_in(first, "Ada Lovelace")
+        type_notes(first, NOTES)
         with context.expect_page() as opened:
             first.click("#duplicate-tab")
         copy = opened.value
@@ -126,7 +141,7 @@ def take(browser, runtime, out):
         first.bring_to_front()
         first.mouse.move(10, 10)
         first.wait_for_timeout(1200)
-        shoot(first, "active")
+        shoot(first, "active", full_page=True)  # the notes and the tab list below them
         shoot(copy, "blocked")
         copy.click("#use-here")
         wait_state(first, "moved")
@@ -138,12 +153,13 @@ def take(browser, runtime, out):
         page.goto(plain("/"))
         wait_state(page, "signed-out")
         sign_in(page, "Grace Hopper")
+        type_notes(page, NOTES_DARK)
         other = context.new_page()
         other.goto(plain("/"))
         wait_state(other, "blocked")
         page.bring_to_front()
         page.wait_for_timeout(1200)
-        shoot(page, "active-dark")
+        shoot(page, "active-dark", full_page=True)
         context.close()
 
         context = browser.new_context(viewport=VIEWPORT)
