@@ -50,6 +50,7 @@ SIGNED_IN = ("app", "appsrv", "appsrc", "direct", "snap", "snapgz")
 ACTIONS = {"signout": "sign-out", "takeover": "take-over",
            "signout_held": "sign-out, next page held (diagnosis)",
            "signout_one": "sign-out reaching 1 tab (diagnosis)",
+           "signout_five": "sign-out reaching 5 tabs (diagnosis)",
            # Issue 13: two profiles (browser contexts) of one user.
            "signout2p_browser": "sign-out in one of two profiles, browser authority",
            "signout2p_server": "sign-out in one of two profiles, server authority",

@@ -196,7 +196,7 @@ class Bench(SnapshotExperiment):
     async def reach_signout(self, runtime, hold_next=False, others=None):
         """Diagnoses: hold_next answers the signed-out tabs' navigation to /login with 204, so
         they stay where they are instead of booting the sign-in page while other tabs still
-        handle the sign-out; others=1 measures the same action reaching a single tab."""
+        handle the sign-out; others=1 (or 5) measures the same action reaching that many tabs."""
         server = self.servers.get("signout", runtime, "browser")
         diagnosis = hold_next or others is not None
         others = others or self.counts["reach_tabs"]
@@ -544,6 +544,8 @@ class Bench(SnapshotExperiment):
                     # a sign-out; the demo's tabs no longer load a page: run it by name only.)
                     ("signout_held", lambda: self.reach_signout(runtime, hold_next=True)),
                     ("signout_one", lambda: self.reach_signout(runtime, others=1)),
+                    # With 1, 5 and 10 tabs: how the time grows with the tabs (what limits it).
+                    ("signout_five", lambda: self.reach_signout(runtime, others=5)),
                     ("signout2p_browser", lambda: self.reach_signout_profiles(runtime, "browser")),
                     ("signout2p_server", lambda: self.reach_signout_profiles(runtime, "server")),
                     ("takeover2p_server", lambda: self.reach_takeover_profiles(runtime)),
