@@ -136,7 +136,7 @@ def build_snap_roots(folder):
         root = folder / f"root-{kind}"
         (root / "static").mkdir(parents=True)
         (root / "index.html").write_text(page)
-        for name in ("app.css", "favicon.svg"):
+        for name in ("app.css", "favicon.svg", "boot.js"):
             shutil.copy(ROOT / "static" / name, root / "static" / name)
         text = (BENCH / "pages" / "snap.js").read_text()
         for key, value in (("{PYODIDE}", pyodide), ("{SNAPSHOT}", snapshot), ("{FILES}", json.dumps(files)),
