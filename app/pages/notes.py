@@ -10,7 +10,7 @@ One pad per browser profile, in localStorage under ``NOTES_KEY`` as JSON
 who saved it: another name starts with an empty pad and replaces it on its first save.
 
 The pure half (``parse_notes``, ``notes_value``) imports nothing of the browser, so CPython tests
-it (tests/unit/test_demo_notes.py). ``NotesPad`` is the browser half: localStorage goes through
+it (tests/unit/test_notes_pad.py). ``NotesPad`` is the browser half: localStorage goes through
 a few lines of JavaScript, because MicroPython cannot catch an exception thrown inside a JS call
 (``setItem`` over quota: docs/rules.md, "Platform facts"). It uses nothing of tabsession.
 """

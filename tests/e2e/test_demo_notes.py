@@ -3,7 +3,7 @@
 Typed notes are saved in this browser as they are typed and come back after a reload; a refused
 tab that takes the session with Use here shows what the first tab typed, and the first tab, now
 moved, keeps none of it on screen; a corrupt value under the pad's key is no notes, not an
-error (pages/notes.py; its pure half: tests/unit/test_demo_notes.py). The harness fails every
+error (pages/notes.py; its pure half: tests/unit/test_notes_pad.py). The harness fails every
 test on any page error, console error, `.py-error`, CSP violation or request to another host.
 """
 
