@@ -34,6 +34,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import time
 import warnings
 
@@ -46,6 +47,10 @@ ELEMENT_TIMEOUT_MS = 10_000
 # How long a tab may take to boot, per runtime (WebKit's Pyodide is slower than Chromium's).
 BOOT_TIMEOUT_MS = {"micropython": 15_000, "pyodide": 40_000}
 XVFB_START_TIMEOUT_S = 10
+# WebKitWebDriver waits for MiniBrowser without a limit; once (in a CI run) MiniBrowser could not
+# open the display and the session's start hung for good. A start that takes longer is stopped
+# and made once more; a second one fails the test with what the driver logged.
+WEBKIT_START_TIMEOUT_S = 60
 
 _READ_PAGE = """return {
   data: Object.assign({}, document.documentElement.dataset),
@@ -467,7 +472,20 @@ def webkit_display():
 
 
 def start_webkit(display, log_path):
-    """A new WebDriver session of WebKitGTK's MiniBrowser on `display`."""
+    """A new WebDriver session of WebKitGTK's MiniBrowser on `display`, made within
+    WEBKIT_START_TIMEOUT_S (a second try once; see there)."""
+    for attempt in (1, 2):
+        driver, service = _start_webkit_within(display, log_path, WEBKIT_START_TIMEOUT_S)
+        if driver is not None:
+            return driver
+        service.stop()  # WebKitWebDriver goes, and the request waiting on it fails
+    log = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
+    raise RuntimeError(f"WebKit's WebDriver session did not start within {WEBKIT_START_TIMEOUT_S} s,"
+                       f" twice; its log ends:\n{log}")
+
+
+def _start_webkit_within(display, log_path, timeout_s):
+    """(driver, service); driver None when the session did not start within `timeout_s`."""
     from selenium import webdriver
     from selenium.webdriver.webkitgtk.service import Service
 
@@ -477,10 +495,23 @@ def start_webkit(display, log_path):
     driver_path = (engines.WEBKIT_DRIVER if os.access(engines.WEBKIT_DRIVER, os.X_OK)
                    else shutil.which("WebKitWebDriver"))
     service = Service(driver_path, env={**os.environ, "DISPLAY": display}, log_output=str(log_path))
-    with warnings.catch_warnings():
-        # Selenium's own WebKitGTK class still passes its address the deprecated way.
-        warnings.filterwarnings("ignore", "setting remote_server_addr", DeprecationWarning)
-        return webdriver.WebKitGTK(options=options, service=service)
+    started = {}
+
+    def start():
+        try:
+            with warnings.catch_warnings():
+                # Selenium's own WebKitGTK class still passes its address the deprecated way.
+                warnings.filterwarnings("ignore", "setting remote_server_addr", DeprecationWarning)
+                started["driver"] = webdriver.WebKitGTK(options=options, service=service)
+        except Exception as error:  # noqa: BLE001 - raised below, in the test's thread
+            started["error"] = error
+
+    thread = threading.Thread(target=start, name="webkit-start", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if "error" in started:
+        raise started["error"]
+    return started.get("driver"), service
 
 
 def webkit_version(display):

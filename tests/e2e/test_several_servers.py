@@ -159,12 +159,6 @@ def assert_blocked(page):
     assert page.locator("#app").is_hidden()
 
 
-def decided_state(page, timeout_ms):
-    """The tab's first decision (the state it leaves `booting` for)."""
-    wait_decided(page, timeout_ms)
-    return html_data(page).get("tabState")
-
-
 def stays(page, state, seconds=1.5):
     """True if `page` is still in `state` after `seconds` with at most one more navigation."""
     navigations = main_frame_navigations(page)
@@ -193,7 +187,10 @@ def test_the_same_profile_is_refused_on_the_second_server(runtime, store_kind, s
     on_a = sign_in(open_tab(profile, a, "/login"), "bob")
 
     on_b = open_tab(profile, b, "/")
-    assert "blocked" == decided_state(on_b, b.boot_timeout_ms), describe(on_b)
+    # B's origin never recorded a session, so its sign-in page decides `signed-out` and then asks
+    # the server, which has one (S6): the tab may show `signed-out` for a moment before `blocked`
+    # (seen in a CI run; a known flash, in the issue's notes). What S6 asks is where it ends.
+    wait_decided(on_b, b.boot_timeout_ms)
     wait_state(on_b, "blocked", WAIT_MS)
     assert_blocked(on_b)
     assert stays(on_b, "blocked"), f"{describe(on_b)}: the blocked tab moved on (a redirect loop)"
