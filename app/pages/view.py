@@ -63,11 +63,12 @@ def focus(element_id):
         element.focus()
 
 
-_focus_next_frame = [None]  # the id of the element focus_soon moves the focus to
+_focus_target = [None]  # the id of the element focus_soon moves the focus to
+_kept_focus = []  # the one proxy of _focus_pending
 
 
 def _focus_pending():
-    element_id, _focus_next_frame[0] = _focus_next_frame[0], None
+    element_id, _focus_target[0] = _focus_target[0], None
     if element_id is not None:
         focus(element_id)
 
@@ -77,15 +78,12 @@ def focus_soon(element_id):
     lay out the page at once; done while a change is handled, that cost each tab 8 to 15 ms of
     a sign-out reaching ten tabs (measured: most of a follower's handling), before the tab
     could show its new state."""
-    first = _focus_next_frame[0] is None
-    _focus_next_frame[0] = element_id
+    first = _focus_target[0] is None
+    _focus_target[0] = element_id
     if first:
         if not _kept_focus:
             _kept_focus.append(create_proxy(_focus_pending))
         window.setTimeout(_kept_focus[0], 0)
-
-
-_kept_focus = []  # the one proxy of _focus_pending
 
 
 def countdown(seconds):
