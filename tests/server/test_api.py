@@ -479,8 +479,8 @@ def test_places_says_when_each_tab_elsewhere_was_last_used_and_nothing_that_name
 
     answers = [client.get("/api/places").json() for client in (first, second)]
 
-    assert [{"others": 0, "elsewhere": [], "mine": 1},
-            {"others": 1, "elsewhere": [{"last_active": clock.now}], "mine": 0}] == answers
+    assert [{"others": 0, "elsewhere": [], "mine": 1, "user": "bob"},
+            {"others": 1, "elsewhere": [{"last_active": clock.now}], "mine": 0, "user": "bob"}] == answers
     assert TAB_A not in json.dumps(answers)
 
 
@@ -561,3 +561,5 @@ def test_places_says_when_the_profile_has_no_live_session(profiles):
 
     assert (None, "signed-out", "signed-out", "signed-out") == (
         live.get("ended"), gone.get("ended"), replayed.get("ended"), stranger.get("/api/places").json().get("ended"))
+    # whose the live session is, and only while it is live (S6: another origin's sign-in page follows it)
+    assert ("bob", None, None) == (live.get("user"), gone.get("user"), replayed.get("user"))

@@ -1233,3 +1233,64 @@ def test_a_sign_in_whose_tab_holds_its_slot_already_is_counted_once():
 
     assert (True, False) == (snapshots.place_free(snap, 2, T0 + 0.1, session, TAB_A),
                              snapshots.place_free(snap, 1, T0 + 0.1, session, TAB_A))
+
+
+# ------------------------------------------ a session the server knows of at start (M10, S6)
+def test_a_sign_in_page_follows_the_servers_session_in_its_first_decision():
+    """An origin that never recorded a session, whose profile signed in through another origin
+    of the host: the page's first decision is the sign-in's, never the form first."""
+    tab = machine()
+    commands = tab.handle(ev.Started(T0, "login", "/login?next=%2F", None, snapshot(), FRESH, True,
+                                     "bob", TOKEN))
+    commands += tab.handle(ev.SlotGranted(T0, 0))
+
+    assert ([(rec.ACTIVE, None)], [("app", "/")], [rec.Session(TOKEN, "bob", T0).encode()],
+            (rec.ACTIVE, "bob")) == \
+        (shown(commands), in_place(commands), stored(commands, rec.SESSION_KEY),
+         (tab.state, tab.session.user))
+
+
+def test_a_reloaded_sign_in_page_follows_the_servers_session_once_it_knows_who_it_is():
+    """With a tab memory the decision waits for the tab lock's answer; the server's word waits
+    with it."""
+    tab = machine()
+    commands = tab.handle(ev.Started(T0, "login", "/login", memory(TAB_A).encode(), snapshot(), FRESH,
+                                     True, "bob", TOKEN))
+    assert ([], []) == (shown(commands), stored(commands, rec.SESSION_KEY))
+
+    commands = tab.handle(ev.TabLockClaimed(True))
+
+    assert ([rec.Session(TOKEN, "bob", T0).encode()], [cmd.AcquireSlot([0])]) == \
+        (stored(commands, rec.SESSION_KEY), of_type(commands, cmd.AcquireSlot))
+
+
+def test_a_session_recorded_here_wins_over_the_servers_word_at_start():
+    """A tab of this origin signed in meanwhile: it is followed as usual, nothing rewritten."""
+    tab = machine()
+    commands = tab.handle(ev.Started(T0, "login", "/login", None, signed_in(), FRESH, True,
+                                     "bob", OTHER_TOKEN))
+
+    assert ([], "alice") == (stored(commands, rec.SESSION_KEY), tab.session.user)
+
+
+@pytest.mark.parametrize("user", [None, "", "   ", 7, "x" * 65])
+def test_no_name_from_the_server_leaves_the_sign_in_form(user):
+    tab = machine()
+    commands = tab.handle(ev.Started(T0, "login", "/login", None, snapshot(), FRESH, True, user, TOKEN))
+
+    assert ([(rec.SIGNED_OUT, None)], []) == (shown(commands), stored(commands, rec.SESSION_KEY))
+
+
+def test_the_servers_word_without_a_token_is_our_bug():
+    with pytest.raises(UsageError):
+        machine().handle(ev.Started(T0, "login", "/login", None, snapshot(), FRESH, True, "bob", None))
+
+
+def test_an_app_page_with_the_servers_word_records_the_session_and_asks_for_a_place():
+    """The app page of a never-recorded origin does not go to the sign-in form first."""
+    tab = machine()
+    commands = tab.handle(ev.Started(T0, "app", "/", None, snapshot(), FRESH, True, "bob", TOKEN))
+    commands += tab.handle(ev.SlotsBusy(T0))
+
+    assert ([rec.Session(TOKEN, "bob", T0).encode()], [cmd.AcquireSlot([0])], [(rec.BLOCKED, rec.ACTIVE_ELSEWHERE)]) == \
+        (stored(commands, rec.SESSION_KEY), of_type(commands, cmd.AcquireSlot), shown(commands))

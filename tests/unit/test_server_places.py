@@ -596,3 +596,28 @@ def test_a_tab_holding_a_place_leaves_endings_to_its_push():
     look(tab, [SLOT], {"others": 0, "mine": 1, "ended": "signed-out"})
 
     assert [] == [entry for entry in tab.told if entry[0] == "ended"]
+
+
+@pytest.mark.parametrize("server, user", [
+    ({"others": 0, "mine": 0, "user": "bob"}, "bob"),
+    ({"others": 0, "mine": 0, "ended": "signed-out"}, None),
+    ({"others": 0, "mine": 0, "user": ""}, None), ({"others": 0, "mine": 0, "user": ["bob"]}, None),
+    ((503, '{"reason": "server-unavailable", "user": "bob"}'), None), ((0, ""), None), ((200, "<html>"), None),
+])
+def test_the_places_answer_says_whose_the_profiles_session_is(server, user):
+    """S6: what a sign-in page of an origin that never recorded a session decides on at start;
+    only a 200 naming a user says there is one."""
+    tab = Tab()
+
+    answers = look(tab, [], server)
+
+    assert ([[]], user) == (answers, tab.places.session_user)
+
+
+def test_a_later_answer_without_a_session_forgets_the_user():
+    tab = Tab()
+    look(tab, [], {"others": 0, "mine": 0, "user": "bob"})
+
+    look(tab, [], {"others": 0, "mine": 0, "ended": "signed-out"})
+
+    assert tab.places.session_user is None

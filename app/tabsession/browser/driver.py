@@ -115,14 +115,20 @@ class Driver:
         except StorageError as error:
             self._storage_failed(str(error.args[0]))
             return
+        # The first lock query asked the server too: a page on an origin that never recorded a
+        # session follows the profile's session on the server at once, if it has one (S6),
+        # rather than showing the sign-in form until a second answer comes.
+        server_user = None
+        if self.server is not None and self._never_recorded(snapshot):
+            server_user = self.server.session_user
         self.feed(ev.Started(self.clock.now(), self.page, self.location.here(), memory_raw, snapshot,
-                             self.ids.random_id(), self.in_place))
+                             self.ids.random_id(), self.in_place, server_user,
+                             self.ids.random_id() if server_user is not None else None))
         self._arm_timer()
-        if self.page == LOGIN:
-            self._ask_server_for_a_session(snapshot)
 
     def _ask_server_for_a_session(self, snapshot):
-        """On a sign-in page with no session: ask the server whether the profile has one."""
+        """On a sign-in page shown in place with no session: ask the server whether the profile
+        has one (at start, the first query's answer has said)."""
         if self.server is not None and self._never_recorded(snapshot) \
                 and self.machine.session is None and not self.failed:
             # No session ever recorded on this origin, but perhaps one on the server: the

@@ -135,6 +135,9 @@ class ServerPlaces:
         # When each of the user's tabs in other profiles was last active (the server's clock),
         # for the tab list (rule 9); the server never tells their ids.
         self.elsewhere = ()
+        # The user of the profile's live session by the server's last places answer, or None
+        # (no session, or no answer): a sign-in page decides on it at start (S6).
+        self.session_user = None
 
     @property
     def failed(self):
@@ -223,6 +226,8 @@ class ServerPlaces:
             self._query = None
         names = query["local"]
         status, text = query["server"]
+        user = decode_answer(text).get("user") if status == 200 else None
+        self.session_user = user if isinstance(user, str) and user else None
         counted = self._with_others([] if names is None else names, status, text)
         query["to"](None if names is None else counted)
         # The profile's session is over on the server (signed out through another origin of the

@@ -50,7 +50,10 @@ M9. One ``handle()`` returns at most one write per storage key and at most one p
 M10. With a server as the authority (``settings.authority``), the server's word ends a session:
     ``ServerEnded`` (a claim answered 401, or a push) ends it for the whole profile with the
     server's reason, whatever the records say. Places are the shell's business: the server's
-    place is one more lock behind the slot locks (``browser/server.py``).
+    place is one more lock behind the slot locks (``browser/server.py``). A page that starts
+    with the server's word that its profile has a session (``Started.server_user``, on an origin
+    that never recorded one) records it and goes on as the page of a sign-in would: its first
+    decision is never the sign-in form it would take back a moment later.
 M11. In place. When one document shows both pages (``Started.in_place``), going between the app
     page and the login page is ``ShowPage``, not ``Navigate``: the tab keeps its document, its
     tab lock and any slot it holds, and decides as the page it became would on loading (the app
@@ -134,6 +137,8 @@ class TabSession:
         self.signing_in = False
         self.quiet = False  # left following another tab's sign-out, without announcing it
         self.in_place = False  # the document shows both pages: no load between them (M11)
+        self.server_user = None  # the server's session of this profile, seen at start (M10)
+        self.server_token = None
         self.app_paths = (urls.APP_PATH,)  # the app pages this document shows in place
         self.awaiting_slot = False  # a slot was asked for and not answered yet
 
@@ -190,6 +195,10 @@ class TabSession:
             raise UsageError("unknown page " + repr(event.page))
         self.page = event.page
         self.in_place = bool(event.in_place)
+        self.server_user = username_of(event.server_user)
+        if self.server_user is not None and not rec.is_id(event.fresh_token):
+            raise UsageError("fresh_token must be 32 lowercase hex digits")
+        self.server_token = event.fresh_token
         self.snapshot = event.snapshot
         self.fresh_id = event.fresh_id
         self.opened = event.now
@@ -237,6 +246,11 @@ class TabSession:
             if ended:
                 return commands + self._end_session(session, ended, now)
             self.session = session
+        user, self.server_user = self.server_user, None
+        if session is None and user is not None:
+            # The server's word (M10): the profile is signed in; this origin records it now.
+            commands += self._begin_session(user, self.server_token, now, False)
+            return commands + (self._go_next(now) if self.page == LOGIN else self._admit(now))
         if self.page == LOGIN:
             return commands + self._decide_login(session, now)
         if not isinstance(session, rec.Session):
@@ -587,17 +601,23 @@ class TabSession:
             return commands + [cmd.ShowLoginError(USERNAME_ERROR)]
         if not rec.is_id(event.fresh_token):
             raise UsageError("fresh_token must be 32 lowercase hex digits")
-        session = rec.Session(event.fresh_token, name, event.now)
+        return commands + self._begin_session(name, event.fresh_token, event.now) + self._go_next(event.now)
+
+    def _begin_session(self, name, token, now, signed_in_here=True):
+        """This tab records a new session of ``name``, as its first tab (the caller goes on).
+        ``signed_in_here``: the user signed in in this tab, which then takes a place rather than
+        be refused (M7); not so when it follows a sign-in made through another origin."""
+        session = rec.Session(token, name, now)
         self.session = session
         self.signing_in = True
-        self.memory = rec.TabMemory(self.tab_id, session.token, None, False, True)
+        self.memory = rec.TabMemory(self.tab_id, session.token, None, False, signed_in_here)
         session_raw = session.encode()
-        activity_raw = rec.Activity(session.token, event.now).encode()
+        activity_raw = rec.Activity(session.token, now).encode()
         self._wrote(session_raw, activity_raw)  # (in place, the app page decides on it)
         return [cmd.Store(cmd.LOCAL, rec.SESSION_KEY, session_raw),
                 cmd.Store(cmd.LOCAL, rec.ACTIVITY_KEY, activity_raw),
                 self._store_memory(),
-                cmd.Publish(self._wake())] + self._go_next(event.now)
+                cmd.Publish(self._wake())]
 
     def _on_sign_out(self, event):
         if self.session is None:

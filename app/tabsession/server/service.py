@@ -117,6 +117,14 @@ class Authority:
         (``TabEntry(tab_id, last_active, elsewhere)``, no other session's sid), or ``Denied``."""
         return await self._read_session(sid, registry.tabs)
 
+    async def user_and_tabs(self, sid: str) -> tuple[str, tuple[TabEntry, ...]] | Denied:
+        """``tabs``, with the live session's user: what a sign-in page of a profile that signed
+        in through another origin of the host needs to follow it (S6). One read, as ``tabs``."""
+        def reading(record: UserRecord, policy: Policy, now: float, sid: str):
+            entries = registry.tabs(record, policy, now, sid)
+            return entries if isinstance(entries, Denied) else (record.user, entries)
+        return await self._read_session(sid, reading)
+
     async def user_of(self, sid: str) -> str | None:
         """The user of session ``sid`` (live or ended but remembered), or ``None``."""
         return await self.store.user_of(sid)

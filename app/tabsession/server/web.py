@@ -487,12 +487,15 @@ class TabsessionAPI:
         an error."""
         self._start_sweeping()
         sid = self._sid(request)
-        entries = await self.authority.tabs(sid) if sid is not None else Denied(401, records.REASON_SIGNED_OUT)
+        found = await self.authority.user_and_tabs(sid) if sid is not None else Denied(401, records.REASON_SIGNED_OUT)
+        # ... and whose the live session is: a sign-in page of this profile on another origin of
+        # the host, which never recorded it, follows it instead of showing its form (S6).
+        user, entries = (None, found) if isinstance(found, Denied) else found
         # ... and how many places the profile's own session holds ("mine"): a page counts those
         # beyond the slots its origin's locks see, which are the profile's tabs on another origin
         # of this host (S6). Only here: the pushed message stays what other profiles change.
         mine = 0 if isinstance(entries, Denied) else sum(1 for entry in entries if not entry.elsewhere)
-        more = {"ended": entries.reason} if isinstance(entries, Denied) else {}
+        more = {"ended": entries.reason} if isinstance(entries, Denied) else {"user": user}
         # "ended": no live session (no cookie: a sign-out through any origin of the host deletes
         # it for all of them). A tab that holds no place has no push connection: this is how it
         # learns of a sign-out made through another origin (S6).
