@@ -52,6 +52,7 @@ import shutil
 from pathlib import Path
 
 import engines
+import stall_guard
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
@@ -112,6 +113,8 @@ def pytest_terminal_summary(terminalreporter, config):
             f"{twins} cases left out on engines their test is not marked for "
             "(pyodide_engines, micropython_engines, no_pyodide_twin markers: heavy files run in full "
             "on Chromium only, and some tests on MicroPython only)")
+    for label, pids in stall_guard.fired:
+        terminalreporter.write_line(f"stall guard: the teardown of {label} hung; killed page processes {pids}")
     left_out = engines.missing()
     if left_out:
         terminalreporter.section("browser engines left out")
@@ -304,6 +307,19 @@ def insecure_url_fixture():
 def watch(context):
     """The BrowserWatch of the test's `context`."""
     return watch_of(context)
+
+
+# A teardown still running after this long is hung in the browser (stall_guard.py).
+TEARDOWN_LIMIT_S = 120
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    armed = stall_guard.guard(item.nodeid, TEARDOWN_LIMIT_S)
+    try:
+        return (yield)
+    finally:
+        armed.cancel()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -5,7 +5,15 @@ before the harness's own context route sees the request, so nothing reaches the 
 last ones need serve.py and login.html from the app.
 """
 
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import pytest
+
+import stall_guard
 
 HARNESS_URL = "http://harness.test/"  # never fetched: page.route answers it
 
@@ -107,3 +115,63 @@ def test_login_page_boots_on_each_runtime(open_tab, runtime, app_server, watch_o
     assert "booting" != page.evaluate("() => document.documentElement.dataset.tabState")
     assert [] == watch_of(page.context).off_host
     assert page.url.startswith(app_server.url)
+
+
+# --- the stall guard (stall_guard.py): which processes a hung teardown ends ---------------------
+
+PROCESSES = {
+    10: (1, "/usr/bin/python -m pytest"),
+    11: (10, "node cli.js run-driver"),
+    12: (11, "/usr/lib/chromium/chromium --headless --remote-debugging-pipe"),
+    13: (12, "/usr/lib/chromium/chromium --type=zygote"),
+    14: (13, "/usr/lib/chromium/chromium --type=renderer --renderer-client-id=5"),
+    15: (12, "/usr/lib/chromium/chromium --type=gpu-process"),
+    16: (11, "/usr/lib/firefox-esr/firefox-esr -contentproc -childID 3 tab"),
+    17: (1, "/usr/lib/chromium/chromium --type=renderer"),  # another program's browser
+    18: (10, "/usr/bin/python serve.py --port 0"),  # a server the tests started
+    19: (18, "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/WebKitWebProcess 12 30"),
+}
+
+
+def test_the_stall_guard_ends_only_the_page_processes_of_this_run():
+    """Renderers, content and web processes below this pytest; never the browser itself, its
+    GPU process, a server of the tests or another program's browser."""
+    assert [14, 16, 19] == stall_guard.page_processes(10, PROCESSES)
+
+
+def test_the_stall_guard_survives_a_cycle_and_a_missing_root():
+    looped = {1: (2, "x --type=renderer"), 2: (1, "y")}
+
+    assert ([1], []) == (stall_guard.page_processes(2, looped), stall_guard.page_processes(99, PROCESSES))
+
+
+def test_the_stall_guard_reads_this_machines_processes():
+    """/proc's own table: this process and its parent, with a command line."""
+    table = stall_guard.process_table()
+
+    assert os.getppid() == table[os.getpid()][0]
+    assert "python" in table[os.getpid()][1] or "pytest" in table[os.getpid()][1]
+
+
+def test_the_stall_guard_kills_when_the_limit_passes_and_not_once_cancelled():
+    """A process of this run marked as a page's, as a hung teardown would leave it."""
+    hung = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "--type=renderer"])
+    spared = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "--type=renderer"])
+
+    def only(process):
+        return lambda: [pid for pid in stall_guard.this_runs_page_processes() if pid == process.pid]
+
+    try:
+        stall_guard.guard("the cancelled one", 0.2, only(spared)).cancel()
+        stall_guard.guard("a hung teardown", 0.2, only(hung))
+        code = hung.wait(timeout=20)
+        time.sleep(0.5)
+
+        assert (-signal.SIGKILL, None) == (code, spared.poll())
+        assert ("a hung teardown", [hung.pid]) in stall_guard.fired
+        assert "the cancelled one" not in [label for label, _ in stall_guard.fired]
+    finally:
+        for process in (hung, spared):
+            process.kill()
+            process.wait()
+        stall_guard.fired[:] = [entry for entry in stall_guard.fired if entry[0] != "a hung teardown"]
