@@ -25,9 +25,9 @@ class Started(Value):
     """The page loaded. ``page`` is "app" or "login"; ``here`` the page's own path and query.
     ``in_place``: the document shows both pages, so the tab goes between them without a load
     (``ShowPage``) for the rest of its life. ``server_user``: the user of the profile's live
-    session on the server, given on a sign-in page whose origin never recorded a session (the
-    profile signed in through another origin of the host, S6); the page then follows it as if
-    signed in here, with ``fresh_token`` as its record's token, instead of showing its form."""
+    session on the server, given only where this origin never recorded a session (the profile
+    signed in through another origin of the host, S6); a page with no session then follows it,
+    recording it with ``fresh_token`` as its token, instead of showing the sign-in form."""
 
     FIELDS = ("now", "page", "here", "memory_raw", "snapshot", "fresh_id", "in_place",
               "server_user", "fresh_token")
