@@ -4,6 +4,7 @@ average, and a description of the machine for the report.
 
 import os
 import platform
+import re
 
 
 def descendants(pid):
@@ -102,3 +103,31 @@ def established_connections(port):
         except OSError:
             continue
     return count
+
+
+def process_kind(command):
+    """"renderer", "gpu-process", "utility", ... from a Chromium command line; "browser" without
+    ``--type=``."""
+    match = re.search(r"--type=(\S+)", command)
+    return match.group(1) if match else "browser"
+
+
+def browser_cpu_ms():
+    """{pid: (kind, CPU ms so far)} of the browser's processes (those this bench started whose
+    program is a Chromium: ``chromium``, ``chrome``, ``headless_shell``...; /usr/bin/chromium is
+    a script that starts /usr/lib/chromium/chromium), from /proc/<pid>/schedstat (all threads,
+    in nanoseconds)."""
+    out = {}
+    for pid in descendants(os.getpid()):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                command = handle.read().replace(b"\0", b" ").decode(errors="replace")
+            program = os.path.basename(command.split(" ", 1)[0])
+            if not program.startswith(("chrom", "headless_shell")):
+                continue
+            with open(f"/proc/{pid}/schedstat") as handle:
+                ns = int(handle.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue  # it ended meanwhile
+        out[pid] = (process_kind(command), ns / 1e6)
+    return out

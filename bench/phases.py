@@ -1,13 +1,15 @@
 """The phases of a run (decision, reach, many, memory, push), driven through Playwright."""
 
 import asyncio
+import os
 import json
 import re
 import statistics
 import time
 
+from bench import cpu
 from bench.common import RUNTIME_SHORT, RUNTIMES, SIGNED_IN, TIMEOUT_MS, USERNAME, VARIANTS, log
-from bench.machine import cpu_seconds, established_connections, renderer_memory_kb
+from bench.machine import browser_cpu_ms, cpu_seconds, established_connections, renderer_memory_kb
 from bench.page_scripts import (
     DECIDED,
     READ_BOOT,
@@ -684,6 +686,68 @@ class Bench(SnapshotExperiment):
         return out
 
     # ----------------------------------------------------------------------------- 5. push
+    # ------------------------------------------------------------------------------ 6. cpu
+    async def cpu(self):
+        """Where the CPU goes while a sign-out reaches 10 tabs (what limits the reach)."""
+        return {f"signout-{RUNTIME_SHORT[runtime]}": await self.cpu_signout(runtime) for runtime in self.runtimes}
+
+    async def cpu_signout(self, runtime):
+        """Per repetition: 11 signed-in tabs; a second of them at rest, then the second after a
+        sign-out clicked in one of them, each traced (bench/cpu.py) and with every browser
+        process's CPU read before and after. The click is the page's own (``element.click()`` in
+        a timer), so no Playwright work in the pages falls in the second."""
+        server = self.servers.get("signout", runtime, "browser")
+        others = self.counts["reach_tabs"]
+        context = await self.context(watch_tabs=True)
+        samples = {}
+        for rep in range(self.counts["cpu_reps"][runtime]):
+            actor = await self.sign_in(context, server, runtime)
+            pages, _ = await self.open_tabs(context, server, others, runtime,
+                                            lambda states: all(s["state"] == "active" for s in states))
+            await asyncio.sleep(1.0)
+            seconds = {"rest": await self._traced_second(None), "signout": await self._traced_second(actor)}
+            await wait_until(pages, lambda states: all(s["state"] == "signed-out" for s in states),
+                             TIMEOUT_MS[runtime])
+            click = last_click(await read_trace(actor), "logout")
+            latencies = []
+            for page in pages:
+                left = first_after(await read_trace(page), click,
+                                   lambda e: e["kind"] == "state" and e["state"] != "active")
+                latencies.append(left["at"] - click if left else None)
+            samples.setdefault("last", []).append(max_or_none(latencies))
+            tabs = others + 1  # (the acting tab's renderer works too)
+            for name, (work, used) in seconds.items():
+                for kind in ("script", "rendering", "other", "script_entries"):
+                    samples.setdefault(f"{name}_{kind}", []).append(work[kind] / tabs)
+                samples.setdefault(f"{name}_renderers", []).append(used.get("renderer", 0.0) / tabs)
+                samples.setdefault(f"{name}_browser", []).append(used.get("browser", 0.0))
+                samples.setdefault(f"{name}_others", []).append(
+                    sum(ms for kind, ms in used.items() if kind not in ("renderer", "browser")))
+            log(f"  cpu {runtime} rep {rep + 1}: last tab {fmt_ms(samples['last'][-1])}; per tab in the"
+                f" second after the click: script {samples['signout_script'][-1]:.1f} ms"
+                f" ({samples['signout_script_entries'][-1]:.1f} entries), rendering"
+                f" {samples['signout_rendering'][-1]:.1f}, other {samples['signout_other'][-1]:.1f};"
+                f" at rest: script {samples['rest_script'][-1]:.1f}; browser process"
+                f" {samples['signout_browser'][-1]:.0f} ms")
+            for page in context.pages:
+                await page.close()
+        await context.close()
+        return {**{name: summarize(values) for name, values in samples.items()},
+                "samples": samples, "tabs": others, "cores": os.cpu_count()}
+
+    async def _traced_second(self, actor):
+        """(cpu.split of the renderers' main threads, cpu.cpu_between of the browser's processes)
+        over one second; ``actor``: click its #logout at the start of it."""
+        before = browser_cpu_ms()
+        await self.browser.start_tracing(categories=cpu.TRACE_CATEGORIES)
+        if actor is not None:
+            await actor.evaluate("setTimeout(() => document.getElementById('logout').click(), 0)")
+        await asyncio.sleep(1.0)
+        trace = json.loads(await self.browser.stop_tracing())
+        after = browser_cpu_ms()
+        events = trace.get("traceEvents", []) if isinstance(trace, dict) else trace
+        return cpu.split(events), cpu.cpu_between(before, after)
+
     async def push(self):
         """Issue 13's push connections: with the server as the authority each active tab holds one
         WebSocket at /api/push. One profile (`--max-tabs 60`) with N tabs open, all active, for N

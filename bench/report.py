@@ -10,7 +10,8 @@ def span(summary, unit="ms", scale=1.0, digits=0):
     if not summary or summary.get("n", 0) == 0:
         return "-"
     f = lambda v: f"{v * scale:.{digits}f}"
-    return f"{f(summary['median'])} {unit} ({f(summary['min'])}–{f(summary['max'])})"
+    unit = f" {unit}" if unit else ""
+    return f"{f(summary['median'])}{unit} ({f(summary['min'])}–{f(summary['max'])})"
 
 
 def targets(results):
@@ -90,6 +91,7 @@ def targets(results):
                              f" {result['documents_per_tab']['median']:g} (max {result['documents_per_tab']['max']:g})",
                              form["p95"] < FORM_USABLE_MS))
     rows += reach_limit_rows(reach or {})
+    rows += cpu_limit_rows(results.get("cpu") or {})
     for key, result in (reach or {}).items():
         action, runtime = key.split("-")
         if action == "journey":
@@ -164,6 +166,54 @@ def reach_limit_rows(reach):
                      "; ".join(f"{tabs} tab{'s' if tabs > 1 else ''} {ms:.0f} ms" for tabs, ms in points)
                      + f": each further tab adds {(last - first) / (many - few):.1f} ms", None))
     return rows
+
+
+def cpu_limit_rows(cpu):
+    """Where a sign-out's CPU goes (the cpu phase), as reference rows beside the reach targets."""
+    rows = []
+    for key, r in cpu.items():
+        runtime = key.split("-")[1]
+        if not r.get("last", {}).get("n"):
+            continue
+        rows.append((f"(reference, no target) Sign-out ({runtime}) reaching {r['tabs']} tabs: the CPU"
+                     f" it costs each tab, median, in the second after the click",
+                     f"script {r['signout_script']['median']:.1f} ms (the Python runs there; at rest"
+                     f" {r['rest_script']['median']:.1f}), rendering {r['signout_rendering']['median']:.1f} ms,"
+                     f" the rest of the tasks {r['signout_other']['median']:.1f} ms; every renderer"
+                     f" {r['signout_renderers']['median'] * (r['tabs'] + 1):.0f} ms and the browser process"
+                     f" {r['signout_browser']['median']:.0f} ms on {r['cores']} cores; last tab reached"
+                     f" {r['last']['median']:.0f} ms", None))
+    return rows
+
+
+def cpu_lines(cpu):
+    """The cpu phase's table: per tab, the renderer's main-thread CPU by kind of work."""
+    if not cpu:
+        return []
+    lines = ["### Where the CPU goes while a sign-out reaches the tabs", "",
+             "11 signed-in tabs (one renderer each), a second at rest, then the second after a"
+             " sign-out clicked in one of them. Per tab: the renderer main thread's CPU (Chromium's"
+             " trace, thread time) by kind: script (timers, promise callbacks, event listeners: where"
+             " a page's Python runs), rendering (style, layout, paint, compositing no script forced),"
+             " the rest of the tasks (IPC, scheduling); script entries: how many times a task"
+             " called into JavaScript. Renderer process: all its threads, from /proc. Browser"
+             " process and others (GPU, network, storage): in all, not per tab. Median (min–max) of"
+             " the repetitions.", "",
+             "| runtime | second | script, per tab | script entries, per tab | rendering, per tab |"
+             " rest of the tasks, per tab | renderer process, per tab | browser process | other processes |"
+             " last tab reached | repetitions |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for key, r in cpu.items():
+        runtime = key.split("-")[1]
+        for name, label in (("rest", "at rest"), ("signout", "after the click")):
+            lines.append(f"| {runtime} | {label} | {span(r[f'{name}_script'], digits=1)} |"
+                         f" {span(r[f'{name}_script_entries'], unit='', digits=1)} |"
+                         f" {span(r[f'{name}_rendering'], digits=1)} | {span(r[f'{name}_other'], digits=1)} |"
+                         f" {span(r[f'{name}_renderers'], digits=1)} | {span(r[f'{name}_browser'])} |"
+                         f" {span(r[f'{name}_others'])} |"
+                         f" {span(r['last']) if name == 'signout' else '-'} | {r['last'].get('n', 0)} |")
+    lines.append("")
+    return lines
 
 
 # Issue 13: the server as the authority may cost at most this much over the browser's own
@@ -521,6 +571,7 @@ def markdown(results):
                          + " |")
         lines.append("")
     lines += journey_lines(reach or {})
+    lines += cpu_lines(results.get("cpu") or {})
     many = results.get("many")
     if many:
         lines += ["### Tabs opened at the same moment (`--max-tabs 3`, warm cache)", "",

@@ -57,6 +57,10 @@ Chromium with Playwright, and measures side by side, several repetitions each:
    Resource Timing's queueing of its requests; a sign-out in one tab reaching the others. The
    new-tab loads again with the browser as the authority and 0 and 50 tabs (no WebSocket): the
    cost of 50 open tabs apart from their connections.
+6. cpu (issue 15: what limits the reach): 11 signed-in tabs; a second of them at rest, then the
+   second after a sign-out in one of them, each traced by Chromium (bench/cpu.py): the
+   renderers' main-thread CPU per tab by kind (script, which is where the pages' Python runs;
+   rendering; the rest of each task), and every browser process's CPU from /proc.
 
 Every serve.py the bench starts is given `--authority` (server or browser) explicitly: the
 configurations are (kind, runtime, authority) in bench/roots.py's Servers.
@@ -103,6 +107,7 @@ FULL = {
     # push: tabs of one profile open (each count), repetitions per count (each opens them anew),
     # new-tab loads per repetition (three times as many with none open).
     "push": {"tabs": [10, 50], "reps": {10: 4, 50: 3}, "new_tab_loads": 2},
+    "cpu_reps": {"micropython": 3, "pyodide": 2},
 }
 QUICK = {
     "decision_reps": 2,
@@ -115,8 +120,9 @@ QUICK = {
     "memory_tabs": 3,
     "memory_reps": {"micropython": 1, "pyodide": 1, "js": 1},
     "push": {"tabs": [3, 5], "reps": {3: 1, 5: 1}, "new_tab_loads": 1},
+    "cpu_reps": {"micropython": 1, "pyodide": 1},
 }
-PHASES = ("decision", "reach", "many", "memory", "push")
+PHASES = ("decision", "reach", "many", "memory", "push", "cpu")
 
 
 def ensure_dependencies():
