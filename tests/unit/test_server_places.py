@@ -560,23 +560,6 @@ def test_a_junk_time_is_ignored(junk):
     assert (False, 5000.0) == (clock.synced, clock.now())
 
 
-@pytest.mark.parametrize("status, data, told", [
-    (200, {"user": "bob", "idle_in": 60}, ["bob"]),
-    (401, {"reason": "signed-out"}, []), (503, {"reason": "server-unavailable"}, []), (0, "", []),
-    (200, {"user": ""}, []), (200, {"user": 7}, []), (200, "<html>", []),
-])
-def test_current_session_tells_only_a_live_sessions_user(status, data, told):
-    """S6: a sign-in page whose origin has no session asks the server whether the profile has one
-    (signed in through another port of the host); only a live session's user is an answer."""
-    tab = Tab()
-    users = []
-
-    tab.places.current_session(users.append)
-    tab.http.answer(status, data)
-
-    assert (("GET", "/api/session", None), told) == (tab.http.requests()[-1], users)
-
-
 @pytest.mark.parametrize("ended, told", [("signed-out", [("ended", "signed-out")]), ("idle", [("ended", "idle")]),
                                          ("bogus", []), (None, []), (7, [])])
 def test_a_tab_without_a_place_learns_its_session_ended_from_the_places_answer(ended, told):

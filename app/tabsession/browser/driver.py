@@ -34,7 +34,7 @@ that tests and the curious can read.
 from tabsession.core import commands as cmd
 from tabsession.core import events as ev
 from tabsession.core import records
-from tabsession.core.machine import LOGIN, TabSession, slot_lock_name, tab_lock_name, username_of
+from tabsession.core.machine import TabSession, slot_lock_name, tab_lock_name, username_of
 from tabsession.browser.server import decode_answer
 from tabsession.core.wakeups import WakeUps
 
@@ -78,7 +78,6 @@ class Driver:
         self.held_slot = None
         self.started = False
         self.hidden = False  # pagehide came: this document decides nothing more
-        self.became_login = False  # the command being carried out showed the login page in place
         self.last_activity_event = 0.0
         self.looks = 0  # storage reads after a wake-up
         self.feeds = 0  # Observed events fed
@@ -126,28 +125,12 @@ class Driver:
                              self.ids.random_id() if server_user is not None else None))
         self._arm_timer()
 
-    def _ask_server_for_a_session(self, snapshot):
-        """On a sign-in page shown in place with no session: ask the server whether the profile
-        has one (at start, the first query's answer has said)."""
-        if self.server is not None and self._never_recorded(snapshot) \
-                and self.machine.session is None and not self.failed:
-            # No session ever recorded on this origin, but perhaps one on the server: the
-            # profile may have signed in through another origin of this host (S6). Then this
-            # page follows that session as if its user had just signed in here (rule 2). Not
-            # where a session was ever recorded: after a sign-out here (whose request may have
-            # failed) or a corrupt record (rule 10: no session), the page stays signed out.
-            self.server.current_session(self._server_has_session)
-
     def _never_recorded(self, snapshot):
+        """No session was ever recorded on this origin (this profile may have signed in through
+        another origin of the host, S6). Not so after a sign-out here, whose request may have
+        failed, or with a corrupt record (rule 10: no session): the page then stays signed out,
+        whatever the server says."""
         return snapshot.session_raw is None and self.storage.read_local(records.RECORDED_KEY) is None
-
-    def _server_has_session(self, user):
-        if not self.started or self.failed or self.hidden or self.machine.session is not None:
-            return
-        snapshot = self._snapshot()
-        if snapshot is not None and self._never_recorded(snapshot):
-            # (a tab of this origin that signed in meanwhile is followed as usual instead)
-            self._signed_in(user)
 
     def _listen(self):
         events = self.page_events
@@ -206,18 +189,10 @@ class Driver:
     def feed(self, event):
         if self.failed:
             return
-        # (A feed can nest: the view, shown a state, may focus a field, whose event is activity.)
-        outer, self.became_login = self.became_login, False
         for command in self.machine.handle(event):
             self._perform(command)
             if self.failed:
                 return
-        became_login, self.became_login = self.became_login, outer
-        if became_login and self.started:
-            # The sign-in page shown in place asks what a loaded one asks at its start.
-            snapshot = self._snapshot()
-            if snapshot is not None:
-                self._ask_server_for_a_session(snapshot)
 
     def wake(self, periodic=False):
         """Something may have changed: look again (rules in core/wakeups.py). ``periodic``:
@@ -390,7 +365,6 @@ class Driver:
             self.location.replace_url(command.url)
         elif kind is cmd.ShowPage:
             self.page = command.page
-            self.became_login = command.page == LOGIN
             self.location.replace_url(command.url)
             self.view.show_page(command.page)
         elif kind is cmd.ClaimTabLock:

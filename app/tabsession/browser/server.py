@@ -444,16 +444,6 @@ class ServerPlaces:
                 done(None, message if isinstance(message, str) else "The server refused this sign-in.")
         self.http.send("POST", SESSION, json.dumps({"user": name}), None, False, answered)
 
-    def current_session(self, done):
-        """The name of the profile's live session on the server, or nothing: ``done(user)`` only
-        when there is one. A page whose origin's storage has no session may still belong to a
-        profile signed in through another origin of the host (S6: cookies are the host's)."""
-        def answered(status, text):
-            user = decode_answer(text).get("user") if status == 200 else None
-            if isinstance(user, str) and user:
-                done(user)
-        self.http.send("GET", SESSION, None, None, False, answered)
-
     def sign_out(self):
         """End the profile's session on the server (the page may be unloading: keepalive)."""
         self._give_back()
