@@ -204,3 +204,19 @@ def test_a_push_connection_given_up_while_connecting_is_no_page_error(context, s
     wait_state(page, "signed-out")
 
     assert [] == page.evaluate(GIVE_UP_WHILE_CONNECTING, helpers_source())
+
+
+@pytest.mark.no_pyodide_twin("which requests a page makes at its start is the same Python on both")
+def test_a_first_signed_out_page_asks_the_server_once_and_is_refused_nothing(context, server, wait_state):
+    """A new profile's first page: one GET /api/places (with the lock manager's query) decides
+    it; no request answered 4xx, which browsers log as console errors even when they are answers
+    (the harness forgives the server authority's 401 and 409 elsewhere)."""
+    asked = []
+    context.on("response", lambda response: "/api/" in response.url
+               and asked.append((response.request.method, response.url.split("/api/", 1)[1], response.status)))
+    tab = context.new_page()
+    tab.goto(server("/"), wait_until="commit")
+    wait_state(tab, "signed-out", server.boot_timeout_ms)
+    tab.wait_for_timeout(300)  # (a request made just after the decision would be answered by now)
+
+    assert [("GET", "places", 200)] == asked
