@@ -74,9 +74,23 @@ def ahead(clock):
 CLOCKS = {"frozen": frozen, "an-hour-behind": behind, "an-hour-ahead": ahead}
 
 
+# Each change of a tab's state, stamped in the page when it happens: the moment it landed, not
+# the moment a sample of the test saw it (over WebDriver BiDi a sample can take seconds on a busy
+# machine, which made a tab that landed on time look late). The stamp is the page's
+# `performance.timeOrigin + now()`, which Playwright's `install` moves with `Date` (not
+# `set_fixed_time`): `clock_offset` measures how far it is from the test's clock.
+RECORD_CHANGES = """
+window.__changes = [];
+new MutationObserver(() => window.__changes.push([performance.timeOrigin + performance.now(),
+    document.documentElement.dataset.tabState, location.pathname + location.search]))
+  .observe(document, {attributes: true, subtree: true, attributeFilter: ["data-tab-state", "data-reason"]});
+"""
+
+
 def two_tabs(context, server, new_tab, wait_state):
     """Two tabs of `context` booted on the sign-in page, then signed in from the first: the
     second follows within a second (rule 2), so the deadline starts with both tabs ready."""
+    context.add_init_script(script=RECORD_CHANGES)
     pages = [context.new_page() for _ in range(2)]
     for page in pages:
         page.goto(server("/"), wait_until="commit")
@@ -107,9 +121,51 @@ def sample(page):
         return None, None
 
 
-def watch_until_landed(pages, why, latest):
+def clock_offset(page):
+    """The test's clock minus the page's stamping clock (s), from the quickest of a few reads."""
+    best = None
+    for _ in range(5):
+        before = time.time()
+        page_now = page.evaluate("() => performance.timeOrigin + performance.now()") / 1000
+        after = time.time()
+        if best is None or after - before < best[0]:
+            best = (after - before, (before + after) / 2 - page_now)
+    return best[1]
+
+
+def changes(page, offset):
+    """[(epoch seconds by the test's clock, state, path)] of the page's changes so far
+    (RECORD_CHANGES), or []."""
+    try:
+        stamped = page.evaluate("() => window.__changes || []")
+    except PlaywrightError:
+        return []
+    return [(at / 1000 + offset, state, path) for at, state, path in stamped]
+
+
+def watch_until_landed(pages, why, latest, offsets):
     """Sample the tabs until each has left for /login?reason=`why` (or until `latest` + WITHIN_S
-    + a little has passed). Returns (first moment a tab was seen not active, moment each left)."""
+    + a little has passed). Returns (first moment a tab was not active, moment each left), from
+    the moments the pages stamped (RECORD_CHANGES); the moment a sample saw it where a page has
+    no stamp."""
+    first_change, left_at = sampled_until_landed(pages, why, latest)
+    target = f"/login?reason={why}"
+    for index, page in enumerate(pages):
+        stamped = changes(page, offsets[index])
+        left = [at for at, _, path in stamped if path == target]
+        if left_at[index] is not None and left:
+            left_at[index] = left[0]
+        # The moment it left `active` for good: the first change after its last `active`.
+        last_active = max((i for i, (_, state, _) in enumerate(stamped) if state == "active"), default=None)
+        gone = [] if last_active is None else [at for at, state, _ in stamped[last_active + 1:] if state != "active"]
+        if gone and first_change is not None:
+            first_change = min(first_change, gone[0])
+    return first_change, left_at
+
+
+def sampled_until_landed(pages, why, latest):
+    """watch_until_landed's sampling: (first moment a sample saw a tab not active, moment a
+    sample first saw each tab on /login?reason=`why`)."""
     target = f"/login?reason={why}"
     first_change, left_at = None, [None] * len(pages)
     give_up = latest + WITHIN_S + 3
@@ -127,7 +183,8 @@ def watch_until_landed(pages, why, latest):
 
 def expect_on_time(pages, why, deadline, wait_state, boot_timeout_ms):
     earliest, latest = deadline
-    first_change, left_at = watch_until_landed(pages, why, latest)
+    offsets = [clock_offset(page) for page in pages]
+    first_change, left_at = watch_until_landed(pages, why, latest, offsets)
 
     assert first_change is not None and first_change >= earliest - SLACK_S, (
         f"a tab left `active` {earliest - first_change:.2f} s before the server's deadline")
