@@ -1,8 +1,8 @@
-"""The phases of a run (decision, reach, many, memory, push), driven through Playwright."""
+"""The phases of a run (decision, reach, many, memory, push, cpu), driven through Playwright."""
 
 import asyncio
-import os
 import json
+import os
 import re
 import statistics
 import time
@@ -685,7 +685,6 @@ class Bench(SnapshotExperiment):
                                       "new_renderers": processes}
         return out
 
-    # ----------------------------------------------------------------------------- 5. push
     # ------------------------------------------------------------------------------ 6. cpu
     async def cpu(self):
         """Where the CPU goes while a sign-out reaches 10 tabs (what limits the reach)."""
@@ -748,6 +747,7 @@ class Bench(SnapshotExperiment):
         events = trace.get("traceEvents", []) if isinstance(trace, dict) else trace
         return cpu.split(events), cpu.cpu_between(before, after)
 
+    # ----------------------------------------------------------------------------- 5. push
     async def push(self):
         """Issue 13's push connections: with the server as the authority each active tab holds one
         WebSocket at /api/push. One profile (`--max-tabs 60`) with N tabs open, all active, for N
